@@ -1,0 +1,116 @@
+"""The composition root: builds QApplication and the qasync loop, wires core into ui."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import signal
+import sys
+import threading
+from dataclasses import dataclass, replace
+
+from . import APP_NAME, __version__
+from .core.paths import AppPaths
+from .core.providers import ProviderClients
+from .core.secrets import KeyStore
+from .core.settings import OPENAI_NAME, Settings, load_settings, save_settings
+from .core.store import HistoryStore, StoreError
+
+
+@dataclass
+class LaunchOptions:
+    paths: AppPaths
+    provider: str | None = None
+    model: str | None = None
+
+
+def _warm_up_openai() -> None:
+    # The SDK takes most of a second to import; do it off the GUI thread after the
+    # first paint so the first Send does not pay for it.
+    try:
+        import openai  # noqa: F401
+    except Exception:
+        pass
+
+
+def run_gui(options: LaunchOptions) -> int:
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtWidgets import QApplication, QMessageBox
+    from qasync import QEventLoop
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName("desktop-chat")
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("desktop-chat")
+    app.setStyle("Fusion")
+    from .ui.theme import apply_theme, icon_path
+
+    icon = icon_path()
+    if icon:
+        app.setWindowIcon(QIcon(str(icon)))
+
+    paths = options.paths
+    paths.ensure()
+    notices: list[str] = []
+    loaded = load_settings(paths.settings_file)
+    if loaded.problem:
+        where = f" The original was kept as {loaded.backup}." if loaded.backup else ""
+        notices.append(f"Your settings file could not be used ({loaded.problem}); defaults are in use.{where}")
+    notices.extend(f"settings.toml: {w}" for w in loaded.warnings)
+    settings = loaded.settings
+    try:
+        store = HistoryStore(paths.history_file)
+    except StoreError as exc:
+        QMessageBox.critical(None, APP_NAME, str(exc))
+        return 1
+    interrupted = store.mark_interrupted()
+    if interrupted:
+        notices.append(f"{interrupted} reply was interrupted when the app last closed; it is kept, with Retry.")
+
+    keys = KeyStore()
+    clients = ProviderClients()
+
+    def persist(new: Settings) -> None:
+        save_settings(paths.settings_file, new)
+
+    from .ui.main_window import MainWindow
+
+    loop = QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(settings, store, keys, clients, persist, notices)
+    apply_theme(app, window)
+    if options.provider or options.model:
+        window.choose_for_new_chats(options.provider, options.model)
+    window.show()
+
+    openai_provider = settings.provider(OPENAI_NAME)
+    if not settings.first_run_done and openai_provider and not keys.get(openai_provider):
+        def first_run() -> None:
+            window.edit_providers(
+                intro="Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), "
+                "or add another provider such as Ollama or LM Studio. You can do this later under File → Providers."
+            )
+            window.apply_settings(replace(window.settings, first_run_done=True))
+
+        QTimer.singleShot(300, first_run)
+
+    QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
+    # Objects made at start-up live for the whole run: keep the collector off them,
+    # so its full passes cannot pause a stream.
+    gc.collect()
+    gc.freeze()
+
+    # Ctrl+C in the terminal quits cleanly.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    closing = asyncio.Event()
+    app.aboutToQuit.connect(closing.set)
+    app.lastWindowClosed.connect(app.quit)
+    with loop:
+        loop.run_until_complete(closing.wait())
+        loop.run_until_complete(clients.aclose())
+    store.close()
+    return 0

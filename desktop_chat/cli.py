@@ -1,0 +1,109 @@
+"""Command line: the GUI by default; `ask` streams one reply to stdout with the same core."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from . import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="desktop-chat", description="A native desktop client for chat models.")
+    parser.add_argument("--version", action="version", version=f"desktop-chat {__version__}")
+    parser.add_argument("--home", metavar="DIR", help="keep every file of the app in DIR (also DESKTOP_CHAT_HOME)")
+    parser.add_argument("--provider", help="provider for new chats (a name from Providers)")
+    parser.add_argument("--model", help="model for new chats")
+    sub = parser.add_subparsers(dest="command")
+    ask = sub.add_parser("ask", help="stream one reply to stdout")
+    ask.add_argument("prompt", nargs="?", help="the prompt; read from stdin when left out")
+    ask.add_argument("--system", help="system prompt")
+    ask.add_argument("--provider", dest="ask_provider", help="provider name")
+    ask.add_argument("--model", dest="ask_model", help="model name")
+    ask.add_argument("--temperature", type=float)
+    ask.add_argument("--home", dest="ask_home", metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .core.paths import resolve_paths
+
+    if args.command == "ask":
+        paths = resolve_paths(args.ask_home or args.home)
+        return asyncio.run(
+            ask(paths, args.prompt, args.ask_provider or args.provider, args.ask_model or args.model,
+                args.system, args.temperature)
+        )
+    from .app import LaunchOptions, run_gui
+
+    return run_gui(LaunchOptions(resolve_paths(args.home), provider=args.provider, model=args.model))
+
+
+async def ask(paths, prompt, provider_name, model, system, temperature) -> int:  # type: ignore[no-untyped-def]
+    from .core.providers import ProviderClients, TextDelta
+    from .core.secrets import KeyStore, endpoint_for
+    from .core.session import ChatSession, NoEndpoint
+    from .core.settings import load_settings
+    from .core.store import HistoryStore
+
+    if prompt is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            print("desktop-chat: no prompt given (pass it as an argument or on stdin)", file=sys.stderr)
+            return 2
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        print("desktop-chat: the prompt is empty", file=sys.stderr)
+        return 2
+    loaded = load_settings(paths.settings_file) if paths.settings_file.exists() else load_settings(paths.settings_file)
+    if loaded.problem:
+        print(f"desktop-chat: settings ignored: {loaded.problem} (kept as {loaded.backup})", file=sys.stderr)
+    settings = loaded.settings
+    name = provider_name or settings.default_provider
+    config = settings.provider(name)
+    if config is None:
+        known = ", ".join(p.name for p in settings.providers)
+        print(f"desktop-chat: unknown provider '{name}' (known: {known})", file=sys.stderr)
+        return 2
+    keys = KeyStore()
+
+    def resolve(_name: str):  # type: ignore[no-untyped-def]
+        return endpoint_for(config, keys)
+
+    try:
+        resolve(name)
+    except NoEndpoint as exc:
+        print(f"desktop-chat: {exc}", file=sys.stderr)
+        return 2
+    chosen_model = model or (settings.default_model if name == settings.default_provider else "") or config.default_model
+    # A script's one-off question is not kept in the history; the store is in memory.
+    store = HistoryStore(":memory:")
+    clients = ProviderClients()
+    session = ChatSession(store, clients, resolve, settings.first_token_timeout, settings.idle_timeout)
+    conversation = store.create_conversation(
+        provider=name, model=chosen_model, system_prompt=system if system is not None else settings.system_prompt,
+        temperature=temperature if temperature is not None else settings.temperature,
+    )
+    out = sys.stdout
+
+    def on_event(event) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+            out.flush()
+
+    try:
+        outcome = await session.stream(session.prepare_send(conversation, prompt), on_event)
+    finally:
+        await clients.aclose()
+    if outcome.message.content and not outcome.message.content.endswith("\n"):
+        out.write("\n")
+        out.flush()
+    if outcome.failure is not None:
+        print(f"desktop-chat: {outcome.failure.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

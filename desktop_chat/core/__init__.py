@@ -1,0 +1,1 @@
+"""Qt-free core: conversations, providers and streaming, history, settings, markdown."""

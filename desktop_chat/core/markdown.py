@@ -1,0 +1,257 @@
+"""Model output to safe rich text: markdown-it for structure, pygments for code.
+
+Output is data, never trusted markup: raw HTML is shown as text, images become
+plain links (nothing is ever fetched), and only http(s) and mailto links keep an
+address. The HTML produced uses the subset QTextDocument understands.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+@dataclass(frozen=True)
+class Palette:
+    dark: bool = False
+
+    @property
+    def code_background(self) -> str:
+        return "#1e1f24" if self.dark else "#f4f5f7"
+
+    @property
+    def code_foreground(self) -> str:
+        return "#e6e6e6" if self.dark else "#1f2328"
+
+    @property
+    def muted(self) -> str:
+        return "#9aa0a6" if self.dark else "#656d76"
+
+    @property
+    def link(self) -> str:
+        return "#8ab4f8" if self.dark else "#0b57d0"
+
+    @property
+    def quote_border(self) -> str:
+        return "#5f6368" if self.dark else "#c4c7c5"
+
+    @property
+    def pygments_style(self) -> str:
+        return "monokai" if self.dark else "friendly"
+
+
+def is_safe_link(url: str) -> bool:
+    return url.strip().lower().startswith(SAFE_SCHEMES)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    # commonmark + GFM tables and strikethrough; html=False shows tags as text.
+    return MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
+
+
+def stable_prefix_length(text: str) -> int:
+    """Characters at the start of text that form finished top-level markdown blocks.
+
+    Everything before the last top-level block is final: more text can only change
+    the block that is still open. Streaming renders the prefix once and re-renders
+    only the rest.
+    """
+    starts = [t.map[0] for t in _parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.map]
+    if len(starts) < 2:
+        return 0
+    last_line = starts[-1]
+    offset = 0
+    for _ in range(last_line):
+        newline = text.find("\n", offset)
+        if newline < 0:
+            return 0
+        offset = newline + 1
+    return offset
+
+
+@dataclass
+class RenderedMarkdown:
+    html: str
+    code_blocks: list[str] = field(default_factory=list)
+
+
+class MarkdownRenderer:
+    """Renders markdown to QTextDocument-friendly HTML.
+
+    Code blocks get a "Copy" link `copy:N`; N indexes `code_blocks` of the result,
+    offset by `code_offset`, so a view can keep one list for a whole transcript.
+    """
+
+    def __init__(self, palette: Palette | None = None) -> None:
+        self.palette = palette or Palette()
+
+    def render(self, text: str, code_offset: int = 0) -> RenderedMarkdown:
+        tokens = _parser().parse(text)
+        out = RenderedMarkdown("")
+        out.html = self._render_tokens(tokens, out, code_offset)
+        return out
+
+    # The default renderer knows nothing of our rules; walk the tokens ourselves.
+    def _render_tokens(self, tokens: list[Token], out: RenderedMarkdown, code_offset: int) -> str:
+        parts: list[str] = []
+        p = self.palette
+        for token in tokens:
+            kind = token.type
+            if kind == "inline":
+                parts.append(self._render_inline(token.children or []))
+            elif kind in ("fence", "code_block"):
+                parts.append(self._code_block(token, out, code_offset))
+            elif kind == "paragraph_open":
+                if not token.hidden:
+                    parts.append("<p>")
+            elif kind == "paragraph_close":
+                if not token.hidden:
+                    parts.append("</p>")
+            elif kind == "heading_open":
+                parts.append(f"<{token.tag}>")
+            elif kind == "heading_close":
+                parts.append(f"</{token.tag}>")
+            elif kind == "bullet_list_open":
+                parts.append("<ul>")
+            elif kind == "bullet_list_close":
+                parts.append("</ul>")
+            elif kind == "ordered_list_open":
+                start = token.attrGet("start")
+                parts.append(f'<ol start="{int(start)}">' if start else "<ol>")
+            elif kind == "ordered_list_close":
+                parts.append("</ol>")
+            elif kind == "list_item_open":
+                parts.append("<li>")
+            elif kind == "list_item_close":
+                parts.append("</li>")
+            elif kind == "blockquote_open":
+                parts.append(
+                    f'<blockquote style="color:{p.muted}; margin-left:12px; '
+                    f'border-left: 3px solid {p.quote_border}; padding-left: 8px">'
+                )
+            elif kind == "blockquote_close":
+                parts.append("</blockquote>")
+            elif kind == "hr":
+                parts.append("<hr/>")
+            elif kind == "table_open":
+                parts.append(f'<table border="1" cellspacing="0" cellpadding="5" style="border-color:{p.quote_border}; border-collapse: collapse">')
+            elif kind == "table_close":
+                parts.append("</table>")
+            elif kind in ("thead_open", "thead_close", "tbody_open", "tbody_close"):
+                parts.append(f"<{'/' if kind.endswith('close') else ''}{token.tag}>")
+            elif kind == "tr_open":
+                parts.append("<tr>")
+            elif kind == "tr_close":
+                parts.append("</tr>")
+            elif kind in ("th_open", "td_open"):
+                style = token.attrGet("style") or ""
+                align = style.replace("text-align:", "").strip() if style else ""
+                parts.append(f'<{token.tag} align="{align}">' if align else f"<{token.tag}>")
+            elif kind in ("th_close", "td_close"):
+                parts.append(f"</{token.tag}>")
+            elif kind == "html_block":
+                parts.append(f"<p>{_text(token.content)}</p>")
+        return "".join(parts)
+
+    def _render_inline(self, children: list[Token]) -> str:
+        parts: list[str] = []
+        link_stack: list[bool] = []
+        p = self.palette
+        for token in children:
+            kind = token.type
+            if kind == "text":
+                parts.append(_text(token.content))
+            elif kind in ("softbreak",):
+                parts.append(" ")
+            elif kind == "hardbreak":
+                parts.append("<br/>")
+            elif kind == "code_inline":
+                parts.append(
+                    f'<code style="background-color:{p.code_background}; font-family:monospace">'
+                    f"{_text(token.content)}</code>"
+                )
+            elif kind in ("strong_open", "em_open", "s_open"):
+                parts.append({"strong_open": "<b>", "em_open": "<i>", "s_open": "<s>"}[kind])
+            elif kind in ("strong_close", "em_close", "s_close"):
+                parts.append({"strong_close": "</b>", "em_close": "</i>", "s_close": "</s>"}[kind])
+            elif kind == "link_open":
+                href = str(token.attrGet("href") or "")
+                safe = is_safe_link(href)
+                link_stack.append(safe)
+                if safe:
+                    parts.append(f'<a href="{html.escape(href, quote=True)}" style="color:{p.link}">')
+            elif kind == "link_close":
+                if link_stack and link_stack.pop():
+                    parts.append("</a>")
+            elif kind == "image":
+                # Never fetch: show the alt text, linked if the address is a web one.
+                src = str(token.attrGet("src") or "")
+                alt = _text(token.content or "image")
+                label = f"[image: {alt}]"
+                if is_safe_link(src):
+                    parts.append(f'<a href="{html.escape(src, quote=True)}" style="color:{p.link}">{label}</a>')
+                else:
+                    parts.append(label)
+            elif kind == "html_inline":
+                parts.append(_text(token.content))
+        return "".join(parts)
+
+    def _code_block(self, token: Token, out: RenderedMarkdown, code_offset: int) -> str:
+        p = self.palette
+        code = token.content
+        if code.endswith("\n"):
+            code = code[:-1]
+        language = (token.info or "").strip().split(" ")[0]
+        index = code_offset + len(out.code_blocks)
+        out.code_blocks.append(code)
+        label = _text(language) if language else "code"
+        header = (
+            f'<p style="margin-top:8px; margin-bottom:0px; color:{p.muted}; font-size:small">'
+            f'{label} &#183; <a href="copy:{index}" style="color:{p.link}">Copy</a></p>'
+        )
+        body = highlight(code, language, p.pygments_style).rstrip("\n")
+        return (
+            f'{header}<pre style="background-color:{p.code_background}; color:{p.code_foreground}; '
+            f'margin-top:2px; font-family:monospace">{body}</pre>'
+        )
+
+
+def _text(value: str) -> str:
+    return html.escape(value, quote=False)
+
+
+@lru_cache(maxsize=16)
+def _formatter(style: str) -> Any:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style=style, noclasses=True, nowrap=True)
+
+
+@lru_cache(maxsize=64)
+def _lexer(language: str) -> Any:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    if not language:
+        return None
+    try:
+        return get_lexer_by_name(language.lower(), stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+
+
+def highlight(code: str, language: str, style: str) -> str:
+    lexer = _lexer(language)
+    if lexer is None:
+        return _text(code)
+    from pygments import highlight as pyg_highlight
+
+    return pyg_highlight(code, lexer, _formatter(style))

@@ -1,0 +1,84 @@
+"""API keys: the OS keyring first, the SDK's environment variable for OpenAI, never a file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .settings import OPENAI_NAME, ProviderConfig
+
+SERVICE = "desktop-chat"
+
+
+class KeyringUnavailable(RuntimeError):
+    """No usable keyring on this system; the message says so for the user."""
+
+
+@dataclass
+class KeyStore:
+    """Looks up and stores provider keys.
+
+    Keys entered while no keyring works are kept in memory for this session only,
+    so the user can still chat; they are told the key will not be remembered.
+    """
+
+    session_keys: dict[str, str] = field(default_factory=dict)
+
+    def get(self, provider: ProviderConfig) -> str | None:
+        if provider.name in self.session_keys:
+            return self.session_keys[provider.name]
+        try:
+            import keyring
+            from keyring.errors import KeyringError
+
+            try:
+                stored = keyring.get_password(SERVICE, provider.name)
+            except KeyringError:
+                stored = None
+        except Exception:  # a broken keyring backend must not stop the app
+            stored = None
+        if stored:
+            return stored
+        if provider.name == OPENAI_NAME:
+            # The same variable the openai SDK reads, so scripts and the app agree.
+            return os.environ.get("OPENAI_API_KEY") or None
+        return None
+
+    def set(self, provider_name: str, key: str) -> None:
+        """Store in the keyring; raise KeyringUnavailable (keeping it for the session) if none works."""
+        self.session_keys[provider_name] = key
+        try:
+            import keyring
+
+            keyring.set_password(SERVICE, provider_name, key)
+        except Exception as exc:
+            raise KeyringUnavailable(
+                f"No system keyring is available ({type(exc).__name__}); "
+                "the key is used for this session only."
+            ) from exc
+        del self.session_keys[provider_name]
+
+    def delete(self, provider_name: str) -> None:
+        self.session_keys.pop(provider_name, None)
+        try:
+            import keyring
+
+            keyring.delete_password(SERVICE, provider_name)
+        except Exception:
+            pass
+
+
+def endpoint_for(provider: ProviderConfig, keys: KeyStore):  # type: ignore[no-untyped-def]
+    """The endpoint to call for a provider, or NoEndpoint with what the user must do."""
+    from .providers import Endpoint
+    from .session import NoEndpoint
+
+    base_url = provider.base_url
+    if provider.name == OPENAI_NAME and os.environ.get("OPENAI_BASE_URL"):
+        # Honour the variable the openai SDK reads, as scripts using it expect.
+        base_url = os.environ["OPENAI_BASE_URL"]
+    key = keys.get(provider)
+    if provider.needs_key and not key:
+        hint = " or set OPENAI_API_KEY" if provider.name == OPENAI_NAME else ""
+        raise NoEndpoint(f"No API key for {provider.name}. Add one under Providers (Ctrl+,){hint}.")
+    return Endpoint(base_url.rstrip("/"), key)

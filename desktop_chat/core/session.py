@@ -1,0 +1,175 @@
+"""ChatSession: one reply's life, from the user's words to a saved, finished message."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .conversation import COMPLETE, FAILED, STOPPED, STREAMING, Conversation, Message
+from .providers import (
+    ChatRequest,
+    Endpoint,
+    Failed,
+    Failure,
+    Finished,
+    ProviderClients,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from .store import HistoryStore
+
+# A crash loses at most this much received text (in seconds of streaming).
+SAVE_INTERVAL_S = 1.0
+TITLE_LENGTH = 48
+
+
+@dataclass
+class PendingReply:
+    """A reply that is about to stream: its saved placeholder and where it goes."""
+
+    conversation: Conversation
+    reply: Message
+    provider: str
+    model: str
+
+
+@dataclass
+class ReplyOutcome:
+    message: Message
+    failure: Failure | None = None
+
+
+class NoEndpoint(Exception):
+    """The provider cannot be used (unknown, or no key); the message says why."""
+
+
+EndpointResolver = Callable[[str], Endpoint]
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class ChatSession:
+    """Turns user intent into stored messages and a streamed reply.
+
+    The UI calls prepare_* (quick, synchronous, writes to the store) and then awaits
+    stream() in a task; cancelling that task is how Stop works.
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        clients: ProviderClients,
+        resolve_endpoint: EndpointResolver,
+        first_token_timeout: float = 60.0,
+        idle_timeout: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.clients = clients
+        self.resolve_endpoint = resolve_endpoint
+        self.first_token_timeout = first_token_timeout
+        self.idle_timeout = idle_timeout
+
+    def _placeholder(self, conversation: Conversation, parent_id: int) -> PendingReply:
+        provider = conversation.provider or ""
+        model = conversation.model or ""
+        reply = self.store.add_message(
+            conversation.id, parent_id, "assistant", "", status=STREAMING, provider=provider, model=model
+        )
+        return PendingReply(conversation, reply, provider, model)
+
+    def prepare_send(self, conversation: Conversation, text: str) -> PendingReply:
+        """Append the user's message at the tip of the current branch, and a reply after it."""
+        if not conversation.title:
+            conversation.title = title_from(text)
+            self.store.update_conversation(conversation.id, title=conversation.title)
+        parent = self.store.conversation(conversation.id)
+        leaf = parent.current_leaf_id if parent else None
+        user = self.store.add_message(conversation.id, leaf, "user", text)
+        return self._placeholder(conversation, user.id)
+
+    def prepare_edit(self, conversation: Conversation, user_message_id: int, text: str) -> PendingReply:
+        """A new version of an earlier user message: a sibling, and a new branch from it."""
+        original = self.store.message(user_message_id)
+        if original is None or original.role != "user":
+            raise ValueError("only a user message can be edited")
+        user = self.store.add_message(conversation.id, original.parent_id, "user", text)
+        return self._placeholder(conversation, user.id)
+
+    def prepare_regenerate(self, conversation: Conversation, reply_id: int) -> PendingReply:
+        """Another version of a reply; the old one stays as a sibling."""
+        old = self.store.message(reply_id)
+        if old is None or old.role != "assistant" or old.parent_id is None:
+            raise ValueError("only a reply can be regenerated")
+        return self._placeholder(conversation, old.parent_id)
+
+    def request_for(self, pending: PendingReply) -> ChatRequest:
+        tree = self.store.tree(pending.conversation.id)
+        history = tree.path_to(pending.reply.parent_id)
+        messages: list[dict[str, str]] = []
+        if pending.conversation.system_prompt.strip():
+            messages.append({"role": "system", "content": pending.conversation.system_prompt})
+        for message in history:
+            if message.role == "assistant" and not message.content:
+                continue
+            messages.append({"role": message.role, "content": message.content})
+        return ChatRequest(pending.model, messages, pending.conversation.temperature)
+
+    async def stream(
+        self, pending: PendingReply, on_event: Callable[[StreamEvent], None] | None = None
+    ) -> ReplyOutcome:
+        """Stream the reply into the store, telling on_event about each event.
+
+        Saves the partial text every SAVE_INTERVAL_S. On cancellation the text so far
+        is saved with status 'stopped' and CancelledError propagates.
+        """
+        reply = pending.reply
+        parts: list[str] = []
+        failure: Failure | None = None
+        last_save = time.monotonic()
+        try:
+            endpoint = self.resolve_endpoint(pending.provider)
+            if not pending.model:
+                raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
+            request = self.request_for(pending)
+            async for event in self.clients.stream_reply(
+                endpoint, request, first_token_timeout=self.first_token_timeout, idle_timeout=self.idle_timeout
+            ):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    now = time.monotonic()
+                    if now - last_save >= SAVE_INTERVAL_S:
+                        last_save = now
+                        self.store.update_message(reply.id, content="".join(parts))
+                elif isinstance(event, UsageReport):
+                    reply.prompt_tokens, reply.completion_tokens = event.prompt_tokens, event.completion_tokens
+                elif isinstance(event, Finished):
+                    reply.finish_reason = event.finish_reason
+                elif isinstance(event, Failed):
+                    failure = event.failure
+                if on_event is not None:
+                    on_event(event)
+        except NoEndpoint as exc:
+            failure = Failure("setup", str(exc))
+            if on_event is not None:
+                on_event(Failed(failure))
+        except asyncio.CancelledError:
+            self._finish(reply, "".join(parts), STOPPED, None)
+            raise
+        self._finish(reply, "".join(parts), FAILED if failure else COMPLETE, failure)
+        return ReplyOutcome(reply, failure)
+
+    def _finish(self, reply: Message, text: str, status: str, failure: Failure | None) -> None:
+        reply.content, reply.status = text, status
+        reply.error = failure.message if failure else None
+        self.store.update_message(
+            reply.id, content=text, status=status, error=reply.error,
+            prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+            finish_reason=reply.finish_reason,
+        )
+        self.store.touch(reply.conversation_id)

@@ -1,0 +1,1 @@
+"""OS integration behind small interfaces (filled in by later issues)."""

@@ -1,0 +1,1 @@
+"""Qt widgets and models that show core state and turn user intent into core calls."""

@@ -1,0 +1,307 @@
+"""ChatView: the transcript, rendered once per message and appended to as a reply streams."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from ..core.conversation import FAILED, INTERRUPTED, STOPPED, STREAMING, Message
+from ..core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
+
+# Coalesce deltas: at most one document update per frame.
+FRAME_MS = 16
+
+
+@dataclass
+class MessageItem:
+    """One message as the transcript shows it."""
+
+    message: Message
+    version: int = 1
+    versions: int = 1
+
+
+class ChatView(QTextBrowser):
+    """Read-only transcript. Actions on messages are links handled here, never loaded."""
+
+    # (action, message id): copy, edit, regenerate, retry, prev, next
+    actionRequested = Signal(str, int)
+    # A link the user clicked, to show what happened (e.g. in the status bar).
+    linkOpened = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transcript")
+        self.setAccessibleName("Transcript")
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.anchorClicked.connect(self._on_anchor)
+        self.renderer = MarkdownRenderer()
+        self._code_blocks: list[str] = []
+        self._tail_code: list[str] = []
+        self._messages: dict[int, str] = {}
+        # Streaming state
+        self._streaming = False
+        self._tail_parts: list[str] = []
+        self._tail_pos = 0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FRAME_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        self.document().setDocumentMargin(16)
+
+    # Never fetch anything a document names: model output is data.
+    def loadResource(self, type: int, name: QUrl) -> object:  # noqa: A002
+        return None
+
+    def set_dark(self, dark: bool) -> None:
+        self.renderer = MarkdownRenderer(Palette(dark=dark))
+
+    @property
+    def palette_colors(self) -> Palette:
+        return self.renderer.palette
+
+    # Whole transcript
+
+    def show_messages(self, items: Sequence[MessageItem]) -> None:
+        self._stop_streaming_state()
+        self._code_blocks = []
+        self._messages = {}
+        parts = [self._message_html(item) for item in items]
+        if not items:
+            parts.append(self._empty_html())
+        self.setHtml("".join(parts))
+        self.scroll_to_end()
+
+    def _empty_html(self) -> str:
+        muted = self.palette_colors.muted
+        return (
+            f'<p align="center" style="margin-top:80px; color:{muted}; font-size:large">'
+            "Start a conversation</p>"
+            f'<p align="center" style="color:{muted}">Type below and press Enter. '
+            "Shift+Enter adds a line; Esc stops a reply.</p>"
+        )
+
+    def append_message(self, item: MessageItem) -> None:
+        if not self._messages:
+            self.clear()
+        self._insert_html_at_end(self._message_html(item))
+
+    def _header_html(self, message: Message) -> str:
+        p = self.palette_colors
+        if message.role == "user":
+            who = "You"
+        else:
+            who = html.escape(message.model or "Assistant")
+        return f'<p style="margin-top:18px; margin-bottom:4px"><b>{who}</b></p>'
+
+    def _body_html(self, message: Message) -> str:
+        if message.role == "user":
+            # What the user typed is shown as typed.
+            text = html.escape(message.content).replace("\n", "<br/>")
+            return f"<p>{text}</p>"
+        rendered = self.renderer.render(message.content, code_offset=len(self._code_blocks))
+        self._code_blocks.extend(rendered.code_blocks)
+        return rendered.html
+
+    def _footer_html(self, item: MessageItem) -> str:
+        message = item.message
+        p = self.palette_colors
+        link = f"color:{p.link}; text-decoration:none"
+        actions = [f'<a href="action:copy:{message.id}" style="{link}">Copy</a>']
+        if message.role == "user":
+            actions.append(f'<a href="action:edit:{message.id}" style="{link}">Edit</a>')
+        else:
+            actions.append(f'<a href="action:regenerate:{message.id}" style="{link}">Regenerate</a>')
+        if item.versions > 1:
+            actions.append(
+                f'<a href="action:prev:{message.id}" style="{link}">&lsaquo;</a> '
+                f"{item.version}/{item.versions} "
+                f'<a href="action:next:{message.id}" style="{link}">&rsaquo;</a>'
+            )
+        notes = []
+        if message.role == "assistant":
+            notes.extend(self._status_notes(message))
+        line = " &#183; ".join(actions + notes)
+        problem = ""
+        if message.status in (FAILED, INTERRUPTED) or (message.status == STOPPED and not message.content):
+            text = html.escape(message.error or _status_text(message.status))
+            problem = (
+                f'<p style="color:#d93025; margin-top:4px">&#9888; {text} '
+                f'<a href="action:retry:{message.id}" style="{link}"><b>Retry</b></a></p>'
+            )
+        return f'{problem}<p style="color:{p.muted}; font-size:small; margin-top:4px">{line}</p>'
+
+    def _status_notes(self, message: Message) -> list[str]:
+        notes = []
+        if message.status == STOPPED:
+            notes.append("<i>stopped</i>")
+        elif message.status == INTERRUPTED:
+            notes.append("<i>interrupted</i>")
+        if message.finish_reason == "length":
+            notes.append("<i>cut off at the token limit</i>")
+        elif message.finish_reason == "content_filter":
+            notes.append("<i>stopped by the provider's content filter</i>")
+        if message.completion_tokens is not None or message.prompt_tokens is not None:
+            notes.append(
+                f"{message.prompt_tokens if message.prompt_tokens is not None else '?'} in &#183; "
+                f"{message.completion_tokens if message.completion_tokens is not None else '?'} out tokens"
+            )
+        return notes
+
+    def _message_html(self, item: MessageItem) -> str:
+        message = item.message
+        self._messages[message.id] = message.content
+        body = self._body_html(message)
+        if message.role == "assistant" and not message.content and message.status not in (STREAMING,):
+            body = f'<p style="color:{self.palette_colors.muted}"><i>(no text)</i></p>' if message.status not in (FAILED, STOPPED, INTERRUPTED) else ""
+        return self._header_html(message) + body + self._footer_html(item)
+
+    # Streaming
+
+    def begin_reply(self, message: Message) -> None:
+        """Show the reply's header; deltas that follow are inserted after it."""
+        if not self._messages:
+            self.clear()
+        self._messages[message.id] = ""
+        self._insert_html_at_end(self._header_html(message))
+        cursor = self._end_cursor()
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        self._tail_pos = cursor.position()
+        self._tail_parts = []
+        self._tail_code = []
+        self._streaming = True
+        self._show_tail("*…*")
+
+    def append_delta(self, text: str) -> None:
+        if not self._streaming:
+            return
+        self._tail_parts.append(text)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        """Render what arrived since the last frame: finished blocks once, the open block again."""
+        if not self._streaming:
+            return
+        self._flush_timer.stop()
+        tail = "".join(self._tail_parts)
+        cut = stable_prefix_length(tail)
+        if cut:
+            done, tail = tail[:cut], tail[cut:]
+            self._tail_parts = [tail]
+            rendered = self.renderer.render(done, code_offset=len(self._code_blocks))
+            self._code_blocks.extend(rendered.code_blocks)
+            cursor = self._replace_tail(rendered.html)
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            self._tail_pos = cursor.position()
+        self._show_tail(tail)
+
+    def _show_tail(self, tail: str) -> None:
+        rendered = self.renderer.render(tail, code_offset=len(self._code_blocks))
+        self._tail_code = rendered.code_blocks
+        self._replace_tail(rendered.html)
+
+    def _replace_tail(self, html_text: str) -> QTextCursor:
+        bar = self.verticalScrollBar()
+        following = bar.value() >= bar.maximum() - 8
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._tail_pos)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.beginEditBlock()
+        cursor.removeSelectedText()
+        if html_text:
+            cursor.insertHtml(html_text)
+        cursor.endEditBlock()
+        if following:
+            bar.setValue(bar.maximum())
+        return cursor
+
+    def end_reply(self, item: MessageItem) -> None:
+        """The reply is final: render its last block and its footer (status, usage, actions)."""
+        if self._streaming:
+            self._tail_parts = [_remaining_text(self._tail_parts)]
+            self._flush_timer.stop()
+            tail = "".join(self._tail_parts)
+            rendered = self.renderer.render(tail, code_offset=len(self._code_blocks))
+            self._code_blocks.extend(rendered.code_blocks)
+            self._tail_code = []
+            self._replace_tail(rendered.html)
+        self._streaming = False
+        self._messages[item.message.id] = item.message.content
+        self._insert_html_at_end(self._footer_html(item))
+
+    def _stop_streaming_state(self) -> None:
+        self._streaming = False
+        self._flush_timer.stop()
+        self._tail_parts = []
+        self._tail_code = []
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._streaming
+
+    # Helpers
+
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _insert_html_at_end(self, html_text: str) -> None:
+        bar = self.verticalScrollBar()
+        following = bar.value() >= bar.maximum() - 8
+        cursor = self._end_cursor()
+        if not self.document().isEmpty():
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        cursor.insertHtml(html_text)
+        if following:
+            bar.setValue(bar.maximum())
+
+    def scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def code_block(self, index: int) -> str | None:
+        blocks = self._code_blocks + self._tail_code
+        return blocks[index] if 0 <= index < len(blocks) else None
+
+    def message_text(self, message_id: int) -> str | None:
+        return self._messages.get(message_id)
+
+    def _on_anchor(self, url: QUrl) -> None:
+        target = url.toString()
+        if target.startswith("copy:"):
+            code = self.code_block(int(target.split(":", 1)[1]))
+            if code is not None:
+                QGuiApplication.clipboard().setText(code)
+                self.linkOpened.emit("Code copied")
+        elif target.startswith("action:"):
+            _, action, ident = target.split(":", 2)
+            self.actionRequested.emit(action, int(ident))
+        elif is_safe_link(target):
+            # Only on click, only web and mail links, always in the system's handler.
+            QDesktopServices.openUrl(url)
+            self.linkOpened.emit(target)
+
+
+def _remaining_text(parts: list[str]) -> str:
+    return "".join(parts)
+
+
+def _status_text(status: str) -> str:
+    return {
+        STOPPED: "Stopped before any text arrived.",
+        INTERRUPTED: "The app closed while this reply was arriving.",
+        FAILED: "The reply failed.",
+    }.get(status, status)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,585 @@
+"""MainWindow: sidebar, transcript, composer, model picker; drives one ChatSession."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import APP_NAME
+from ..core.conversation import Conversation, Message, MessageTree, version_label
+from ..core.providers import Failed, ProviderClients, ProviderError, StreamEvent, TextDelta
+from ..core.secrets import KeyStore, endpoint_for
+from ..core.session import ChatSession, NoEndpoint, PendingReply
+from ..core.settings import Settings
+from ..core.store import HistoryStore
+from .chat_view import ChatView, MessageItem
+from .composer import Composer
+from .conversation_list import ConversationList
+from .providers_dialog import ProvidersDialog
+
+
+class ConversationSettingsDialog(QDialog):
+    def __init__(self, conversation_prompt: str, temperature: float | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Conversation settings — Desktop Chat")
+        self.prompt = QPlainTextEdit(conversation_prompt)
+        self.prompt.setAccessibleName("System prompt")
+        self.prompt.setPlaceholderText("You are a helpful assistant.")
+        self.use_temperature = QCheckBox("Set temperature")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setAccessibleName("Temperature")
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(temperature if temperature is not None else 1.0)
+        self.use_temperature.setChecked(temperature is not None)
+        self.temperature.setEnabled(temperature is not None)
+        self.use_temperature.toggled.connect(self.temperature.setEnabled)
+        form = QFormLayout(self)
+        form.addRow("System prompt", self.prompt)
+        row = QHBoxLayout()
+        row.addWidget(self.use_temperature)
+        row.addWidget(self.temperature)
+        form.addRow(row)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.resize(480, 300)
+
+    def values(self) -> tuple[str, float | None]:
+        temperature = self.temperature.value() if self.use_temperature.isChecked() else None
+        return self.prompt.toPlainText().strip(), temperature
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings: Settings,
+        store: HistoryStore,
+        keys: KeyStore,
+        clients: ProviderClients,
+        save_settings: Callable[[Settings], None],
+        notices: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.clients = clients
+        self._save_settings = save_settings
+        self.session = ChatSession(
+            store, clients, self._endpoint,
+            first_token_timeout=settings.first_token_timeout, idle_timeout=settings.idle_timeout,
+        )
+        self.conversation: Conversation | None = None
+        self.tree = MessageTree()
+        self.reply_task: asyncio.Task[None] | None = None
+        self.models_task: asyncio.Task[None] | None = None
+        self.editing: int | None = None
+        self.pending: PendingReply | None = None
+
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("mainWindow")
+        self.resize(1100, 720)
+        self._build()
+        self._build_actions()
+        self._fill_providers()
+        self.refresh_conversations()
+        self.new_chat()
+        for notice in notices or []:
+            self.show_notice(notice)
+
+    # Layout
+
+    def _build(self) -> None:
+        sidebar = QWidget()
+        sidebar.setObjectName("sidebar")
+        side = QVBoxLayout(sidebar)
+        side.setContentsMargins(8, 8, 4, 8)
+        self.new_button = QPushButton("＋  New chat")
+        self.new_button.setAccessibleName("New chat")
+        self.new_button.setToolTip("New chat (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_chat)
+        self.conversation_list = ConversationList()
+        self.conversation_list.clicked.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
+        self.conversation_list.activated.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
+        self.conversation_list.model_.renamed.connect(self._renamed)
+        side.addWidget(self.new_button)
+        side.addWidget(self.conversation_list)
+
+        self.title_label = QLabel()
+        self.title_label.setObjectName("conversationTitle")
+        self.title_label.setAccessibleName("Conversation title")
+        self.provider_box = QComboBox()
+        self.provider_box.setAccessibleName("Provider")
+        self.provider_box.setToolTip("Provider")
+        self.provider_box.currentTextChanged.connect(self._provider_changed)
+        self.model_box = QComboBox()
+        self.model_box.setEditable(True)
+        self.model_box.setAccessibleName("Model")
+        self.model_box.setToolTip("Model: pick one listed by the provider, or type any name")
+        self.model_box.setMinimumWidth(220)
+        self.model_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_box.currentTextChanged.connect(self._model_changed)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setAccessibleName("Conversation settings")
+        self.settings_button.setToolTip("System prompt and temperature for this conversation")
+        self.settings_button.clicked.connect(self.edit_conversation_settings)
+        top = QHBoxLayout()
+        top.addWidget(self.title_label, 1)
+        top.addWidget(self.provider_box)
+        top.addWidget(self.model_box)
+        top.addWidget(self.settings_button)
+
+        self.notice_bar = QWidget()
+        self.notice_bar.setObjectName("noticeBar")
+        notice_row = QHBoxLayout(self.notice_bar)
+        notice_row.setContentsMargins(8, 4, 4, 4)
+        self.notice_label = QLabel()
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setAccessibleName("Notice")
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(self._dismiss_notice)
+        notice_row.addWidget(self.notice_label, 1)
+        notice_row.addWidget(dismiss)
+        self.notice_bar.hide()
+        self.chat_view = ChatView()
+        self.chat_view.actionRequested.connect(self._on_action)
+        self.chat_view.linkOpened.connect(lambda text: self.statusBar().showMessage(text, 3000))
+
+        self.edit_banner = QLabel()
+        self.edit_banner.setObjectName("editBanner")
+        self.edit_banner.hide()
+        self.composer = Composer()
+        self.composer.submitted.connect(self.send)
+        self.composer.cancelRequested.connect(self.stop_or_cancel)
+        self.send_button = QPushButton("Send")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send (Enter)")
+        self.send_button.clicked.connect(self.composer.submit)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setAccessibleName("Stop")
+        self.stop_button.setToolTip("Stop the reply (Esc)")
+        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.hide()
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.composer, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch()
+        bottom.addLayout(buttons)
+
+        main = QWidget()
+        column = QVBoxLayout(main)
+        column.setContentsMargins(4, 8, 8, 8)
+        column.addLayout(top)
+        column.addWidget(self.notice_bar)
+        column.addWidget(self.chat_view, 1)
+        column.addWidget(self.edit_banner)
+        column.addLayout(bottom)
+
+        splitter = QSplitter()
+        splitter.addWidget(sidebar)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([250, 850])
+        self.setCentralWidget(splitter)
+        self.usage_label = QLabel()
+        self.usage_label.setAccessibleName("Token usage")
+        self.statusBar().addPermanentWidget(self.usage_label)
+
+    def _build_actions(self) -> None:
+        def action(menu_name: str, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], object]) -> QAction:
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menus[menu_name].addAction(act)
+            return act
+
+        bar = self.menuBar()
+        menus = {name: bar.addMenu(name) for name in ("&File", "&Edit", "&Chat")}
+        action("&File", "&New chat", "Ctrl+N", self.new_chat)
+        action("&File", "&Providers…", "Ctrl+,", self.edit_providers)
+        menus["&File"].addSeparator()
+        action("&File", "&Quit", "Ctrl+Q", self.close)
+        action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
+        action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
+        action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
+        action("&Edit", "&Delete conversation", None, self.delete_conversation)
+        self.stop_action = action("&Chat", "&Stop reply", None, self.stop)
+        action("&Chat", "&Regenerate last reply", "Ctrl+R", self.regenerate_last)
+        action("&Chat", "Conversation &settings…", "Ctrl+Shift+S", self.edit_conversation_settings)
+        # Esc stops from anywhere in the window, not only from the composer.
+        esc = QAction(self)
+        esc.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        esc.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        esc.triggered.connect(self.stop_or_cancel)
+        self.addAction(esc)
+
+    # Providers and models
+
+    def _fill_providers(self) -> None:
+        self.provider_box.blockSignals(True)
+        self.provider_box.clear()
+        self.provider_box.addItems([p.name for p in self.settings.providers])
+        self.provider_box.blockSignals(False)
+
+    def _choose(self, provider: str | None, model: str | None) -> None:
+        names = [p.name for p in self.settings.providers]
+        if provider not in names:
+            provider = self.settings.default_provider if self.settings.default_provider in names else names[0]
+        self.provider_box.blockSignals(True)
+        self.provider_box.setCurrentText(provider)
+        self.provider_box.blockSignals(False)
+        config = self.settings.provider(provider)
+        chosen = model or (self.settings.default_model if provider == self.settings.default_provider else "")
+        chosen = chosen or (config.default_model if config else "")
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        if chosen:
+            self.model_box.addItem(chosen)
+        self.model_box.setCurrentText(chosen)
+        self.model_box.blockSignals(False)
+        self._load_models(provider)
+
+    def _load_models(self, provider: str) -> None:
+        if self.models_task is not None:
+            self.models_task.cancel()
+        self.models_task = asyncio.ensure_future(self._fetch_models(provider))
+
+    async def _fetch_models(self, provider: str) -> None:
+        try:
+            endpoint = self._endpoint(provider)
+            models = await self.clients.list_models(endpoint)
+        except (NoEndpoint, ProviderError) as exc:
+            self.model_box.setToolTip(f"Could not list models: {exc}. Type a model name.")
+            return
+        if self.provider_box.currentText() != provider:
+            return
+        current = self.model_box.currentText()
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        self.model_box.addItems(models)
+        if current and current not in models:
+            self.model_box.insertItem(0, current)
+        self.model_box.setCurrentText(current or (models[0] if models else ""))
+        self.model_box.blockSignals(False)
+        self.model_box.setToolTip(f"{len(models)} models from {provider}; or type any name")
+        if not current and models:
+            self._model_changed(self.model_box.currentText())
+
+    def _provider_changed(self, provider: str) -> None:
+        self._choose(provider, None)
+        self._model_changed(self.model_box.currentText())
+
+    def _model_changed(self, model: str) -> None:
+        if self.conversation is not None:
+            self.conversation.provider = self.provider_box.currentText()
+            self.conversation.model = model.strip()
+            self.store.update_conversation(
+                self.conversation.id, provider=self.conversation.provider, model=self.conversation.model
+            )
+
+    def _endpoint(self, provider_name: str):  # type: ignore[no-untyped-def]
+        config = self.settings.provider(provider_name)
+        if config is None:
+            raise NoEndpoint(f"The provider '{provider_name}' is not configured. Add it under Providers (Ctrl+,).")
+        return endpoint_for(config, self.keys)
+
+    def choose_for_new_chats(self, provider: str | None, model: str | None) -> None:
+        """--provider/--model: the choice for new chats (not saved to settings)."""
+        self._startup_choice = (provider, model)
+        if self.conversation is None:
+            self._choose(provider, model)
+
+    def edit_providers(self, intro: str = "") -> ProvidersDialog:
+        dialog = ProvidersDialog(self.settings, self.keys, self, intro=intro)
+        dialog.accepted.connect(lambda: self._providers_saved(dialog))
+        dialog.open()
+        return dialog
+
+    def _providers_saved(self, dialog: ProvidersDialog) -> None:
+        self.apply_settings(replace(dialog.result_settings, first_run_done=True))
+        for message in dialog.messages:
+            self.show_notice(message)
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self._save_settings(settings)
+        current = self.provider_box.currentText()
+        self._fill_providers()
+        self._choose(current, self.model_box.currentText())
+
+    # Conversations
+
+    def refresh_conversations(self) -> None:
+        self.conversation_list.model_.set_conversations(self.store.conversations())
+        self.conversation_list.select_conversation(self.conversation.id if self.conversation else None)
+
+    def new_chat(self) -> None:
+        if self.reply_task is not None and not self.reply_task.done():
+            self.stop()
+        self.conversation = None
+        self.tree = MessageTree()
+        self._cancel_edit()
+        self.title_label.setText("New chat")
+        choice = getattr(self, "_startup_choice", (None, None))
+        self._choose(*choice)
+        self.chat_view.show_messages([])
+        self.conversation_list.clearSelection()
+        self.usage_label.clear()
+        self.composer.setFocus()
+
+    def open_conversation(self, conversation_id: int | None) -> None:
+        if conversation_id is None or (self.conversation and self.conversation.id == conversation_id):
+            return
+        if self.reply_task is not None and not self.reply_task.done():
+            self.stop()
+        conversation = self.store.conversation(conversation_id)
+        if conversation is None:
+            return
+        self.conversation = conversation
+        self._cancel_edit()
+        self.title_label.setText(conversation.title or "New chat")
+        self._choose(conversation.provider, conversation.model)
+        self.render_transcript()
+        self.conversation_list.select_conversation(conversation.id)
+
+    def render_transcript(self) -> None:
+        if self.conversation is None:
+            self.chat_view.show_messages([])
+            return
+        self.tree = self.store.tree(self.conversation.id)
+        conversation = self.store.conversation(self.conversation.id)
+        leaf = conversation.current_leaf_id if conversation else None
+        self.chat_view.show_messages([self._item(m) for m in self.tree.path_to(leaf)])
+
+    def _item(self, message: Message) -> MessageItem:
+        if message.id not in self.tree.messages:
+            self.tree.messages[message.id] = message
+        position, count = version_label(self.tree, message)
+        return MessageItem(message, position, count)
+
+    def _renamed(self, conversation_id: int, title: str) -> None:
+        self.store.update_conversation(conversation_id, title=title)
+        if self.conversation and self.conversation.id == conversation_id:
+            self.conversation.title = title
+            self.title_label.setText(title)
+
+    def delete_conversation(self) -> None:
+        target = self.conversation_list.current_id() or (self.conversation.id if self.conversation else None)
+        if target is None:
+            return
+        self.store.delete_conversation(target)
+        if self.conversation and self.conversation.id == target:
+            self.new_chat()
+        self.refresh_conversations()
+
+    def edit_conversation_settings(self) -> None:
+        prompt = self.conversation.system_prompt if self.conversation else self.settings.system_prompt
+        temperature = self.conversation.temperature if self.conversation else self.settings.temperature
+        dialog = ConversationSettingsDialog(prompt, temperature, self)
+
+        def save() -> None:
+            new_prompt, new_temperature = dialog.values()
+            conversation = self._ensure_conversation()
+            conversation.system_prompt, conversation.temperature = new_prompt, new_temperature
+            self.store.update_conversation(conversation.id, system_prompt=new_prompt, temperature=new_temperature)
+            self.refresh_conversations()
+
+        dialog.accepted.connect(save)
+        dialog.open()
+
+    def _ensure_conversation(self) -> Conversation:
+        if self.conversation is None:
+            self.conversation = self.store.create_conversation(
+                provider=self.provider_box.currentText(),
+                model=self.model_box.currentText().strip(),
+                system_prompt=self.settings.system_prompt,
+                temperature=self.settings.temperature,
+            )
+        return self.conversation
+
+    # Sending and streaming
+
+    @property
+    def streaming(self) -> bool:
+        return self.reply_task is not None and not self.reply_task.done()
+
+    def send(self, text: str) -> None:
+        if self.streaming or not text.strip():
+            return
+        conversation = self._ensure_conversation()
+        conversation.provider = self.provider_box.currentText()
+        conversation.model = self.model_box.currentText().strip()
+        self.store.update_conversation(conversation.id, provider=conversation.provider, model=conversation.model)
+        if self.editing is not None:
+            pending = self.session.prepare_edit(conversation, self.editing, text)
+            self._cancel_edit()
+            self.composer.clear()
+            self.render_transcript()
+        else:
+            pending = self.session.prepare_send(conversation, text)
+            self.composer.clear()
+            user = self.store.message(pending.reply.parent_id or 0)
+            if user is not None:
+                self.chat_view.append_message(self._item(user))
+        self.title_label.setText(conversation.title or "New chat")
+        self._start(pending)
+
+    def _start(self, pending: PendingReply) -> None:
+        self.pending = pending
+        self.tree.messages[pending.reply.id] = pending.reply
+        self.chat_view.begin_reply(pending.reply)
+        self.refresh_conversations()
+        self._set_streaming(True)
+        self.reply_task = asyncio.ensure_future(self._run(pending))
+
+    async def _run(self, pending: PendingReply) -> None:
+        try:
+            outcome = await self.session.stream(pending, self._on_event)
+        except asyncio.CancelledError:
+            self._finish(pending)
+            raise
+        self._finish(pending)
+        if outcome.failure is not None:
+            self.statusBar().showMessage(outcome.failure.message, 8000)
+
+    def _on_event(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.chat_view.append_delta(event.text)
+
+    def _finish(self, pending: PendingReply) -> None:
+        reply = self.store.message(pending.reply.id) or pending.reply
+        self.tree.messages[reply.id] = reply
+        if self.conversation is not None and self.conversation.id == reply.conversation_id:
+            self.chat_view.end_reply(self._item(reply))
+        self._set_streaming(False)
+        self.pending = None
+        if reply.prompt_tokens is not None or reply.completion_tokens is not None:
+            self.usage_label.setText(
+                f"Last reply: {reply.prompt_tokens or 0} prompt + {reply.completion_tokens or 0} completion tokens"
+            )
+        else:
+            self.usage_label.setText("Last reply: token usage not reported by the provider")
+        self.refresh_conversations()
+
+    def _set_streaming(self, streaming: bool) -> None:
+        self.stop_button.setVisible(streaming)
+        self.send_button.setVisible(not streaming)
+        self.stop_action.setEnabled(streaming)
+
+    def stop(self) -> None:
+        if self.streaming and self.reply_task is not None:
+            self.reply_task.cancel()
+
+    def stop_or_cancel(self) -> None:
+        if self.streaming:
+            self.stop()
+        elif self.editing is not None:
+            self._cancel_edit()
+
+    # Message actions
+
+    def _on_action(self, action: str, message_id: int) -> None:
+        message = self.tree.messages.get(message_id) or self.store.message(message_id)
+        if message is None or self.conversation is None:
+            return
+        if action == "copy":
+            QGuiApplication.clipboard().setText(message.content)
+            self.statusBar().showMessage("Message copied as markdown", 3000)
+        elif action in ("regenerate", "retry") and not self.streaming:
+            self.regenerate(message)
+        elif action == "edit" and not self.streaming:
+            self.begin_edit(message)
+        elif action in ("prev", "next") and not self.streaming:
+            siblings = self.tree.siblings(message.id)
+            index = [m.id for m in siblings].index(message.id) + (1 if action == "next" else -1)
+            if 0 <= index < len(siblings):
+                self.store.select_branch(self.conversation.id, siblings[index].id)
+                self.render_transcript()
+
+    def regenerate(self, reply: Message) -> None:
+        if self.conversation is None or reply.role != "assistant":
+            return
+        self.conversation.provider = self.provider_box.currentText()
+        self.conversation.model = self.model_box.currentText().strip()
+        pending = self.session.prepare_regenerate(self.conversation, reply.id)
+        self.render_transcript_up_to(pending.reply.parent_id)
+        self._start(pending)
+
+    def render_transcript_up_to(self, leaf_id: int | None) -> None:
+        assert self.conversation is not None
+        self.tree = self.store.tree(self.conversation.id)
+        self.chat_view.show_messages([self._item(m) for m in self.tree.path_to(leaf_id)])
+
+    def regenerate_last(self) -> None:
+        if self.streaming or self.conversation is None:
+            return
+        conversation = self.store.conversation(self.conversation.id)
+        last = self.store.message(conversation.current_leaf_id) if conversation and conversation.current_leaf_id else None
+        if last is not None and last.role == "assistant":
+            self.regenerate(last)
+
+    def begin_edit(self, message: Message) -> None:
+        if message.role != "user":
+            return
+        self.editing = message.id
+        self.composer.setPlainText(message.content)
+        self.composer.setFocus()
+        self.edit_banner.setText("Editing an earlier message — Enter sends it as a new version, Esc cancels.")
+        self.edit_banner.show()
+
+    def _cancel_edit(self) -> None:
+        if self.editing is not None:
+            self.composer.clear()
+        self.editing = None
+        self.edit_banner.hide()
+
+    def copy_last_reply(self) -> None:
+        replies = [m for m in self.tree.path_to(self._current_leaf()) if m.role == "assistant" and m.content]
+        if replies:
+            QGuiApplication.clipboard().setText(replies[-1].content)
+            self.statusBar().showMessage("Last reply copied as markdown", 3000)
+
+    def _current_leaf(self) -> int | None:
+        if self.conversation is None:
+            return None
+        conversation = self.store.conversation(self.conversation.id)
+        return conversation.current_leaf_id if conversation else None
+
+    def show_notice(self, text: str) -> None:
+        """A message the user must see (a broken file, a missing keyring), above the transcript."""
+        current = self.notice_label.text()
+        self.notice_label.setText(f"{current}\n{text}" if current else text)
+        self.notice_bar.show()
+
+    def _dismiss_notice(self) -> None:
+        self.notice_label.clear()
+        self.notice_bar.hide()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop()
+        super().closeEvent(event)
