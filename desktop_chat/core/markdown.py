@@ -142,7 +142,10 @@ class MarkdownRenderer:
             elif kind == "hr":
                 parts.append("<hr/>")
             elif kind == "table_open":
-                parts.append(f'<table border="1" cellspacing="0" cellpadding="5" style="border-color:{p.quote_border}; border-collapse: collapse">')
+                parts.append(
+                    f'<table border="1" cellspacing="0" cellpadding="6" '
+                    f'style="border-collapse: collapse; border-style: solid; border-color:{p.quote_border}">'
+                )
             elif kind == "table_close":
                 parts.append("</table>")
             elif kind in ("thead_open", "thead_close", "tbody_open", "tbody_close"):

@@ -216,6 +216,11 @@ class ChatView(QTextBrowser):
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.beginEditBlock()
         cursor.removeSelectedText()
+        # The block left at the cursor keeps its old format (a list, a code
+        # background): start it clean so the new HTML does not inherit it.
+        cursor.setBlockFormat(QTextBlockFormat())
+        cursor.setBlockCharFormat(QTextCharFormat())
+        cursor.setCharFormat(QTextCharFormat())
         if html_text:
             cursor.insertHtml(html_text)
         cursor.endEditBlock()

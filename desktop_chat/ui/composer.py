@@ -18,7 +18,7 @@ class Composer(QPlainTextEdit):
         self.setPlaceholderText("Message the model — Enter to send, Shift+Enter for a new line")
         self.setTabChangesFocus(True)
         self.setMinimumHeight(56)
-        self.setMaximumHeight(200)
+        self.setMaximumHeight(140)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
