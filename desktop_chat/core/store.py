@@ -71,23 +71,31 @@ class HistoryStore:
             if not self.path.exists():
                 # Create it private before SQLite writes anything into it.
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.db = sqlite3.connect(str(path), isolation_level=None)
         try:
-            self.db = sqlite3.connect(str(path), isolation_level=None)
+            # Check the version before anything writes: a newer app's file stays byte-for-byte as it was.
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self._refuse_newer(version)
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._migrate(version)
         except sqlite3.DatabaseError as exc:
+            self.db.close()
             raise StoreError(f"The history file {self.path} cannot be read: {exc}") from exc
+        except StoreError:
+            self.db.close()
+            raise
 
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+    def _refuse_newer(self, version: int) -> None:
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"The history file {self.path} was written by a newer version of Desktop Chat "
                 f"(schema {version}, this app knows {len(MIGRATIONS)}). It was left untouched; "
                 "please update the app."
             )
+
+    def _migrate(self, version: int) -> None:
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.db:
                 self.db.execute("BEGIN")

@@ -1,0 +1,59 @@
+"""GUI fixtures: a real MainWindow, offscreen, on a qasync loop, talking to the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from desktop_chat.core.providers import ProviderClients
+from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.settings import ProviderConfig, Settings
+from desktop_chat.core.store import HistoryStore
+
+
+@pytest.fixture(scope="session")
+def qloop(qapp):
+    from qasync import QEventLoop
+
+    # "already running": Qt's own loop (spun by qtbot.waitUntil) runs asyncio's callbacks.
+    loop = QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+
+
+def make_settings(base_url: str, **extra) -> Settings:
+    provider = ProviderConfig("Test server", base_url, "test-model", needs_key=False)
+    return Settings(providers=(provider,), default_provider="Test server", first_run_done=True, **extra)
+
+
+@pytest.fixture
+def window_factory(qtbot, qloop, tmp_path):
+    from desktop_chat.ui.main_window import MainWindow
+
+    made = []
+
+    def make(settings: Settings, db_name: str = "history.db"):
+        store = HistoryStore(tmp_path / db_name)
+        saved: list[Settings] = []
+        window = MainWindow(settings, store, KeyStore(), ProviderClients(), saved.append)
+        window.saved_settings = saved
+        qtbot.addWidget(window)
+        window.resize(900, 600)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        if window.reply_task is not None and not window.reply_task.done():
+            window.reply_task.cancel()
+        qtbot.waitUntil(lambda w=window: w.reply_task is None or w.reply_task.done(), timeout=5000)
+        closing = asyncio.ensure_future(window.clients.aclose())
+        qtbot.waitUntil(closing.done, timeout=5000)
+        window.store.close()
+
+
+@pytest.fixture
+def window(window_factory, fake_server):
+    return window_factory(make_settings(fake_server.base_url, first_token_timeout=5.0, idle_timeout=2.0))

@@ -1,0 +1,66 @@
+"""Markdown to safe rich text, and the split that lets streaming render each block once."""
+
+from __future__ import annotations
+
+import re
+
+from desktop_chat.core.markdown import MarkdownRenderer, stable_prefix_length
+
+render = MarkdownRenderer().render
+
+
+def test_structure_is_rendered():
+    out = render("# Title\n\n*em* **strong** `code` ~~gone~~\n\n- a\n- b\n\n1. x\n2. y\n\n> quote\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n")
+    for fragment in ("<h1>Title</h1>", "<i>em</i>", "<b>strong</b>", "code</code>", "<s>gone</s>",
+                     "<ul><li>a</li>", "<ol><li>x</li>", "<blockquote", "<table", '<td align="right">2</td>'):
+        assert fragment in out.html, fragment
+
+
+def test_code_blocks_are_highlighted_and_copyable():
+    out = render("```python\ndef f():\n    return 1\n```\n", code_offset=3)
+    assert out.code_blocks == ["def f():\n    return 1"]
+    assert 'href="copy:3"' in out.html
+    assert "<span style=" in out.html  # pygments colours
+    unknown = render("```nosuchlang\n<b>x</b>\n```\n")
+    assert "&lt;b&gt;x&lt;/b&gt;" in unknown.html
+
+
+def test_hostile_output_is_inert():
+    hostile = (
+        '<script>alert(1)</script> <img src="http://evil.example/x.png" onerror="x()">\n\n'
+        "![tracker](http://evil.example/pixel.gif) ![local](file:///etc/passwd)\n\n"
+        "[js](javascript:alert(1)) [file](file:///etc/passwd) [ok](https://example.org) [mail](mailto:a@b.c)\n\n"
+        "<iframe src='http://evil.example'></iframe>\n"
+    )
+    html = render(hostile).html
+    assert "<script" not in html and "<img" not in html and "<iframe" not in html
+    assert "&lt;script&gt;" in html
+    assert 'href="javascript' not in html and 'href="file' not in html
+    assert 'href="https://example.org"' in html and 'href="mailto:a@b.c"' in html
+    assert "[image: tracker]" in html  # shown as a link to click, never fetched
+    tags = set(re.findall(r"<([a-z0-9]+)", html))
+    assert tags <= {"p", "a", "b", "i", "s", "code", "pre", "span", "br"}, tags
+
+
+def test_stable_prefix_marks_finished_blocks_only():
+    assert stable_prefix_length("just one paragraph") == 0
+    text = "para one\n\n```py\nx = 1\n"
+    assert text[: stable_prefix_length(text)] == "para one\n\n"
+    # An open code fence that grows stays open: nothing after the paragraph is final.
+    assert stable_prefix_length(text + "y = 2\n\nmore\n") == len("para one\n\n")
+    closed = text + "```\n\nafter"
+    assert closed[: stable_prefix_length(closed)] == "para one\n\n```py\nx = 1\n```\n\n"
+
+
+def test_streaming_split_renders_the_same_blocks_as_whole():
+    text = "Intro **bold**.\n\n- a\n- b\n\n```js\nlet x = 1;\n```\n\n| h |\n|---|\n| c |\n\nEnd.\n"
+    pieces, tail, committed = [text[i:i + 3] for i in range(0, len(text), 3)], "", []
+    for piece in pieces:
+        tail += piece
+        cut = stable_prefix_length(tail)
+        if cut:
+            committed.append(tail[:cut])
+            tail = tail[cut:]
+    committed.append(tail)
+    assert "".join(committed) == text
+    assert "".join(render(part).html for part in committed) == render(text).html.replace("copy:0", "copy:0")
