@@ -16,6 +16,8 @@ from ..core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_pref
 
 # Coalesce deltas: at most one document update per frame.
 FRAME_MS = 16
+# Characters of a user message shown in the transcript; the rest stays in the history.
+USER_TEXT_SHOWN = 20_000
 
 
 @dataclass
@@ -55,6 +57,32 @@ class ChatView(QTextBrowser):
         self._flush_timer.setInterval(FRAME_MS)
         self._flush_timer.timeout.connect(self.flush)
         self.document().setDocumentMargin(16)
+        # Follow new text while the reader is at the bottom; stay put once they scroll up.
+        # The layout grows lazily, so follow the scroll range as it changes.
+        self._follow = True
+        self._moving = False
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._on_scrolled)
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self._move_to(maximum)
+
+    def _on_scrolled(self, value: int) -> None:
+        if not self._moving:
+            self._follow = value >= self.verticalScrollBar().maximum() - 8
+
+    def _move_to(self, value: int) -> None:
+        self._moving = True
+        try:
+            self.verticalScrollBar().setValue(value)
+        finally:
+            self._moving = False
+
+    @property
+    def following(self) -> bool:
+        return self._follow
 
     # Never fetch anything a document names: model output is data.
     def loadResource(self, type: int, name: QUrl) -> object:  # noqa: A002
@@ -103,9 +131,17 @@ class ChatView(QTextBrowser):
 
     def _body_html(self, message: Message) -> str:
         if message.role == "user":
-            # What the user typed is shown as typed.
-            text = html.escape(message.content).replace("\n", "<br/>")
-            return f"<p>{text}</p>"
+            # What the user typed is shown as typed; a huge paste is shown in part
+            # (Copy still gives all of it), so the transcript stays quick.
+            content = message.content
+            more = ""
+            if len(content) > USER_TEXT_SHOWN:
+                hidden = len(content) - USER_TEXT_SHOWN
+                content = content[:USER_TEXT_SHOWN]
+                more = (f'<br/><i style="color:{self.palette_colors.muted}">… {hidden:,} more characters '
+                        "not shown — Copy gives the whole message</i>")
+            text = html.escape(content).replace("\n", "<br/>")
+            return f"<p>{text}{more}</p>"
         rendered = self.renderer.render(message.content, code_offset=len(self._code_blocks))
         self._code_blocks.extend(rendered.code_blocks)
         return rendered.html
@@ -209,8 +245,6 @@ class ChatView(QTextBrowser):
         self._replace_tail(rendered.html)
 
     def _replace_tail(self, html_text: str) -> QTextCursor:
-        bar = self.verticalScrollBar()
-        following = bar.value() >= bar.maximum() - 8
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_pos)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
@@ -224,8 +258,6 @@ class ChatView(QTextBrowser):
         if html_text:
             cursor.insertHtml(html_text)
         cursor.endEditBlock()
-        if following:
-            bar.setValue(bar.maximum())
         return cursor
 
     def end_reply(self, item: MessageItem) -> None:
@@ -260,18 +292,14 @@ class ChatView(QTextBrowser):
         return cursor
 
     def _insert_html_at_end(self, html_text: str) -> None:
-        bar = self.verticalScrollBar()
-        following = bar.value() >= bar.maximum() - 8
         cursor = self._end_cursor()
         if not self.document().isEmpty():
             cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertHtml(html_text)
-        if following:
-            bar.setValue(bar.maximum())
 
     def scroll_to_end(self) -> None:
-        bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        self._follow = True
+        self._move_to(self.verticalScrollBar().maximum())
 
     def code_block(self, index: int) -> str | None:
         blocks = self._code_blocks + self._tail_code

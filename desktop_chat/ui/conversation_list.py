@@ -83,4 +83,5 @@ class ConversationList(QListView):
     def rename_current(self) -> None:
         index = self.currentIndex()
         if index.isValid():
+            self.setFocus()
             self.edit(index)

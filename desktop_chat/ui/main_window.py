@@ -580,6 +580,12 @@ class MainWindow(QMainWindow):
         self.notice_label.clear()
         self.notice_bar.hide()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def shutdown(self) -> None:
+        """Cancel everything in flight: the reply (kept, marked stopped) and model listing."""
         self.stop()
+        if self.models_task is not None:
+            self.models_task.cancel()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
         super().closeEvent(event)

@@ -20,6 +20,10 @@ def qloop(qapp):
     loop = QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
+    # Name lookups ran on the loop's worker threads; end them before Qt goes away.
+    executor = getattr(loop, "_QEventLoop__default_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 def make_settings(base_url: str, **extra) -> Settings:
@@ -46,9 +50,8 @@ def window_factory(qtbot, qloop, tmp_path):
 
     yield make
     for window in made:
-        if window.reply_task is not None and not window.reply_task.done():
-            window.reply_task.cancel()
-        qtbot.waitUntil(lambda w=window: w.reply_task is None or w.reply_task.done(), timeout=5000)
+        window.shutdown()
+        qtbot.waitUntil(lambda w=window: all(t is None or t.done() for t in (w.reply_task, w.models_task)), timeout=5000)
         closing = asyncio.ensure_future(window.clients.aclose())
         qtbot.waitUntil(closing.done, timeout=5000)
         window.store.close()

@@ -1,0 +1,273 @@
+"""The main window, offscreen: typing, streaming, stop, regenerate, edit, errors, links, keys."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from desktop_chat.core.conversation import STOPPED
+from tests.fakes.openai_server import DEMO_REPLY, Pause, Reply, demo_pieces, text_stream
+from tests.gui.helpers import click_link, links, transcript_text, type_and_send, wait_idle
+
+
+def test_window_basics(window):
+    assert window.windowTitle().endswith("Desktop Chat")
+    for name in ("New chat", "Conversations", "Transcript", "Message", "Model", "Provider", "Send", "Stop"):
+        assert window.findChildren(QObject, options=Qt.FindChildOption.FindChildrenRecursively) is not None
+    names = {w.accessibleName() for w in window.findChildren(QObject) if hasattr(w, "accessibleName")}
+    assert {"New chat", "Conversations", "Transcript", "Message", "Model", "Provider", "Send", "Stop"} <= names
+
+
+def test_type_enter_streams_markdown_reply(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY), delay=0.002)))
+    type_and_send(qtbot, window, "Show me")
+    assert window.composer.toPlainText() == ""
+    assert window.stop_button.isVisible() or window.reply_task.done()
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "Show me" in text
+    assert "Here is a short answer" in text  # ** markers rendered away
+    assert "**" not in text and "```" not in text and "|---|" not in text
+    assert 'return f"Hello, {name}!"' in text
+    html = window.chat_view.toHtml()
+    assert "font-weight:700" in html or "font-weight:600" in html  # bold rendered
+    assert any(h.startswith("copy:") for h in links(window.chat_view))
+    assert not window.stop_button.isVisible() and window.send_button.isVisible()
+    assert "34 completion" in window.usage_label.text()
+    assert window.conversation_list.model().rowCount() == 1
+    assert window.conversation_list.model().index(0).data() == "Show me"
+    sent = fake_server.requests[-1]
+    assert sent["model"] == "test-model" and sent["messages"][-1] == {"role": "user", "content": "Show me"}
+
+
+def test_shift_enter_is_a_new_line(qtbot, window, fake_server):
+    qtbot.keyClicks(window.composer, "line one")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(window.composer, "line two")
+    assert window.composer.toPlainText() == "line one\nline two"
+    assert fake_server.requests == []
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    assert fake_server.requests[-1]["messages"][-1]["content"] == "line one\nline two"
+
+
+def _hanging_reply():
+    return Reply(body=text_stream(["partial ", "words"], finish=None, usage=False, done=False), end="hang")
+
+
+def test_stop_button_keeps_partial_and_closes_connection(qtbot, window, fake_server):
+    fake_server.queue(_hanging_reply())
+    type_and_send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
+    assert window.stop_button.isVisible()
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert fake_server.closed_early.wait(3)
+    text = transcript_text(window)
+    assert "partial words" in text and "stopped" in text
+    reply = window.store.message(window.store.conversation(window.conversation.id).current_leaf_id)
+    assert reply.status == STOPPED and reply.content == "partial words"
+
+
+def test_escape_stops(qtbot, window, fake_server):
+    fake_server.queue(_hanging_reply())
+    type_and_send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
+    qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
+    wait_idle(qtbot, window)
+    assert "stopped" in transcript_text(window)
+
+
+def test_regenerate_keeps_old_version_and_flips(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(["first answer"])), Reply(body=text_stream(["second answer"])))
+    type_and_send(qtbot, window, "q")
+    wait_idle(qtbot, window)
+    click_link(qtbot, window.chat_view, "action:regenerate:")
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "second answer" in text and "first answer" not in text and "2/2" in text
+    click_link(qtbot, window.chat_view, "action:prev:")
+    text = transcript_text(window)
+    assert "first answer" in text and "1/2" in text
+    click_link(qtbot, window.chat_view, "action:next:")
+    assert "second answer" in transcript_text(window)
+
+
+def test_edit_and_resend_starts_a_branch(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "original question")
+    wait_idle(qtbot, window)
+    type_and_send(qtbot, window, "follow up")
+    wait_idle(qtbot, window)
+    click_link(qtbot, window.chat_view, "action:edit:")
+    assert window.composer.toPlainText() == "original question"
+    assert window.edit_banner.isVisible()
+    window.composer.selectAll()
+    qtbot.keyClicks(window.composer, "edited question")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "You said: edited question" in text and "follow up" not in text and "2/2" in text
+    assert [m["content"] for m in fake_server.requests[-1]["messages"]] == ["edited question"]
+    click_link(qtbot, window.chat_view, "action:prev:")
+    text = transcript_text(window)
+    assert "original question" in text and "follow up" in text and "1/2" in text
+
+
+def test_failure_inline_with_retry(qtbot, window, fake_server):
+    fake_server.queue(Reply(status=401, headers={"content-type": "application/json"},
+                            body=[b'{"error": {"message": "Incorrect API key"}}']))
+    type_and_send(qtbot, window, "hello")
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "rejected the API key (401)" in text and "Retry" in text
+    assert window.composer.isEnabled()
+    click_link(qtbot, window.chat_view, "action:retry:")
+    wait_idle(qtbot, window)
+    assert "You said: hello" in transcript_text(window)
+
+
+def test_cut_midstream_keeps_text_and_offers_retry(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(["half an ", "answer"], finish=None, usage=False, done=False), end="reset"))
+    type_and_send(qtbot, window, "hello")
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "half an answer" in text and "cut mid-reply" in text and "Retry" in text
+
+
+def test_typed_text_survives_a_failure(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=[Pause(0.3)] + text_stream(["x"], finish=None, usage=False, done=False), end="reset"))
+    type_and_send(qtbot, window, "first")
+    qtbot.keyClicks(window.composer, "draft typed while waiting")
+    wait_idle(qtbot, window)
+    assert window.composer.toPlainText() == "draft typed while waiting"
+
+
+def test_view_follows_unless_scrolled_up(qtbot, window, fake_server):
+    long_reply = [f"Line {i} of a long reply.\n\n" for i in range(120)]
+    fake_server.queue(Reply(body=text_stream(long_reply, delay=0.002)))
+    type_and_send(qtbot, window, "long")
+    wait_idle(qtbot, window)
+    bar = window.chat_view.verticalScrollBar()
+    assert bar.maximum() > 0 and bar.value() == bar.maximum()
+    # Now scroll up while a second reply streams: the view must stay put.
+    fake_server.queue(Reply(body=text_stream(long_reply, delay=0.004)))
+    type_and_send(qtbot, window, "again")
+    qtbot.waitUntil(lambda: "Line 5 of" in transcript_text(window).split("again")[-1], timeout=5000)
+    bar.setValue(100)
+    wait_idle(qtbot, window)
+    assert bar.value() == 100 and bar.maximum() > 100
+
+
+def test_five_megabyte_paste(qtbot, window, fake_server):
+    big = ("0123456789abcdef" * 64 + "\n") * 5000  # ~5 MB
+    data = QMimeData()
+    data.setText(big)
+    window.composer.insertFromMimeData(data)
+    assert len(window.composer.toPlainText()) == len(big)
+    fake_server.queue(Reply(body=text_stream(["got it"])))
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    wait_idle(qtbot, window, timeout=30000)
+    assert len(fake_server.requests[-1]["messages"][-1]["content"]) == len(big)
+    assert "more characters not shown" in transcript_text(window) and "got it" in transcript_text(window)
+    # Copy gives the whole message, not the part shown.
+    click_link(qtbot, window.chat_view, "action:copy:")
+    assert QGuiApplication.clipboard().text() == big
+
+
+class LinkCatcher(QObject):
+    def __init__(self):
+        super().__init__()
+        self.opened: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url):
+        self.opened.append(url.toString())
+
+
+def test_links_open_only_on_click_and_only_web_or_mail(qtbot, window, fake_server):
+    catcher = LinkCatcher()
+    # Qt's own hook for the system URL handler, so nothing is actually launched.
+    for scheme in ("https", "http", "mailto", "file", "javascript"):
+        QDesktopServices.setUrlHandler(scheme, catcher, "open")
+    try:
+        hostile = ("[site](https://example.org/page) [js](javascript:alert(1)) [f](file:///etc/passwd) "
+                   "<a href='https://evil.example'>raw</a> ![pic](https://example.org/pixel.png)\n")
+        fake_server.queue(Reply(body=text_stream([hostile])))
+        type_and_send(qtbot, window, "links")
+        wait_idle(qtbot, window)
+        assert catcher.opened == []  # nothing opened or fetched by showing it
+        hrefs = links(window.chat_view)
+        assert "https://example.org/page" in hrefs and "https://example.org/pixel.png" in hrefs
+        assert not any(h.startswith(("javascript", "file")) for h in hrefs)
+        assert "https://evil.example" not in hrefs  # raw HTML is shown as text
+        assert "<a href='https://evil.example'>raw</a>" in transcript_text(window)
+        click_link(qtbot, window.chat_view, "https://example.org/page")
+        assert catcher.opened == ["https://example.org/page"]
+    finally:
+        for scheme in ("https", "http", "mailto", "file", "javascript"):
+            QDesktopServices.unsetUrlHandler(scheme)
+
+
+def test_copy_message_code_and_last_reply(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY))))
+    type_and_send(qtbot, window, "demo")
+    wait_idle(qtbot, window)
+    clipboard = QGuiApplication.clipboard()
+    click_link(qtbot, window.chat_view, "copy:")
+    assert clipboard.text() == 'def greet(name: str) -> str:\n    return f"Hello, {name}!"'
+    clipboard.clear()
+    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert clipboard.text() == DEMO_REPLY
+    clipboard.clear()
+    # The Copy link under the reply (the last one) copies it as markdown too.
+    copies = [h for h in links(window.chat_view) if h.startswith("action:copy:")]
+    click_link(qtbot, window.chat_view, copies[-1])
+    assert clipboard.text() == DEMO_REPLY
+
+
+def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "first chat")
+    wait_idle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.conversation is None and "Start a conversation" in transcript_text(window)
+    window.conversation_list.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is window.composer
+    window.conversation_list.setCurrentIndex(window.conversation_list.model().index(0))
+    qtbot.keyClick(window, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert editor.parent() is window.conversation_list.viewport() and hasattr(editor, "setText")
+    editor.setText("Renamed")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    # The delegate commits on its next turn of the event loop.
+    qtbot.waitUntil(lambda: window.store.conversations()[0].title == "Renamed", timeout=3000)
+
+
+def test_models_listed_from_the_provider(qtbot, window):
+    qtbot.waitUntil(lambda: window.model_box.count() >= 2, timeout=5000)
+    items = [window.model_box.itemText(i) for i in range(window.model_box.count())]
+    assert "other-model" in items and window.model_box.currentText() == "test-model"
+    # Free entry: any name is used as typed.
+    window.model_box.setEditText("my-own-model")
+    assert window.model_box.currentText() == "my-own-model"
+
+
+def test_conversations_reopen_with_their_messages(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "one")
+    wait_idle(qtbot, window)
+    first_id = window.conversation.id
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    type_and_send(qtbot, window, "two")
+    wait_idle(qtbot, window)
+    window.open_conversation(first_id)
+    text = transcript_text(window)
+    assert "You said: one" in text and "two" not in text
+
+
+def test_dark_scheme_renders_dark_code(qtbot, window, fake_server):
+    window.chat_view.set_dark(True)
+    fake_server.queue(Reply(body=text_stream(["```py\nx = 1\n```\n"])))
+    type_and_send(qtbot, window, "code")
+    wait_idle(qtbot, window)
+    assert "#1e1f24" in window.chat_view.toHtml()
