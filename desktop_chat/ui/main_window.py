@@ -9,6 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -223,7 +224,7 @@ class MainWindow(QMainWindow):
         action("&File", "&New chat", "Ctrl+N", self.new_chat)
         action("&File", "&Providers…", "Ctrl+,", self.edit_providers)
         menus["&File"].addSeparator()
-        action("&File", "&Quit", "Ctrl+Q", self.close)
+        action("&File", "&Quit", "Ctrl+Q", self.quit)
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
         action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
@@ -585,6 +586,10 @@ class MainWindow(QMainWindow):
         self.stop()
         if self.models_task is not None:
             self.models_task.cancel()
+
+    def quit(self) -> None:
+        self.close()
+        QApplication.quit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
