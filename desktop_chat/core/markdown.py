@@ -155,7 +155,7 @@ class MarkdownRenderer:
             elif kind == "tr_close":
                 parts.append("</tr>")
             elif kind in ("th_open", "td_open"):
-                style = token.attrGet("style") or ""
+                style = str(token.attrGet("style") or "")
                 align = style.replace("text-align:", "").strip() if style else ""
                 parts.append(f'<{token.tag} align="{align}">' if align else f"<{token.tag}>")
             elif kind in ("th_close", "td_close"):

@@ -270,8 +270,8 @@ def _retry_after(headers: Any) -> float | None:
                 pass
     value = headers.get("retry-after")
     if value:
-        from email.utils import parsedate_to_datetime
         import time
+        from email.utils import parsedate_to_datetime
 
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .conversation import COMPLETE, STREAMING, INTERRUPTED, Conversation, Message, MessageTree
+from .conversation import COMPLETE, INTERRUPTED, STREAMING, Conversation, Message, MessageTree
 
 
 class StoreError(RuntimeError):

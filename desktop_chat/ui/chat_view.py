@@ -11,8 +11,8 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from ..core.conversation import FAILED, INTERRUPTED, STOPPED, STREAMING, Message
-from ..core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
+from desktop_chat.core.conversation import FAILED, INTERRUPTED, STOPPED, STREAMING, Message
+from desktop_chat.core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
 
 # Coalesce deltas: at most one document update per frame.
 FRAME_MS = 16
@@ -85,7 +85,7 @@ class ChatView(QTextBrowser):
         return self._follow
 
     # Never fetch anything a document names: model output is data.
-    def loadResource(self, type: int, name: QUrl) -> object:  # noqa: A002
+    def loadResource(self, type: int, name: QUrl | str) -> object:  # noqa: A002
         return None
 
     def set_dark(self, dark: bool) -> None:
@@ -122,7 +122,6 @@ class ChatView(QTextBrowser):
         self._insert_html_at_end(self._message_html(item))
 
     def _header_html(self, message: Message) -> str:
-        p = self.palette_colors
         if message.role == "user":
             who = "You"
         else:

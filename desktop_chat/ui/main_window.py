@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import APP_NAME
-from ..core.conversation import Conversation, Message, MessageTree, version_label
-from ..core.providers import Failed, ProviderClients, ProviderError, StreamEvent, TextDelta
-from ..core.secrets import KeyStore, endpoint_for
-from ..core.session import ChatSession, NoEndpoint, PendingReply
-from ..core.settings import Settings
-from ..core.store import HistoryStore
+from desktop_chat import APP_NAME
+from desktop_chat.core.conversation import Conversation, Message, MessageTree, version_label
+from desktop_chat.core.providers import ProviderClients, ProviderError, StreamEvent, TextDelta
+from desktop_chat.core.secrets import KeyStore, endpoint_for
+from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
+from desktop_chat.core.settings import Settings
+from desktop_chat.core.store import HistoryStore
+
 from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.secrets import KeyringUnavailable, KeyStore
-from ..core.settings import ProviderConfig, Settings
+from desktop_chat.core.secrets import KeyringUnavailable, KeyStore
+from desktop_chat.core.settings import ProviderConfig, Settings
 
 PRESETS = [
     ProviderConfig("Ollama", "http://localhost:11434/v1", "llama3.2", needs_key=False),
@@ -75,7 +76,7 @@ class ProvidersDialog(QDialog):
         menu = QMenu(add)
         menu.addAction("Custom…", lambda: self._add(ProviderConfig("New provider", "http://localhost:8000/v1")))
         for preset in PRESETS:
-            menu.addAction(preset.name, lambda p=preset: self._add(p))
+            menu.addAction(preset.name, partial(self._add, preset))
         add.setMenu(menu)
         remove = QPushButton("Remove")
         remove.setAccessibleName("Remove provider")

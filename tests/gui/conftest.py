@@ -13,17 +13,26 @@ from desktop_chat.core.store import HistoryStore
 
 
 @pytest.fixture(scope="session")
-def qloop(qapp):
+def _session_loop(qapp):
     from qasync import QEventLoop
 
     # "already running": Qt's own loop (spun by qtbot.waitUntil) runs asyncio's callbacks.
     loop = QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
     yield loop
     # Name lookups ran on the loop's worker threads; end them before Qt goes away.
     executor = getattr(loop, "_QEventLoop__default_executor", None)
     if executor is not None:
         executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def qloop(_session_loop):
+    # Running only for this test, so plain asyncio.run() works in the tests after it.
+    asyncio.events._set_running_loop(_session_loop)
+    asyncio.set_event_loop(_session_loop)
+    yield _session_loop
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
 
 
 def make_settings(base_url: str, **extra) -> Settings:

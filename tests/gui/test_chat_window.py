@@ -13,8 +13,6 @@ from tests.gui.helpers import click_link, links, transcript_text, type_and_send,
 
 def test_window_basics(window):
     assert window.windowTitle().endswith("Desktop Chat")
-    for name in ("New chat", "Conversations", "Transcript", "Message", "Model", "Provider", "Send", "Stop"):
-        assert window.findChildren(QObject, options=Qt.FindChildOption.FindChildrenRecursively) is not None
     names = {w.accessibleName() for w in window.findChildren(QObject) if hasattr(w, "accessibleName")}
     assert {"New chat", "Conversations", "Transcript", "Message", "Model", "Provider", "Send", "Stop"} <= names
 

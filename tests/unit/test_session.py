@@ -11,7 +11,7 @@ from desktop_chat.core.conversation import COMPLETE, FAILED, STOPPED, STREAMING
 from desktop_chat.core.providers import Endpoint, ProviderClients, TextDelta
 from desktop_chat.core.session import ChatSession, NoEndpoint
 from desktop_chat.core.store import HistoryStore
-from tests.fakes.openai_server import Pause, Reply, text_stream
+from tests.fakes.openai_server import Reply, text_stream
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 import stat
 from dataclasses import replace
 
+import pytest
+
 from desktop_chat.core.paths import resolve_paths
 from desktop_chat.core.secrets import KeyringUnavailable, KeyStore, endpoint_for
 from desktop_chat.core.session import NoEndpoint
 from desktop_chat.core.settings import OPENAI_NAME, ProviderConfig, Settings, load_settings, save_settings
-
-import pytest
 
 
 def test_round_trip_and_private_file(tmp_path):
