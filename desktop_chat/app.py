@@ -7,6 +7,7 @@ import gc
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, replace
 
 from . import APP_NAME, __version__
@@ -33,6 +34,46 @@ def _warm_up_openai() -> None:
         pass
 
 
+@dataclass
+class Profile:
+    settings: Settings
+    store: HistoryStore
+    notices: list[str]
+
+
+def open_profile(paths: AppPaths) -> Profile:
+    """Read settings and history; whatever is broken is kept aside and the user told.
+
+    Raises StoreError only for a history file written by a newer version.
+    """
+    paths.ensure()
+    notices: list[str] = []
+    loaded = load_settings(paths.settings_file)
+    if loaded.problem:
+        where = f" The original was kept as {loaded.backup}." if loaded.backup else ""
+        notices.append(f"Your settings file could not be used ({loaded.problem}); defaults are in use.{where}")
+    notices.extend(f"settings.toml: {w}" for w in loaded.warnings)
+    try:
+        store = HistoryStore(paths.history_file)
+    except StoreError as exc:
+        if "newer version" in str(exc):
+            raise
+        aside = paths.history_file.with_name(f"history.db.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = paths.history_file.with_name(paths.history_file.name + suffix)
+            if source.exists():
+                source.replace(aside.with_name(aside.name + suffix))
+        store = HistoryStore(paths.history_file)
+        notices.append(f"{exc} It was moved to {aside} and a new, empty history was started.")
+    interrupted = store.mark_interrupted()
+    if interrupted:
+        notices.append(
+            f"{interrupted} {'reply was' if interrupted == 1 else 'replies were'} cut off when the app last "
+            "closed; what had arrived is kept, with Retry."
+        )
+    return Profile(loaded.settings, store, notices)
+
+
 def run_gui(options: LaunchOptions) -> int:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication, QIcon
@@ -53,29 +94,19 @@ def run_gui(options: LaunchOptions) -> int:
     if icon:
         app.setWindowIcon(QIcon(str(icon)))
 
-    paths = options.paths
-    paths.ensure()
-    notices: list[str] = []
-    loaded = load_settings(paths.settings_file)
-    if loaded.problem:
-        where = f" The original was kept as {loaded.backup}." if loaded.backup else ""
-        notices.append(f"Your settings file could not be used ({loaded.problem}); defaults are in use.{where}")
-    notices.extend(f"settings.toml: {w}" for w in loaded.warnings)
-    settings = loaded.settings
     try:
-        store = HistoryStore(paths.history_file)
+        profile = open_profile(options.paths)
     except StoreError as exc:
+        # A newer app's history: refuse it, untouched, rather than risk it.
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 1
-    interrupted = store.mark_interrupted()
-    if interrupted:
-        notices.append(f"{interrupted} reply was interrupted when the app last closed; it is kept, with Retry.")
+    settings, store, notices = profile.settings, profile.store, profile.notices
 
     keys = KeyStore()
     clients = ProviderClients()
 
     def persist(new: Settings) -> None:
-        save_settings(paths.settings_file, new)
+        save_settings(options.paths.settings_file, new)
 
     from .ui.main_window import MainWindow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -212,7 +211,14 @@ class ChatView(QTextBrowser):
         self._tail_parts = []
         self._tail_code = []
         self._streaming = True
+        self._thinking = False
         self._show_tail("*…*")
+
+    def show_thinking(self) -> None:
+        """A reasoning model is thinking: say so until its answer starts."""
+        if self._streaming and not self._tail_parts and not self._thinking:
+            self._thinking = True
+            self._show_tail("*Thinking…*")
 
     def append_delta(self, text: str) -> None:
         if not self._streaming:
@@ -262,7 +268,6 @@ class ChatView(QTextBrowser):
     def end_reply(self, item: MessageItem) -> None:
         """The reply is final: render its last block and its footer (status, usage, actions)."""
         if self._streaming:
-            self._tail_parts = [_remaining_text(self._tail_parts)]
             self._flush_timer.stop()
             tail = "".join(self._tail_parts)
             rendered = self.renderer.render(tail, code_offset=len(self._code_blocks))
@@ -323,10 +328,6 @@ class ChatView(QTextBrowser):
             self.linkOpened.emit(target)
 
 
-def _remaining_text(parts: list[str]) -> str:
-    return "".join(parts)
-
-
 def _status_text(status: str) -> str:
     return {
         STOPPED: "Stopped before any text arrived.",
@@ -334,6 +335,3 @@ def _status_text(status: str) -> str:
         FAILED: "The reply failed.",
     }.get(status, status)
 
-
-def now() -> float:
-    return time.time()

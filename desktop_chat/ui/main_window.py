@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from desktop_chat import APP_NAME
 from desktop_chat.core.conversation import Conversation, Message, MessageTree, version_label
-from desktop_chat.core.providers import ProviderClients, ProviderError, StreamEvent, TextDelta
+from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
 from desktop_chat.core.secrets import KeyStore, endpoint_for
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
 from desktop_chat.core.settings import Settings
@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.reply_task: asyncio.Task[None] | None = None
         self.models_task: asyncio.Task[None] | None = None
         self.editing: int | None = None
+        self._retry_not_before = 0.0
         self.pending: PendingReply | None = None
 
         self.setWindowTitle(APP_NAME)
@@ -468,10 +469,15 @@ class MainWindow(QMainWindow):
         self._finish(pending)
         if outcome.failure is not None:
             self.statusBar().showMessage(outcome.failure.message, 8000)
+            if outcome.failure.retry_after:
+                # Honour Retry-After: a Retry before then waits out the rest.
+                self._retry_not_before = asyncio.get_running_loop().time() + outcome.failure.retry_after
 
     def _on_event(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
             self.chat_view.append_delta(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self.chat_view.show_thinking()
 
     def _finish(self, pending: PendingReply) -> None:
         reply = self.store.message(pending.reply.id) or pending.reply
@@ -513,7 +519,12 @@ class MainWindow(QMainWindow):
             QGuiApplication.clipboard().setText(message.content)
             self.statusBar().showMessage("Message copied as markdown", 3000)
         elif action in ("regenerate", "retry") and not self.streaming:
-            self.regenerate(message)
+            wait = self._retry_not_before - asyncio.get_running_loop().time()
+            if action == "retry" and wait > 0:
+                self._set_streaming(True)
+                self.reply_task = asyncio.ensure_future(self._retry_later(message, wait))
+            else:
+                self.regenerate(message)
         elif action == "edit" and not self.streaming:
             self.begin_edit(message)
         elif action in ("prev", "next") and not self.streaming:
@@ -522,6 +533,17 @@ class MainWindow(QMainWindow):
             if 0 <= index < len(siblings):
                 self.store.select_branch(self.conversation.id, siblings[index].id)
                 self.render_transcript()
+
+    async def _retry_later(self, reply: Message, wait: float) -> None:
+        try:
+            while wait > 0:
+                self.statusBar().showMessage(f"Rate limited: retrying in {wait:.0f} s, as the provider asked (Esc cancels)")
+                await asyncio.sleep(min(1.0, wait))
+                wait = self._retry_not_before - asyncio.get_running_loop().time()
+        finally:
+            self._set_streaming(False)
+            self.statusBar().clearMessage()
+        self.regenerate(reply)
 
     def regenerate(self, reply: Message) -> None:
         if self.conversation is None or reply.role != "assistant":

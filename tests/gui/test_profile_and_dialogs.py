@@ -1,0 +1,141 @@
+"""Start-up with broken files, the first-run providers dialog, interrupted replies, launch options."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from desktop_chat.app import open_profile
+from desktop_chat.core.conversation import INTERRUPTED, STREAMING
+from desktop_chat.core.paths import resolve_paths
+from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.settings import OPENAI_NAME, Settings
+from desktop_chat.core.store import HistoryStore
+from tests.fakes.openai_server import Reply
+from tests.gui.conftest import make_settings
+from tests.gui.helpers import click_link, transcript_text, type_and_send, wait_idle
+
+
+def test_broken_settings_and_corrupt_history_are_kept_aside(tmp_path):
+    paths = resolve_paths(tmp_path / "p")
+    paths.ensure()
+    paths.settings_file.write_text("temperature = 'hot'\n")
+    paths.history_file.write_bytes(b"garbage, not sqlite" * 200)
+    profile = open_profile(paths)
+    text = "\n".join(profile.notices)
+    assert "settings file could not be used" in text and "settings.toml.broken-" in text
+    assert "history.db.unreadable-" in text
+    kept = list(paths.data_dir.glob("history.db.unreadable-*"))
+    assert kept and kept[0].read_bytes() == b"garbage, not sqlite" * 200
+    assert profile.store.conversations() == []  # a working, empty history
+    profile.store.close()
+
+
+def test_interrupted_reply_shows_retry(qtbot, window_factory, fake_server, tmp_path):
+    # A crash left a reply 'streaming' with partial text in the file.
+    paths = resolve_paths(tmp_path / "p")
+    paths.ensure()
+    store = HistoryStore(paths.history_file)
+    conv = store.create_conversation("crashed", "Test server", "test-model")
+    user = store.add_message(conv.id, None, "user", "tell me")
+    reply = store.add_message(conv.id, user.id, "assistant", "", status=STREAMING, model="test-model")
+    store.update_message(reply.id, content="the partial ans")
+    store.close()
+    profile = open_profile(paths)
+    assert any("cut off when the app last closed" in n for n in profile.notices)
+    profile.store.close()
+    window = window_factory(make_settings(fake_server.base_url), db_name="p/history.db")
+    window.open_conversation(conv.id)
+    text = transcript_text(window)
+    assert "the partial ans" in text and "interrupted" in text and "Retry" in text
+    assert window.store.message(reply.id).status == INTERRUPTED
+    click_link(qtbot, window.chat_view, "action:retry:")
+    wait_idle(qtbot, window)
+    assert "You said: tell me" in transcript_text(window)
+
+
+def test_first_run_dialog_stores_key_in_keyring_not_settings(qtbot, window_factory, tmp_path):
+    window = window_factory(Settings())
+    dialog = window.edit_providers(intro="Welcome")
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.name.text() == OPENAI_NAME
+    qtbot.keyClicks(dialog.key, "sk-typed-key")
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert KeyStore().get(Settings().provider(OPENAI_NAME)) == "sk-typed-key"
+    saved = window.saved_settings[-1]
+    assert saved.first_run_done
+    from desktop_chat.core.settings import settings_to_toml
+
+    assert "sk-typed-key" not in settings_to_toml(saved)
+
+
+def test_adding_a_provider_preset(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    dialog = window.edit_providers()
+    dialog._add(next(p for p in __import__("desktop_chat.ui.providers_dialog", fromlist=["PRESETS"]).PRESETS
+                     if p.name == "Ollama"))
+    assert dialog.name.text() == "Ollama" and dialog.no_key.isChecked()
+    dialog.base_url.setText("not a url")
+    assert not dialog._commit_row() and "http://" in dialog.error.text()
+    dialog.base_url.setText("http://localhost:11434/v1")
+    dialog._save()
+    assert [p.name for p in window.settings.providers] == ["Test server", "Ollama"]
+    assert [window.provider_box.itemText(i) for i in range(window.provider_box.count())] == ["Test server", "Ollama"]
+
+
+def test_provider_and_model_from_the_command_line(qtbot, window_factory, fake_server):
+    settings = make_settings(fake_server.base_url)
+    window = window_factory(settings)
+    window.choose_for_new_chats("Test server", "other-model")
+    assert window.model_box.currentText() == "other-model"
+    type_and_send(qtbot, window, "hi")
+    wait_idle(qtbot, window)
+    assert fake_server.requests[-1]["model"] == "other-model"
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.model_box.currentText() == "other-model"  # the choice holds for new chats
+
+
+def test_conversation_settings_are_sent(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    window.edit_conversation_settings()
+    from desktop_chat.ui.main_window import ConversationSettingsDialog
+
+    dialog = window.findChild(ConversationSettingsDialog)
+    dialog.prompt.setPlainText("You are a pirate.")
+    dialog.use_temperature.setChecked(True)
+    dialog.temperature.setValue(0.4)
+    dialog.accept()
+    type_and_send(qtbot, window, "hello")
+    wait_idle(qtbot, window)
+    sent = fake_server.requests[-1]
+    assert sent["messages"][0] == {"role": "system", "content": "You are a pirate."}
+    assert abs(sent["temperature"] - 0.4) < 1e-9
+
+
+def test_rate_limit_retry_waits_for_retry_after(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    fake_server.queue(Reply(status=429, headers={"content-type": "application/json", "retry-after": "1"},
+                            body=[b'{"error": {"message": "slow down"}}']))
+    type_and_send(qtbot, window, "hi")
+    wait_idle(qtbot, window)
+    assert "Try again in 1 s" in transcript_text(window)
+    click_link(qtbot, window.chat_view, "action:retry:")
+    assert len(fake_server.requests) == 1 and window.stop_button.isVisible()  # waiting, not sending
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 2, timeout=5000)
+    wait_idle(qtbot, window)
+    assert "You said: hi" in transcript_text(window)
+
+
+def test_reasoning_model_shows_thinking(qtbot, window_factory, fake_server):
+    from tests.fakes.openai_server import Pause, recorded
+
+    window = window_factory(make_settings(fake_server.base_url))
+    raw = recorded("vercel_ai__deepseek_reasoner_reasoning_content.sse")
+    cut = raw.index(b'"content":"') if b'"content":"' in raw else len(raw) // 2
+    head = raw[: raw.rfind(b"\n\n", 0, cut) + 2]
+    fake_server.queue(Reply(body=[head, Pause(1.0), raw[len(head):]]))
+    type_and_send(qtbot, window, "think")
+    qtbot.waitUntil(lambda: "Thinking…" in transcript_text(window), timeout=5000)
+    wait_idle(qtbot, window)
+    assert "Thinking…" not in transcript_text(window)
