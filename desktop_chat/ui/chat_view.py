@@ -17,6 +17,8 @@ from desktop_chat.core.markdown import MarkdownRenderer, Palette, is_safe_link, 
 FRAME_MS = 16
 # Characters of a user message shown in the transcript; the rest stays in the history.
 USER_TEXT_SHOWN = 20_000
+# Space above each message, in pixels.
+MESSAGE_GAP = 18
 
 
 @dataclass
@@ -118,14 +120,14 @@ class ChatView(QTextBrowser):
     def append_message(self, item: MessageItem) -> None:
         if not self._messages:
             self.clear()
-        self._insert_html_at_end(self._message_html(item))
+        self._insert_html_at_end(self._message_html(item), top_margin=MESSAGE_GAP)
 
     def _header_html(self, message: Message) -> str:
         if message.role == "user":
             who = "You"
         else:
             who = html.escape(message.model or "Assistant")
-        return f'<p style="margin-top:18px; margin-bottom:4px"><b>{who}</b></p>'
+        return f'<p style="margin-top:{MESSAGE_GAP}px; margin-bottom:4px"><b>{who}</b></p>'
 
     def _body_html(self, message: Message) -> str:
         if message.role == "user":
@@ -139,7 +141,7 @@ class ChatView(QTextBrowser):
                 more = (f'<br/><i style="color:{self.palette_colors.muted}">… {hidden:,} more characters '
                         "not shown — Copy gives the whole message</i>")
             text = html.escape(content).replace("\n", "<br/>")
-            return f"<p>{text}{more}</p>"
+            return f"<p style=\"margin-top:0px\">{text}{more}</p>"
         rendered = self.renderer.render(message.content, code_offset=len(self._code_blocks))
         self._code_blocks.extend(rendered.code_blocks)
         return rendered.html
@@ -204,9 +206,9 @@ class ChatView(QTextBrowser):
         if not self._messages:
             self.clear()
         self._messages[message.id] = ""
-        self._insert_html_at_end(self._header_html(message))
+        self._insert_html_at_end(self._header_html(message), top_margin=MESSAGE_GAP)
         cursor = self._end_cursor()
-        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        self._start_block(cursor)
         self._tail_pos = cursor.position()
         self._tail_parts = []
         self._tail_code = []
@@ -240,7 +242,7 @@ class ChatView(QTextBrowser):
             rendered = self.renderer.render(done, code_offset=len(self._code_blocks))
             self._code_blocks.extend(rendered.code_blocks)
             cursor = self._replace_tail(rendered.html)
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            self._start_block(cursor)
             self._tail_pos = cursor.position()
         self._show_tail(tail)
 
@@ -276,7 +278,7 @@ class ChatView(QTextBrowser):
             self._replace_tail(rendered.html)
         self._streaming = False
         self._messages[item.message.id] = item.message.content
-        self._insert_html_at_end(self._footer_html(item))
+        self._insert_html_at_end(self._footer_html(item), top_margin=4)
 
     def _stop_streaming_state(self) -> None:
         self._streaming = False
@@ -295,10 +297,24 @@ class ChatView(QTextBrowser):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         return cursor
 
-    def _insert_html_at_end(self, html_text: str) -> None:
+    @staticmethod
+    def _start_block(cursor: QTextCursor, top_margin: float = 0.0) -> None:
+        """Put the cursor in a fresh, unformatted block (reusing an empty one).
+
+        insertHtml merges its first paragraph into the cursor's block and keeps that
+        block's format, so spacing is set here, on the block, not in the HTML.
+        """
+        block_format = QTextBlockFormat()
+        block_format.setTopMargin(top_margin)
+        if cursor.block().length() > 1:
+            cursor.insertBlock(block_format, QTextCharFormat())
+        else:
+            cursor.setBlockFormat(block_format)
+            cursor.setCharFormat(QTextCharFormat())
+
+    def _insert_html_at_end(self, html_text: str, top_margin: float = 0.0) -> None:
         cursor = self._end_cursor()
-        if not self.document().isEmpty():
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        self._start_block(cursor, top_margin)
         cursor.insertHtml(html_text)
 
     def scroll_to_end(self) -> None:

@@ -490,8 +490,10 @@ class MainWindow(QMainWindow):
             self.usage_label.setText(
                 f"Last reply: {reply.prompt_tokens or 0} prompt + {reply.completion_tokens or 0} completion tokens"
             )
-        else:
+        elif reply.status == "complete":
             self.usage_label.setText("Last reply: token usage not reported by the provider")
+        else:
+            self.usage_label.clear()
         self.refresh_conversations()
 
     def _set_streaming(self, streaming: bool) -> None:

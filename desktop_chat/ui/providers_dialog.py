@@ -118,6 +118,9 @@ class ProvidersDialog(QDialog):
         self._refresh_list()
         if self._providers:
             self.list.setCurrentRow(0)
+        if intro:
+            # First run: the one thing to do is paste a key.
+            self.key.setFocus()
 
     def _refresh_list(self) -> None:
         self.list.blockSignals(True)
