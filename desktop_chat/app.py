@@ -135,13 +135,25 @@ def run_gui(options: LaunchOptions) -> int:
     gc.collect()
     gc.freeze()
 
-    # Ctrl+C in the terminal quits cleanly.
-    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    async def close_down() -> None:
+        # The reply being streamed is saved (as stopped) before connections close,
+        # while the event loop still runs: only then does the app quit.
+        await window.wait_for_tasks()
+        await clients.aclose()
+        app.quit()
+
+    app.setQuitOnLastWindowClosed(False)
+    window.closed.connect(lambda: asyncio.ensure_future(close_down()))
+    # Ctrl+C in the terminal closes the window like Ctrl+Q does.
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.close))
+    # Python runs signal handlers only when it gets control: give it a turn 4 times a second.
+    wake = QTimer(interval=250)
+    wake.timeout.connect(lambda: None)
+    wake.start()
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
-    app.lastWindowClosed.connect(app.quit)
     with loop:
         loop.run_until_complete(closing.wait())
-        loop.run_until_complete(clients.aclose())
     store.close()
     return 0

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -38,6 +37,16 @@ from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
 from .providers_dialog import ProvidersDialog
+
+
+class ModelPicker(QComboBox):
+    """An editable model list that says when it is about to open, so it can be filled then."""
+
+    popupAboutToShow = Signal()
+
+    def showPopup(self) -> None:
+        self.popupAboutToShow.emit()
+        super().showPopup()
 
 
 class ConversationSettingsDialog(QDialog):
@@ -74,6 +83,9 @@ class ConversationSettingsDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
+    # After the window closed and its work was cancelled; the app quits on it.
+    closed = Signal()
+
     def __init__(
         self,
         settings: Settings,
@@ -97,6 +109,7 @@ class MainWindow(QMainWindow):
         self.tree = MessageTree()
         self.reply_task: asyncio.Task[None] | None = None
         self.models_task: asyncio.Task[None] | None = None
+        self._models: dict[str, list[str]] = {}
         self.editing: int | None = None
         self._retry_not_before = 0.0
         self.pending: PendingReply | None = None
@@ -137,7 +150,8 @@ class MainWindow(QMainWindow):
         self.provider_box.setAccessibleName("Provider")
         self.provider_box.setToolTip("Provider")
         self.provider_box.currentTextChanged.connect(self._provider_changed)
-        self.model_box = QComboBox()
+        self.model_box = ModelPicker()
+        self.model_box.popupAboutToShow.connect(self.load_models)
         self.model_box.setEditable(True)
         self.model_box.setAccessibleName("Model")
         self.model_box.setToolTip("Model: pick one listed by the provider, or type any name")
@@ -226,7 +240,7 @@ class MainWindow(QMainWindow):
         action("&File", "&New chat", "Ctrl+N", self.new_chat)
         action("&File", "&Providers…", "Ctrl+,", self.edit_providers)
         menus["&File"].addSeparator()
-        action("&File", "&Quit", "Ctrl+Q", self.quit)
+        action("&File", "&Quit", "Ctrl+Q", self.close)
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
         action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
@@ -259,17 +273,26 @@ class MainWindow(QMainWindow):
         config = self.settings.provider(provider)
         chosen = model or (self.settings.default_model if provider == self.settings.default_provider else "")
         chosen = chosen or (config.default_model if config else "")
+        self._fill_models(self._models.get(provider, []), chosen)
+
+    def _fill_models(self, models: list[str], current: str) -> None:
         self.model_box.blockSignals(True)
         self.model_box.clear()
-        if chosen:
-            self.model_box.addItem(chosen)
-        self.model_box.setCurrentText(chosen)
+        self.model_box.addItems(models)
+        if current and current not in models:
+            self.model_box.insertItem(0, current)
+        self.model_box.setCurrentText(current)
         self.model_box.blockSignals(False)
-        self._load_models(provider)
 
-    def _load_models(self, provider: str) -> None:
-        if self.models_task is not None:
-            self.models_task.cancel()
+    def load_models(self) -> None:
+        """List the provider's models (once per provider and run).
+
+        Asked when the picker opens or the provider changes, never at start-up: the
+        first window paints before the network or the SDK is touched.
+        """
+        provider = self.provider_box.currentText()
+        if provider in self._models or (self.models_task is not None and not self.models_task.done()):
+            return
         self.models_task = asyncio.ensure_future(self._fetch_models(provider))
 
     async def _fetch_models(self, provider: str) -> None:
@@ -277,18 +300,13 @@ class MainWindow(QMainWindow):
             endpoint = self._endpoint(provider)
             models = await self.clients.list_models(endpoint)
         except (NoEndpoint, ProviderError) as exc:
-            self.model_box.setToolTip(f"Could not list models: {exc}. Type a model name.")
+            self.model_box.setToolTip(f"Could not list models: {exc} Type a model name.")
             return
+        self._models[provider] = models
         if self.provider_box.currentText() != provider:
             return
         current = self.model_box.currentText()
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        self.model_box.addItems(models)
-        if current and current not in models:
-            self.model_box.insertItem(0, current)
-        self.model_box.setCurrentText(current or (models[0] if models else ""))
-        self.model_box.blockSignals(False)
+        self._fill_models(models, current or (models[0] if models else ""))
         self.model_box.setToolTip(f"{len(models)} models from {provider}; or type any name")
         if not current and models:
             self._model_changed(self.model_box.currentText())
@@ -296,6 +314,7 @@ class MainWindow(QMainWindow):
     def _provider_changed(self, provider: str) -> None:
         self._choose(provider, None)
         self._model_changed(self.model_box.currentText())
+        self.load_models()
 
     def _model_changed(self, model: str) -> None:
         if self.conversation is not None:
@@ -612,10 +631,13 @@ class MainWindow(QMainWindow):
         if self.models_task is not None:
             self.models_task.cancel()
 
-    def quit(self) -> None:
-        self.close()
-        QApplication.quit()
+    async def wait_for_tasks(self) -> None:
+        """Let cancelled work finish its clean-up (a stopped reply is saved as 'stopped')."""
+        tasks = [t for t in (self.reply_task, self.models_task) if t is not None and not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+        self.closed.emit()

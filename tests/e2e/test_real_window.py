@@ -56,41 +56,100 @@ def wait_for(predicate, timeout=20.0):
     return None
 
 
-@needs_x
-def test_real_window_answers_typed_question(display, fake_server, isolated_home, tmp_path):
-    write_settings(isolated_home, fake_server.base_url)
-    fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY), delay=0.005)))
+def start_app(display, home, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb")
-    log = open(tmp_path / "app.log", "w")
-    app = subprocess.Popen([sys.executable, "-m", "desktop_chat", "--home", str(isolated_home)],
+    log = open(tmp_path / "app.log", "a")
+    app = subprocess.Popen([sys.executable, "-m", "desktop_chat", "--home", str(home)],
                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    window = wait_for(lambda: xdotool(display, "search", "--onlyvisible", "--name", "Desktop Chat").stdout.split())
+    assert window, (tmp_path / "app.log").read_text()
+    time.sleep(0.5)
+    # No window manager on Xvfb: give the window keyboard focus directly.
+    xdotool(display, "windowfocus", "--sync", window[0])
+    return app
+
+
+def stored_reply(home, status=None):
+    db = sqlite3.connect(home / "history.db")
     try:
-        window = wait_for(lambda: xdotool(display, "search", "--onlyvisible", "--name", "Desktop Chat").stdout.split())
-        assert window, (tmp_path / "app.log").read_text()
-        time.sleep(0.5)
-        # No window manager on Xvfb: give the window keyboard focus directly.
-        xdotool(display, "windowfocus", "--sync", window[0])
-        # The composer has focus at start: a person just types.
-        xdotool(display, "type", "--delay", "10", "Hello from X11")
-        xdotool(display, "key", "Return")
-
-        def stored_reply():
-            db = sqlite3.connect(isolated_home / "history.db")
-            try:
-                return db.execute("SELECT content FROM messages WHERE role='assistant' AND status='complete'").fetchone()
-            except sqlite3.Error:
-                return None
-            finally:
-                db.close()
-
-        row = wait_for(stored_reply)
-        assert row and row[0] == DEMO_REPLY, (tmp_path / "app.log").read_text()
-        assert fake_server.requests[-1]["messages"][-1]["content"] == "Hello from X11"
-        xdotool(display, "key", "ctrl+q")
-        assert app.wait(15) == 0
+        query = "SELECT content, status FROM messages WHERE role='assistant'"
+        if status:
+            query += f" AND status='{status}'"
+        return db.execute(query + " ORDER BY id DESC").fetchone()
+    except sqlite3.Error:
+        return None
     finally:
+        db.close()
+
+
+@pytest.fixture
+def app_process():
+    started = []
+    yield started
+    for app in started:
         if app.poll() is None:
             app.send_signal(signal.SIGKILL)
             app.wait()
-        log.close()
+
+
+@needs_x
+def test_real_window_answers_typed_question(display, fake_server, isolated_home, tmp_path, app_process):
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY), delay=0.005)))
+    app = start_app(display, isolated_home, tmp_path)
+    app_process.append(app)
+    # The composer has focus at start: a person just types.
+    xdotool(display, "type", "--delay", "10", "Hello from X11")
+    xdotool(display, "key", "Return")
+    row = wait_for(lambda: stored_reply(isolated_home, "complete"))
+    assert row and row[0] == DEMO_REPLY, (tmp_path / "app.log").read_text()
+    assert fake_server.requests[-1]["messages"][-1]["content"] == "Hello from X11"
+    xdotool(display, "key", "ctrl+q")
+    assert app.wait(15) == 0
+
+
+@needs_x
+@pytest.mark.parametrize("how", ["ctrl+q", "SIGTERM"])
+def test_quitting_mid_reply_keeps_it_as_stopped(display, fake_server, isolated_home, tmp_path, app_process, how):
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(Reply(body=text_stream(["kept ", "so ", "far"], finish=None, usage=False, done=False), end="hang"))
+    app = start_app(display, isolated_home, tmp_path)
+    app_process.append(app)
+    xdotool(display, "type", "question")
+    xdotool(display, "key", "Return")
+    assert wait_for(lambda: fake_server.requests)
+    time.sleep(1.5)  # the partial text has arrived and is on screen
+    if how == "SIGTERM":
+        app.send_signal(signal.SIGTERM)
+    else:
+        xdotool(display, "key", how)
+    assert app.wait(15) == 0
+    assert stored_reply(isolated_home) == ("kept so far", "stopped")
+    assert fake_server.closed_early.wait(5)
+
+
+@needs_x
+def test_kill_9_mid_reply_loses_at_most_about_a_second(display, fake_server, isolated_home, tmp_path, app_process):
+    write_settings(isolated_home, fake_server.base_url)
+    pieces = [f"w{i} " for i in range(40)]
+    fake_server.queue(Reply(body=text_stream(pieces, delay=0.1, finish=None, usage=False, done=False), end="hang"))
+    app = start_app(display, isolated_home, tmp_path)
+    app_process.append(app)
+    xdotool(display, "type", "question")
+    xdotool(display, "key", "Return")
+    assert wait_for(lambda: fake_server.requests)
+    time.sleep(3.0)  # about 30 words have been sent
+    app.send_signal(signal.SIGKILL)
+    app.wait()
+    content, status = stored_reply(isolated_home)
+    assert status == "streaming"  # as the crash left it
+    words = content.split()
+    assert words == [f"w{i}" for i in range(len(words))]
+    # 10 words a second were sent for ~3 s; at most about a second of them is missing.
+    assert len(words) >= 15, content
+    # The next start shows it as interrupted, with Retry.
+    app = start_app(display, isolated_home, tmp_path)
+    app_process.append(app)
+    assert wait_for(lambda: stored_reply(isolated_home, "interrupted"))

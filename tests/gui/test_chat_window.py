@@ -243,7 +243,10 @@ def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
 
 
 def test_models_listed_from_the_provider(qtbot, window):
+    assert window.model_box.count() == 1  # nothing asked at start-up
+    window.model_box.showPopup()
     qtbot.waitUntil(lambda: window.model_box.count() >= 2, timeout=5000)
+    window.model_box.hidePopup()
     items = [window.model_box.itemText(i) for i in range(window.model_box.count())]
     assert "other-model" in items and window.model_box.currentText() == "test-model"
     # Free entry: any name is used as typed.
