@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
 from .providers_dialog import ProvidersDialog
+from .theme import is_dark
 
 
 class ModelPicker(QComboBox):
@@ -636,6 +637,21 @@ class MainWindow(QMainWindow):
         tasks = [t for t in (self.reply_task, self.models_task) if t is not None and not t.done()]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def update_colors(self) -> None:
+        """Re-render the transcript in the scheme now in force (light or dark)."""
+        app = QGuiApplication.instance()
+        dark = is_dark(app) if isinstance(app, QGuiApplication) else False
+        if dark == self.chat_view.palette_colors.dark:
+            return
+        self.chat_view.set_dark(dark)
+        if not self.streaming:
+            self.render_transcript()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.ThemeChange):
+            self.update_colors()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 STYLE = """
 #sidebar QListView { border: none; background: transparent; padding: 2px; }
@@ -34,17 +34,14 @@ def is_dark(app: QGuiApplication) -> bool:
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
-def apply_theme(app: QApplication, window: object) -> None:
-    """Style the app and keep the transcript's colours in step with the system scheme."""
+def apply_theme(app: QApplication, window: QWidget) -> None:
+    """Style the app and keep the window's colours in step with the system scheme.
+
+    The scheme hint is not reported on every platform; a palette change (which a
+    theme switch also makes) is watched too.
+    """
     app.setStyleSheet(STYLE)
-
-    def update() -> None:
-        view = getattr(window, "chat_view", None)
-        if view is not None:
-            view.set_dark(is_dark(app))
-            render = getattr(window, "render_transcript", None)
-            if render is not None and not getattr(window, "streaming", False):
-                render()
-
-    update()
-    app.styleHints().colorSchemeChanged.connect(lambda *_: update())
+    update = getattr(window, "update_colors", None)
+    if update is not None:
+        update()
+        app.styleHints().colorSchemeChanged.connect(lambda *_: update())

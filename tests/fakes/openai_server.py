@@ -124,6 +124,7 @@ class FakeOpenAI:
         self.headers: list[dict[str, str]] = []
         self.default_delay = default_delay
         self.closed_early = threading.Event()
+        self.items_sent = 0  # body items written, all requests together
         self._stop = threading.Event()
         server = self
 
@@ -179,6 +180,7 @@ class FakeOpenAI:
                             continue
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(item), item) if chunked else item)
                         self.wfile.flush()
+                        server.items_sent += 1
                     if reply.end == "reset":
                         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         self.close_connection = True

@@ -1,0 +1,32 @@
+"""The window follows the system's colour scheme, transcript included."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from desktop_chat.ui.theme import apply_theme, is_dark
+from tests.fakes.openai_server import Reply, text_stream
+from tests.gui.helpers import type_and_send, wait_idle
+
+
+def test_scheme_change_rerenders_transcript(qtbot, window, fake_server):
+    app = QApplication.instance()
+    apply_theme(app, window)
+    fake_server.queue(Reply(body=text_stream(["```py\nx = 1\n```\n"])))
+    type_and_send(qtbot, window, "code")
+    wait_idle(qtbot, window)
+    light = app.palette()
+    assert "#f4f5f7" in window.chat_view.toHtml() and not is_dark(app)
+    try:
+        # What a switch to a dark system theme does to a Qt app: a dark palette.
+        dark = QPalette(light)
+        dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+        dark.setColor(QPalette.ColorRole.Base, QColor("#181818"))
+        dark.setColor(QPalette.ColorRole.Text, QColor("#e8eaed"))
+        app.setPalette(dark)
+        qtbot.waitUntil(lambda: "#1e1f24" in window.chat_view.toHtml(), timeout=3000)
+        assert "x = 1" in window.chat_view.toPlainText()  # the same conversation, re-rendered
+    finally:
+        app.setPalette(light)
+    qtbot.waitUntil(lambda: "#f4f5f7" in window.chat_view.toHtml(), timeout=3000)
