@@ -58,6 +58,8 @@ class ChatView(QTextBrowser):
         self._flush_timer.setInterval(FRAME_MS)
         self._flush_timer.timeout.connect(self.flush)
         self.document().setDocumentMargin(16)
+        # A read-only transcript needs no undo history; kept, it grows with every token.
+        self.document().setUndoRedoEnabled(False)
         # Follow new text while the reader is at the bottom; stay put once they scroll up.
         # The layout grows lazily, so follow the scroll range as it changes.
         self._follow = True
