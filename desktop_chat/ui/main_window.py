@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -141,6 +143,8 @@ class MainWindow(QMainWindow):
         self.conversation_list.clicked.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
         self.conversation_list.activated.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
         self.conversation_list.model_.renamed.connect(self._renamed)
+        self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.conversation_list.customContextMenuRequested.connect(self._list_menu)
         side.addWidget(self.new_button)
         side.addWidget(self.conversation_list)
 
@@ -245,7 +249,7 @@ class MainWindow(QMainWindow):
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
         action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
-        action("&Edit", "&Delete conversation", None, self.delete_conversation)
+        action("&Edit", "&Delete conversation…", "Ctrl+Shift+Delete", self.delete_conversation)
         self.stop_action = action("&Chat", "&Stop reply", None, self.stop)
         action("&Chat", "&Regenerate last reply", "Ctrl+R", self.regenerate_last)
         action("&Chat", "Conversation &settings…", "Ctrl+Shift+S", self.edit_conversation_settings)
@@ -411,14 +415,43 @@ class MainWindow(QMainWindow):
             self.conversation.title = title
             self.title_label.setText(title)
 
-    def delete_conversation(self) -> None:
+    def delete_conversation(self) -> QMessageBox | None:
+        """Ask, then delete the selected conversation (a deletion cannot be undone yet)."""
         target = self.conversation_list.current_id() or (self.conversation.id if self.conversation else None)
-        if target is None:
-            return
-        self.store.delete_conversation(target)
-        if self.conversation and self.conversation.id == target:
+        conversation = self.store.conversation(target) if target is not None else None
+        if conversation is None:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Delete conversation",
+            f"Delete “{conversation.title or 'New chat'}” and all its messages?",
+            QMessageBox.StandardButton.Cancel, self,
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def done() -> None:
+            if box.clickedButton() is delete:
+                self._delete(conversation.id)
+
+        box.finished.connect(done)
+        box.open()
+        return box
+
+    def _delete(self, conversation_id: int) -> None:
+        if self.conversation and self.conversation.id == conversation_id:
             self.new_chat()
+        self.store.delete_conversation(conversation_id)
         self.refresh_conversations()
+
+    def _list_menu(self, position: QPoint) -> None:
+        index = self.conversation_list.indexAt(position)
+        if not index.isValid():
+            return
+        self.conversation_list.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addAction("Rename", self.conversation_list.rename_current)
+        menu.addAction("Delete…", self.delete_conversation)
+        menu.popup(self.conversation_list.viewport().mapToGlobal(position))
 
     def edit_conversation_settings(self) -> None:
         prompt = self.conversation.system_prompt if self.conversation else self.settings.system_prompt

@@ -272,3 +272,32 @@ def test_dark_scheme_renders_dark_code(qtbot, window, fake_server):
     type_and_send(qtbot, window, "code")
     wait_idle(qtbot, window)
     assert "#1e1f24" in window.chat_view.toHtml()
+
+
+def test_delete_asks_first(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "keep me?")
+    wait_idle(qtbot, window)
+    box = window.delete_conversation()
+    box.reject()  # Cancel
+    assert len(window.store.conversations()) == 1
+    box = window.delete_conversation()
+    next(b for b in box.buttons() if b.text() == "Delete").click()
+    qtbot.waitUntil(lambda: window.store.conversations() == [], timeout=3000)
+    assert window.conversation is None and window.conversation_list.model().rowCount() == 0
+
+
+def test_message_actions_from_the_keyboard(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(["first"])), Reply(body=text_stream(["second"])))
+    type_and_send(qtbot, window, "q")
+    wait_idle(qtbot, window)
+    view = window.chat_view
+    view.setFocus()
+    # Tab walks the links of the transcript; Enter follows the one that has focus.
+    for _ in range(10):
+        qtbot.keyClick(view, Qt.Key.Key_Tab)
+        if view.textCursor().charFormat().anchorHref().startswith("action:regenerate:"):
+            break
+    assert view.textCursor().charFormat().anchorHref().startswith("action:regenerate:")
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    assert "second" in transcript_text(window) and "2/2" in transcript_text(window)
