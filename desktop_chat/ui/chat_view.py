@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from desktop_chat.core.conversation import FAILED, INTERRUPTED, STOPPED, STREAMING, Message
+from desktop_chat.core.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, Message
 from desktop_chat.core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
 
 # Coalesce deltas: at most one document update per frame.
@@ -48,7 +48,8 @@ class ChatView(QTextBrowser):
         self.renderer = MarkdownRenderer()
         self._code_blocks: list[str] = []
         self._tail_code: list[str] = []
-        self._messages: dict[int, str] = {}
+        # False while the empty-state text is shown instead of messages.
+        self._has_messages = False
         # Streaming state
         self._streaming = False
         self._tail_parts: list[str] = []
@@ -103,7 +104,7 @@ class ChatView(QTextBrowser):
     def show_messages(self, items: Sequence[MessageItem]) -> None:
         self._stop_streaming_state()
         self._code_blocks = []
-        self._messages = {}
+        self._has_messages = bool(items)
         parts = [self._message_html(item) for item in items]
         if not items:
             parts.append(self._empty_html())
@@ -120,8 +121,7 @@ class ChatView(QTextBrowser):
         )
 
     def append_message(self, item: MessageItem) -> None:
-        if not self._messages:
-            self.clear()
+        self._leave_empty_state()
         self._insert_html_at_end(self._message_html(item), top_margin=MESSAGE_GAP)
 
     def _header_html(self, message: Message) -> str:
@@ -195,19 +195,25 @@ class ChatView(QTextBrowser):
 
     def _message_html(self, item: MessageItem) -> str:
         message = item.message
-        self._messages[message.id] = message.content
-        body = self._body_html(message)
-        if message.role == "assistant" and not message.content and message.status not in (STREAMING,):
-            body = f'<p style="color:{self.palette_colors.muted}"><i>(no text)</i></p>' if message.status not in (FAILED, STOPPED, INTERRUPTED) else ""
+        body = self._body_html(message) if message.content else self._no_text_html(message)
         return self._header_html(message) + body + self._footer_html(item)
+
+    def _no_text_html(self, message: Message) -> str:
+        # A finished reply with no text (a tool call, say) says so; a failed one shows its error.
+        if message.role == "assistant" and message.status == COMPLETE:
+            return f'<p style="color:{self.palette_colors.muted}; margin-top:0px"><i>(no text)</i></p>'
+        return ""
+
+    def _leave_empty_state(self) -> None:
+        if not self._has_messages:
+            self.clear()
+            self._has_messages = True
 
     # Streaming
 
     def begin_reply(self, message: Message) -> None:
         """Show the reply's header; deltas that follow are inserted after it."""
-        if not self._messages:
-            self.clear()
-        self._messages[message.id] = ""
+        self._leave_empty_state()
         self._insert_html_at_end(self._header_html(message), top_margin=MESSAGE_GAP)
         cursor = self._end_cursor()
         self._start_block(cursor)
@@ -277,9 +283,8 @@ class ChatView(QTextBrowser):
             rendered = self.renderer.render(tail, code_offset=len(self._code_blocks))
             self._code_blocks.extend(rendered.code_blocks)
             self._tail_code = []
-            self._replace_tail(rendered.html)
+            self._replace_tail(rendered.html if item.message.content else self._no_text_html(item.message))
         self._streaming = False
-        self._messages[item.message.id] = item.message.content
         self._insert_html_at_end(self._footer_html(item), top_margin=4)
 
     def _stop_streaming_state(self) -> None:
@@ -326,9 +331,6 @@ class ChatView(QTextBrowser):
     def code_block(self, index: int) -> str | None:
         blocks = self._code_blocks + self._tail_code
         return blocks[index] if 0 <= index < len(blocks) else None
-
-    def message_text(self, message_id: int) -> str | None:
-        return self._messages.get(message_id)
 
     def _on_anchor(self, url: QUrl) -> None:
         target = url.toString()

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         self._models: dict[str, list[str]] = {}
         self.editing: int | None = None
         self._retry_not_before = 0.0
+        # --provider/--model: the choice for new chats in this run.
+        self._startup_choice: tuple[str | None, str | None] = (None, None)
         self.pending: PendingReply | None = None
 
         self.setWindowTitle(APP_NAME)
@@ -372,8 +374,7 @@ class MainWindow(QMainWindow):
         self.tree = MessageTree()
         self._cancel_edit()
         self.title_label.setText("New chat")
-        choice = getattr(self, "_startup_choice", (None, None))
-        self._choose(*choice)
+        self._choose(*self._startup_choice)
         self.chat_view.show_messages([])
         self.conversation_list.clearSelection()
         self.usage_label.clear()

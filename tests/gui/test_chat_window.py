@@ -301,3 +301,14 @@ def test_message_actions_from_the_keyboard(qtbot, window, fake_server):
     qtbot.keyClick(view, Qt.Key.Key_Return)
     wait_idle(qtbot, window)
     assert "second" in transcript_text(window) and "2/2" in transcript_text(window)
+
+
+def test_reply_with_no_text_says_so(qtbot, window, fake_server):
+    from tests.fakes.openai_server import recorded
+
+    fake_server.queue(Reply(body=[recorded("openai_python__tool_call_single.sse")]))
+    type_and_send(qtbot, window, "weather?")
+    wait_idle(qtbot, window)
+    assert "(no text)" in transcript_text(window)
+    window.render_transcript()  # and the same when the conversation is shown again
+    assert "(no text)" in transcript_text(window)
