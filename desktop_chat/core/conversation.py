@@ -28,6 +28,9 @@ class Message:
     completion_tokens: int | None = None
     created_at: float = 0.0
     finish_reason: str | None = None
+    uid: str = ""
+    # JSON of what an import could not show (kept, never dropped), or None.
+    extra: str | None = None
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Conversation:
     system_prompt: str = ""
     temperature: float | None = None
     current_leaf_id: int | None = None
+    pinned: bool = False
+    # Stable identity across export and import ("chatgpt:<id>" for imported ones).
+    uid: str = ""
 
 
 @dataclass

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +53,81 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-# Ordered; the database's user_version is how many have run. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_search_pins_identity(db: sqlite3.Connection) -> None:
+    """Full-text search (FTS5 over message text), pins, soft delete for undo, stable ids."""
+    db.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE conversations ADD COLUMN uid TEXT")
+    db.execute("ALTER TABLE conversations ADD COLUMN deleted_at REAL")
+    db.execute("ALTER TABLE messages ADD COLUMN uid TEXT")
+    db.execute("ALTER TABLE messages ADD COLUMN extra TEXT")
+    db.execute("UPDATE conversations SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
+    db.execute("UPDATE messages SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
+    db.execute("CREATE UNIQUE INDEX conversations_by_uid ON conversations(uid)")
+    db.execute("CREATE INDEX conversations_listed ON conversations(deleted_at, pinned DESC, updated_at DESC)")
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
+        "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
+        "INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END"
+    )
+    db.execute(
+        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
+        "INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); "
+        "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
+    )
+    db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
-_CONVERSATION_COLUMNS = "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id"
+
+# Ordered; the database's user_version is how many have run. Only ever append.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_search_pins_identity]
+
+_CONVERSATION_COLUMNS = (
+    "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id, pinned, uid"
+)
 _MESSAGE_COLUMNS = (
     "id, conversation_id, parent_id, role, content, status, error, provider, model, "
-    "prompt_tokens, completion_tokens, created_at, finish_reason"
+    "prompt_tokens, completion_tokens, created_at, finish_reason, uid, extra"
 )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    conversation_id: int
+    message_id: int
+    title: str
+    role: str
+    created_at: float
+    # The matching passage, HTML-escaped, with the matched words in <b>…</b>.
+    snippet: str
+
+
+def fts_query(text: str) -> str | None:
+    """What the user typed, as an FTS5 query: every word must appear; the last may be a prefix.
+
+    Each word is quoted, so FTS5 syntax in the input (AND, *, quotes, columns) is just text.
+    """
+    words = [w for w in "".join(ch if ch.isalnum() else " " for ch in text).split() if w]
+    if not words:
+        return None
+    quoted = [f'"{w}"' for w in words]
+    if text and text[-1].isalnum():
+        quoted[-1] += "*"  # as-you-type: the word being typed may be unfinished
+    return " ".join(quoted)
+
+
+def _conversation(row: tuple[Any, ...]) -> Conversation:
+    (cid, title, created, updated, provider, model, prompt, temperature, leaf, pinned, uid) = row
+    return Conversation(cid, title, created, updated, provider, model, prompt, temperature, leaf, bool(pinned), uid or "")
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(*row)
 
 
 class HistoryStore:
@@ -118,24 +187,66 @@ class HistoryStore:
         system_prompt: str = "", temperature: float | None = None,
     ) -> Conversation:
         now = self._now()
+        uid = uuid.uuid4().hex
         cur = self.db.execute(
-            "INSERT INTO conversations (title, created_at, updated_at, provider, model, system_prompt, temperature)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (title, now, now, provider, model, system_prompt, temperature),
+            "INSERT INTO conversations (title, created_at, updated_at, provider, model, system_prompt, temperature, uid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (title, now, now, provider, model, system_prompt, temperature, uid),
         )
-        return Conversation(cur.lastrowid or 0, title, now, now, provider, model, system_prompt, temperature)
+        return Conversation(cur.lastrowid or 0, title, now, now, provider, model, system_prompt, temperature, uid=uid)
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         row = self.db.execute(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
-        return Conversation(*row) if row else None
+        return _conversation(row) if row else None
 
-    def conversations(self) -> list[Conversation]:
-        rows = self.db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations ORDER BY updated_at DESC, id DESC")
-        return [Conversation(*row) for row in rows]
+    def conversations(self, offset: int = 0, limit: int = -1) -> list[Conversation]:
+        """Conversations as the sidebar lists them: pinned first, then by last activity."""
+        rows = self.db.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+            "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_conversation(row) for row in rows]
 
-    _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id"}
+    def count_conversations(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM conversations WHERE deleted_at IS NULL").fetchone()[0])
+
+    def set_pinned(self, conversation_id: int, pinned: bool) -> None:
+        self.db.execute("UPDATE conversations SET pinned = ? WHERE id = ?", (int(pinned), conversation_id))
+
+    def trash_conversation(self, conversation_id: int) -> None:
+        """Hide it everywhere, undoably; purge_trash() deletes it for good."""
+        self.db.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (self._clock(), conversation_id))
+
+    def restore_conversation(self, conversation_id: int) -> None:
+        self.db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
+
+    def purge_trash(self) -> int:
+        cur = self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
+        return cur.rowcount
+
+    def conversation_by_uid(self, uid: str) -> Conversation | None:
+        row = self.db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE uid = ?", (uid,)).fetchone()
+        return _conversation(row) if row else None
+
+    def search_messages(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
+        """Full-text search over every message of every conversation not in the trash."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        rows = self.db.execute(
+            "SELECT m.conversation_id, m.id, c.title, m.role, m.created_at, "
+            "snippet(messages_fts, 0, char(2), char(3), '…', 16) "
+            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY rank LIMIT ? OFFSET ?",
+            (query, limit, offset),
+        )
+        return [SearchHit(cid, mid, title, role, created, _snippet_html(snippet)) for cid, mid, title, role, created, snippet in rows]
+
+    _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
 
     def update_conversation(self, conversation_id: int, **fields: Any) -> None:
         unknown = set(fields) - self._EDITABLE
@@ -162,19 +273,21 @@ class HistoryStore:
     ) -> Message:
         """Append a message and make it the conversation's current branch tip."""
         now = self._now()
+        uid = uuid.uuid4().hex
         with self.db:
             self.db.execute("BEGIN")
             cur = self.db.execute(
-                "INSERT INTO messages (conversation_id, parent_id, role, content, status, provider, model, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, parent_id, role, content, status, provider, model, now),
+                "INSERT INTO messages (conversation_id, parent_id, role, content, status, provider, model, created_at, uid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, parent_id, role, content, status, provider, model, now, uid),
             )
             message_id = cur.lastrowid or 0
             self.db.execute(
                 "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
                 (message_id, now, conversation_id),
             )
-        return Message(message_id, conversation_id, parent_id, role, content, status, None, provider, model, created_at=now)
+        return Message(message_id, conversation_id, parent_id, role, content, status, None, provider, model,
+                       created_at=now, uid=uid)
 
     def update_message(self, message_id: int, **fields: Any) -> None:
         allowed = {"content", "status", "error", "prompt_tokens", "completion_tokens", "finish_reason"}
@@ -185,13 +298,13 @@ class HistoryStore:
 
     def message(self, message_id: int) -> Message | None:
         row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
-        return Message(*row) if row else None
+        return _message(row) if row else None
 
     def tree(self, conversation_id: int) -> MessageTree:
         rows = self.db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
-        return MessageTree.of(Message(*row) for row in rows)
+        return MessageTree.of(_message(row) for row in rows)
 
     def select_branch(self, conversation_id: int, message_id: int) -> None:
         """Show the version that message_id starts: its newest descendants become current."""
@@ -202,3 +315,9 @@ class HistoryStore:
         """Replies left 'streaming' by a crash become 'interrupted'; returns how many."""
         cur = self.db.execute("UPDATE messages SET status = ? WHERE status = ?", (INTERRUPTED, STREAMING))
         return cur.rowcount
+
+
+def _snippet_html(snippet: str) -> str:
+    import html
+
+    return html.escape(snippet).replace("\x02", "<b>").replace("\x03", "</b>")

@@ -96,3 +96,72 @@ def test_conversations_by_last_activity(store):
     assert [c.title for c in store.conversations()] == ["a", "b"]
     store.touch(b.id)
     assert [c.title for c in store.conversations()] == ["b", "a"]
+
+
+def test_old_schema_is_migrated_and_indexed(tmp_path):
+    # A history written by the first release (schema 1) opens in this one, searchable.
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    from desktop_chat.core.store import m001_initial
+
+    m001_initial(db)
+    db.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'old', 1, 1)")
+    db.execute("INSERT INTO messages (conversation_id, role, content, created_at) VALUES (1, 'user', 'ancient words', 1)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = HistoryStore(path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    hits = store.search_messages("ancient")
+    assert [h.title for h in hits] == ["old"] and "<b>ancient</b>" in hits[0].snippet
+    assert store.conversations()[0].uid  # every old row got a stable id
+    store.close()
+
+
+def test_schema_after_migrations(store):
+    columns = {r[1] for r in store.db.execute("PRAGMA table_info(conversations)")}
+    assert {"pinned", "uid", "deleted_at", "current_leaf_id"} <= columns
+    triggers = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert triggers == {"messages_fts_insert", "messages_fts_delete", "messages_fts_update"}
+
+
+def test_search_follows_inserts_updates_deletes_and_trash(store):
+    conv = store.create_conversation("Cooking")
+    user = store.add_message(conv.id, None, "user", "How long to boil an egg?")
+    reply = store.add_message(conv.id, user.id, "assistant", "")
+    assert store.search_messages("minutes") == []
+    store.update_message(reply.id, content="About nine minutes for a hard-boiled egg.")
+    hits = store.search_messages("minutes")
+    assert [(h.message_id, h.role) for h in hits] == [(reply.id, "assistant")]
+    assert "<b>minutes</b>" in hits[0].snippet
+    assert [h.message_id for h in store.search_messages("boil ")] == [user.id]  # a finished word
+    assert len(store.search_messages("boil")) == 2  # still typing: "boiled" matches too
+    assert len(store.search_messages("egg")) == 2
+    assert store.search_messages("mi")  # prefix while typing
+    store.trash_conversation(conv.id)
+    assert store.search_messages("egg") == [] and store.conversations() == []
+    store.restore_conversation(conv.id)
+    assert len(store.search_messages("egg")) == 2
+    store.trash_conversation(conv.id)
+    assert store.purge_trash() == 1
+    assert store.db.execute("SELECT COUNT(*) FROM messages_fts").fetchone()[0] == 0
+
+
+def test_search_input_is_text_not_syntax(store):
+    conv = store.create_conversation("x")
+    store.add_message(conv.id, None, "user", 'say "NEAR" AND OR * <script> café')
+    for query in ['"', "AND", "NEAR(", "*", "content:", "<script>", "'; DROP TABLE messages; --", "cafe"]:
+        store.search_messages(query)  # never an FTS syntax error
+    assert store.search_messages("cafe")  # accents folded
+    assert "&lt;<b>script</b>&gt;" in store.search_messages("script")[0].snippet
+
+
+def test_pinned_first_then_activity(store):
+    a = store.create_conversation("a")
+    b = store.create_conversation("b")
+    store.touch(b.id)
+    assert [c.title for c in store.conversations()] == ["b", "a"]
+    store.set_pinned(a.id, True)
+    assert [c.title for c in store.conversations()] == ["a", "b"]
+    assert [c.title for c in store.conversations(offset=1, limit=1)] == ["b"]
+    assert store.count_conversations() == 2
