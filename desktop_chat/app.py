@@ -65,6 +65,7 @@ def open_profile(paths: AppPaths) -> Profile:
                 source.replace(aside.with_name(aside.name + suffix))
         store = HistoryStore(paths.history_file)
         notices.append(f"{exc} It was moved to {aside} and a new, empty history was started.")
+    store.purge_trash()  # conversations deleted last time, past their Undo
     interrupted = store.mark_interrupted()
     if interrupted:
         notices.append(

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -141,14 +140,30 @@ class MainWindow(QMainWindow):
         self.new_button.setAccessibleName("New chat")
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.clicked.connect(self.new_chat)
-        self.conversation_list = ConversationList()
+        self.conversation_list = ConversationList(self.store)
         self.conversation_list.clicked.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
         self.conversation_list.activated.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
         self.conversation_list.model_.renamed.connect(self._renamed)
         self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.conversation_list.customContextMenuRequested.connect(self._list_menu)
+        self.undo_bar = QWidget()
+        self.undo_bar.setObjectName("undoBar")
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(6, 2, 2, 2)
+        self.undo_label = QLabel()
+        self.undo_label.setWordWrap(True)
+        undo = QPushButton("Undo")
+        undo.setAccessibleName("Undo delete")
+        undo.clicked.connect(self.undo_delete)
+        undo_row.addWidget(self.undo_label, 1)
+        undo_row.addWidget(undo)
+        self.undo_bar.hide()
+        self._trashed: list[int] = []
+        self._undo_timer = QTimer(self, singleShot=True, interval=15000)
+        self._undo_timer.timeout.connect(self.undo_bar.hide)
         side.addWidget(self.new_button)
         side.addWidget(self.conversation_list)
+        side.addWidget(self.undo_bar)
 
         self.title_label = QLabel()
         self.title_label.setObjectName("conversationTitle")
@@ -251,7 +266,8 @@ class MainWindow(QMainWindow):
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
         action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
-        action("&Edit", "&Delete conversation…", "Ctrl+Shift+Delete", self.delete_conversation)
+        action("&Edit", "&Delete conversation", "Ctrl+Shift+Delete", self.delete_conversation)
+        action("&Edit", "&Pin or unpin conversation", "Ctrl+Shift+P", self.toggle_pin)
         self.stop_action = action("&Chat", "&Stop reply", None, self.stop)
         action("&Chat", "&Regenerate last reply", "Ctrl+R", self.regenerate_last)
         action("&Chat", "Conversation &settings…", "Ctrl+Shift+S", self.edit_conversation_settings)
@@ -364,7 +380,7 @@ class MainWindow(QMainWindow):
     # Conversations
 
     def refresh_conversations(self) -> None:
-        self.conversation_list.model_.set_conversations(self.store.conversations())
+        self.conversation_list.model_.reload()
         self.conversation_list.select_conversation(self.conversation.id if self.conversation else None)
 
     def new_chat(self) -> None:
@@ -416,32 +432,38 @@ class MainWindow(QMainWindow):
             self.conversation.title = title
             self.title_label.setText(title)
 
-    def delete_conversation(self) -> QMessageBox | None:
-        """Ask, then delete the selected conversation (a deletion cannot be undone yet)."""
+    def delete_conversation(self) -> None:
+        """Move the selected conversation to the trash, with Undo (purged at the next start)."""
         target = self.conversation_list.current_id() or (self.conversation.id if self.conversation else None)
         conversation = self.store.conversation(target) if target is not None else None
         if conversation is None:
-            return None
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Delete conversation",
-            f"Delete “{conversation.title or 'New chat'}” and all its messages?",
-            QMessageBox.StandardButton.Cancel, self,
-        )
-        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-
-        def done() -> None:
-            if box.clickedButton() is delete:
-                self._delete(conversation.id)
-
-        box.finished.connect(done)
-        box.open()
-        return box
-
-    def _delete(self, conversation_id: int) -> None:
-        if self.conversation and self.conversation.id == conversation_id:
+            return
+        if self.conversation and self.conversation.id == conversation.id:
             self.new_chat()
-        self.store.delete_conversation(conversation_id)
+        self.store.trash_conversation(conversation.id)
+        self._trashed.append(conversation.id)
+        self.refresh_conversations()
+        self.undo_label.setText(f"Deleted “{conversation.title or 'New chat'}”.")
+        self.undo_bar.show()
+        self._undo_timer.start()
+
+    def undo_delete(self) -> None:
+        if not self._trashed:
+            return
+        conversation_id = self._trashed.pop()
+        self.store.restore_conversation(conversation_id)
+        self.refresh_conversations()
+        self.open_conversation(conversation_id)
+        if not self._trashed:
+            self.undo_bar.hide()
+
+    def toggle_pin(self) -> None:
+        conversation = self.conversation_list.current_conversation()
+        if conversation is None and self.conversation is not None:
+            conversation = self.store.conversation(self.conversation.id)
+        if conversation is None:
+            return
+        self.store.set_pinned(conversation.id, not conversation.pinned)
         self.refresh_conversations()
 
     def _list_menu(self, position: QPoint) -> None:
@@ -450,8 +472,10 @@ class MainWindow(QMainWindow):
             return
         self.conversation_list.setCurrentIndex(index)
         menu = QMenu(self)
+        conversation = self.conversation_list.current_conversation()
+        menu.addAction("Unpin" if conversation and conversation.pinned else "Pin to top", self.toggle_pin)
         menu.addAction("Rename", self.conversation_list.rename_current)
-        menu.addAction("Delete…", self.delete_conversation)
+        menu.addAction("Delete", self.delete_conversation)
         menu.popup(self.conversation_list.viewport().mapToGlobal(position))
 
     def edit_conversation_settings(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from desktop_chat.core.conversation import STOPPED
 from tests.fakes.openai_server import DEMO_REPLY, Pause, Reply, demo_pieces, text_stream
@@ -33,8 +33,9 @@ def test_type_enter_streams_markdown_reply(qtbot, window, fake_server):
     assert any(h.startswith("copy:") for h in links(window.chat_view))
     assert not window.stop_button.isVisible() and window.send_button.isVisible()
     assert "34 completion" in window.usage_label.text()
-    assert window.conversation_list.model().rowCount() == 1
-    assert window.conversation_list.model().index(0).data() == "Show me"
+    assert window.conversation_list.model().rowCount() == 2  # "Today", then the conversation
+    assert window.conversation_list.model().index(0).data() == "Today"
+    assert window.conversation_list.model().index(1).data() == "Show me"
     sent = fake_server.requests[-1]
     assert sent["model"] == "test-model" and sent["messages"][-1] == {"role": "user", "content": "Show me"}
 
@@ -232,7 +233,7 @@ def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
     window.conversation_list.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is window.composer
-    window.conversation_list.setCurrentIndex(window.conversation_list.model().index(0))
+    window.conversation_list.setCurrentIndex(window.conversation_list.model().index(1))
     qtbot.keyClick(window, Qt.Key.Key_F2)
     editor = QApplication.focusWidget()
     assert editor.parent() is window.conversation_list.viewport() and hasattr(editor, "setText")
@@ -274,16 +275,18 @@ def test_dark_scheme_renders_dark_code(qtbot, window, fake_server):
     assert "#1e1f24" in window.chat_view.toHtml()
 
 
-def test_delete_asks_first(qtbot, window, fake_server):
+def test_delete_with_undo(qtbot, window, fake_server):
     type_and_send(qtbot, window, "keep me?")
     wait_idle(qtbot, window)
-    box = window.delete_conversation()
-    box.reject()  # Cancel
-    assert len(window.store.conversations()) == 1
-    box = window.delete_conversation()
-    next(b for b in box.buttons() if b.text() == "Delete").click()
-    qtbot.waitUntil(lambda: window.store.conversations() == [], timeout=3000)
-    assert window.conversation is None and window.conversation_list.model().rowCount() == 0
+    conversation_id = window.conversation.id
+    window.delete_conversation()
+    assert window.store.conversations() == [] and window.conversation is None
+    assert window.undo_bar.isVisible()
+    qtbot.mouseClick(window.undo_bar.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    assert [c.id for c in window.store.conversations()] == [conversation_id]
+    assert "You said: keep me?" in transcript_text(window)
+    window.delete_conversation()
+    assert window.store.purge_trash() == 1  # what the next start does
 
 
 def test_message_actions_from_the_keyboard(qtbot, window, fake_server):
