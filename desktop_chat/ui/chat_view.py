@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QTextBlockFormat, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 from desktop_chat.core.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, Message
 from desktop_chat.core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
@@ -103,6 +103,7 @@ class ChatView(QTextBrowser):
 
     def show_messages(self, items: Sequence[MessageItem]) -> None:
         self._stop_streaming_state()
+        self.setExtraSelections([])
         self._code_blocks = []
         self._has_messages = bool(items)
         parts = [self._message_html(item) for item in items]
@@ -129,7 +130,7 @@ class ChatView(QTextBrowser):
             who = "You"
         else:
             who = html.escape(message.model or "Assistant")
-        return f'<p style="margin-top:{MESSAGE_GAP}px; margin-bottom:4px"><b>{who}</b></p>'
+        return f'<p style="margin-top:{MESSAGE_GAP}px; margin-bottom:4px"><a name="m{message.id}"></a><b>{who}</b></p>'
 
     def _body_html(self, message: Message) -> str:
         if message.role == "user":
@@ -327,6 +328,61 @@ class ChatView(QTextBrowser):
     def scroll_to_end(self) -> None:
         self._follow = True
         self._move_to(self.verticalScrollBar().maximum())
+
+    def reveal(self, message_id: int, text: str) -> int:
+        """Scroll to a message and mark the searched words in it; returns how many were marked."""
+        anchor = f"m{message_id}"
+        self.scrollToAnchor(anchor)
+        self._follow = False
+        start = self._anchor_position(anchor)
+        if start < 0:
+            return 0
+        end = self._next_anchor_position(start)
+        words = [w for w in "".join(ch if ch.isalnum() else " " for ch in text).split() if w]
+        marks = []
+        highlight = QTextCharFormat()
+        highlight.setBackground(QColor("#ffe066"))
+        highlight.setForeground(QColor("#1f2328"))
+        for word in words:
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            while True:
+                cursor = self.document().find(word, cursor)
+                if cursor.isNull() or cursor.selectionStart() >= end:
+                    break
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = cursor
+                selection.format = highlight
+                marks.append(selection)
+        self.setExtraSelections(marks)
+        if marks:
+            self.setTextCursor(QTextCursor(marks[0].cursor))
+            self.ensureCursorVisible()
+        return len(marks)
+
+    def _anchor_position(self, name: str) -> int:
+        block = self.document().begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if name in fragment.charFormat().anchorNames():
+                    return fragment.position()
+                it += 1
+            block = block.next()
+        return -1
+
+    def _next_anchor_position(self, after: int) -> int:
+        block = self.document().findBlock(after).next()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if any(n.startswith("m") for n in fragment.charFormat().anchorNames()):
+                    return fragment.position()
+                it += 1
+            block = block.next()
+        return self.document().characterCount()
 
     def code_block(self, index: int) -> str | None:
         blocks = self._code_blocks + self._tail_code

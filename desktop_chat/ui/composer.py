@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
@@ -25,6 +25,14 @@ class Composer(QPlainTextEdit):
         # About four lines: room to write without taking the transcript's space.
         hint = super().sizeHint()
         return QSize(hint.width(), self.fontMetrics().lineSpacing() * 4 + 20)
+
+    def event(self, event: QEvent) -> bool:
+        # Text edits claim Ctrl+K (delete to end of line); here it opens search.
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if event.key() == Qt.Key.Key_K and event.modifiers() == Qt.KeyboardModifier.ControlModifier:
+                event.ignore()
+                return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -38,6 +38,7 @@ from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
 from .providers_dialog import ProvidersDialog
+from .search_dialog import SearchDialog
 from .theme import is_dark
 
 
@@ -265,6 +266,7 @@ class MainWindow(QMainWindow):
         action("&File", "&Quit", "Ctrl+Q", self.close)
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
+        action("&Edit", "&Search all conversations…", "Ctrl+K", self.open_search)
         action("&Edit", "Re&name conversation", "F2", self.conversation_list.rename_current)
         action("&Edit", "&Delete conversation", "Ctrl+Shift+Delete", self.delete_conversation)
         action("&Edit", "&Pin or unpin conversation", "Ctrl+Shift+P", self.toggle_pin)
@@ -425,6 +427,28 @@ class MainWindow(QMainWindow):
             self.tree.messages[message.id] = message
         position, count = version_label(self.tree, message)
         return MessageItem(message, position, count)
+
+    def open_search(self) -> SearchDialog:
+        dialog = SearchDialog(self.store, self)
+        dialog.chosen.connect(self.show_search_hit)
+        dialog.open()
+        dialog.field.setFocus()
+        return dialog
+
+    def show_search_hit(self, conversation_id: int, message_id: int, text: str) -> None:
+        """Open the conversation on the branch that holds the message, scrolled to it, matches marked."""
+        if self.streaming:
+            self.stop()
+        conversation = self.store.conversation(conversation_id)
+        if conversation is None:
+            return
+        tree = self.store.tree(conversation_id)
+        on_branch = {m.id for m in tree.path_to(conversation.current_leaf_id)}
+        if message_id not in on_branch:
+            self.store.select_branch(conversation_id, message_id)
+        self.conversation = None  # force a fresh render even if it is already open
+        self.open_conversation(conversation_id)
+        self.chat_view.reveal(message_id, text)
 
     def _renamed(self, conversation_id: int, title: str) -> None:
         self.store.update_conversation(conversation_id, title=title)

@@ -54,6 +54,9 @@ def window_factory(qtbot, qloop, tmp_path):
         qtbot.addWidget(window)
         window.resize(900, 600)
         window.show()
+        # Window shortcuts (Ctrl+K, Ctrl+N…) act only in the active window, as on a desktop.
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=3000)
         made.append(window)
         return window
 

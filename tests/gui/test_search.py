@@ -1,0 +1,75 @@
+"""Ctrl+K: search every message as you type; a result opens its conversation at the match."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from desktop_chat.ui.search_dialog import SearchDialog
+from tests.gui.conftest import make_settings
+from tests.gui.helpers import transcript_text
+
+
+def fill(store):
+    first = store.create_conversation("Gardening")
+    u = store.add_message(first.id, None, "user", "When should I plant tulips?")
+    store.add_message(first.id, u.id, "assistant", "Plant tulip bulbs in autumn, before the ground freezes.")
+    long = store.create_conversation("Long one")
+    parent = None
+    for i in range(60):
+        m = store.add_message(long.id, parent, "user" if i % 2 == 0 else "assistant", f"filler message number {i}")
+        parent = m.id
+    store.add_message(long.id, parent, "user", "the zebra crossing question")
+    # A branch that is not the current one holds the only "walrus".
+    side = store.add_message(long.id, None, "user", "a walrus on another branch")
+    store.add_message(long.id, parent, "assistant", "back on the main branch")
+    return first, long, side
+
+
+def test_search_as_you_type_and_open_the_hit(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    first, long, side = fill(window.store)
+    window.composer.setFocus()
+    qtbot.keyClick(window.composer, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.findChild(SearchDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is dialog.field, timeout=3000)
+    qtbot.keyClicks(dialog.field, "tuli")
+    qtbot.waitUntil(lambda: dialog.results.count() == 2, timeout=2000)  # prefix: tulips, tulip
+    label = dialog.results.itemWidget(dialog.results.item(0))
+    assert "<b>tuli" in label.text().lower() and "Gardening" in label.text()
+    dialog.field.clear()
+    qtbot.keyClicks(dialog.field, "zebra")
+    qtbot.waitUntil(lambda: dialog.results.count() == 1, timeout=2000)
+    qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
+    assert window.conversation.id == long.id
+    assert "the zebra crossing question" in transcript_text(window)
+    marks = window.chat_view.extraSelections()
+    assert len(marks) == 1 and marks[0].cursor.selectedText() == "zebra"
+    bar = window.chat_view.verticalScrollBar()
+    assert bar.maximum() > 0  # a long conversation, scrolled to the match:
+    rect = window.chat_view.cursorRect(marks[0].cursor)
+    assert window.chat_view.viewport().rect().contains(rect.center())
+
+
+def test_hit_on_another_branch_switches_to_it(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    first, long, side = fill(window.store)
+    dialog = window.open_search()
+    dialog.field.setText("walrus")
+    dialog.run_search()
+    assert len(dialog.hits) == 1
+    qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
+    assert "a walrus on another branch" in transcript_text(window)
+    assert "filler message number 3" not in transcript_text(window)
+
+
+def test_no_results_and_hostile_query(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    fill(window.store)
+    dialog = window.open_search()
+    for text in ['"unbalanced', "NEAR(a b", "*", "<b>x</b>", "nothingmatcheshere"]:
+        dialog.field.setText(text)
+        dialog.run_search()
+        assert dialog.results.count() == 0
+    assert "0 results" in dialog.status.text()
