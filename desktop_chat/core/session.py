@@ -115,7 +115,8 @@ class ChatSession:
         if pending.conversation.system_prompt.strip():
             messages.append({"role": "system", "content": pending.conversation.system_prompt})
         for message in history:
-            if message.role == "assistant" and not message.content:
+            # Tool output from an import has no tool call to answer; empty replies say nothing.
+            if message.role not in ("user", "assistant", "system") or (message.role == "assistant" and not message.content):
                 continue
             messages.append({"role": message.role, "content": message.content})
         return ChatRequest(pending.model, messages, pending.conversation.temperature)

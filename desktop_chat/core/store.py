@@ -130,6 +130,38 @@ def _message(row: tuple[Any, ...]) -> Message:
     return Message(*row)
 
 
+@dataclass
+class ImportedMessage:
+    uid: str
+    parent_uid: str | None
+    role: str
+    content: str
+    created_at: float
+    status: str = COMPLETE
+    error: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    extra: str | None = None
+
+
+@dataclass
+class ImportedConversation:
+    uid: str
+    title: str
+    created_at: float
+    updated_at: float
+    messages: list[ImportedMessage]
+    current_leaf_uid: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    system_prompt: str = ""
+    temperature: float | None = None
+    pinned: bool = False
+
+
 class HistoryStore:
     def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
@@ -311,6 +343,46 @@ class HistoryStore:
         leaf = self.tree(conversation_id).latest_leaf_under(message_id)
         self.update_conversation(conversation_id, current_leaf_id=leaf)
 
+    def import_conversation(self, data: ImportedConversation) -> int | None:
+        """Insert a whole conversation with its own times and ids; None if its uid is already here."""
+        if self.conversation_by_uid(data.uid) is not None:
+            return None
+        with self.db:
+            self.db.execute("BEGIN")
+            cur = self.db.execute(
+                "INSERT INTO conversations (title, created_at, updated_at, provider, model, system_prompt, temperature,"
+                " pinned, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (data.title, data.created_at, data.updated_at, data.provider, data.model, data.system_prompt,
+                 data.temperature, int(data.pinned), data.uid),
+            )
+            conversation_id = cur.lastrowid
+            ids: dict[str, int] = {}
+            pending = list(data.messages)
+            # Parents before children, whatever order the file lists them in.
+            while pending:
+                progressed = False
+                rest = []
+                for m in pending:
+                    if m.parent_uid is not None and m.parent_uid not in ids:
+                        rest.append(m)
+                        continue
+                    cur = self.db.execute(
+                        "INSERT INTO messages (conversation_id, parent_id, role, content, status, error, provider, model,"
+                        " prompt_tokens, completion_tokens, finish_reason, created_at, uid, extra)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (conversation_id, ids.get(m.parent_uid) if m.parent_uid else None, m.role, m.content, m.status,
+                         m.error, m.provider, m.model, m.prompt_tokens, m.completion_tokens, m.finish_reason,
+                         m.created_at, m.uid, m.extra),
+                    )
+                    ids[m.uid] = cur.lastrowid or 0
+                    progressed = True
+                if not progressed:
+                    raise ValueError(f"conversation {data.uid}: messages whose parents are missing")
+                pending = rest
+            leaf = ids.get(data.current_leaf_uid) if data.current_leaf_uid else None
+            self.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+        return conversation_id
+
     def mark_interrupted(self) -> int:
         """Replies left 'streaming' by a crash become 'interrupted'; returns how many."""
         cur = self.db.execute("UPDATE messages SET status = ? WHERE status = ?", (INTERRUPTED, STREAMING))
@@ -321,3 +393,4 @@ def _snippet_html(snippet: str) -> str:
     import html
 
     return html.escape(snippet).replace("\x02", "<b>").replace("\x03", "</b>")
+

@@ -128,8 +128,10 @@ class ChatView(QTextBrowser):
     def _header_html(self, message: Message) -> str:
         if message.role == "user":
             who = "You"
-        else:
+        elif message.role == "assistant":
             who = html.escape(message.model or "Assistant")
+        else:
+            who = html.escape(message.role.capitalize())
         return f'<p style="margin-top:{MESSAGE_GAP}px; margin-bottom:4px"><a name="m{message.id}"></a><b>{who}</b></p>'
 
     def _body_html(self, message: Message) -> str:

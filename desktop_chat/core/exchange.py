@@ -1,0 +1,313 @@
+"""Export to Markdown, JSON (lossless) and HTML; import our JSON and ChatGPT's data export."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .conversation import Conversation, Message, MessageTree
+from .markdown import MarkdownRenderer
+from .store import HistoryStore, ImportedConversation, ImportedMessage
+
+FORMAT = "desktop-chat-history"
+VERSION = 1
+
+
+class ImportError_(ValueError):
+    """The file is not something we can import; the message says why, for the user."""
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    skipped: int = 0  # already in the history (same id)
+    messages: int = 0
+    unsupported_parts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        text = f"Imported {self.imported} conversations ({self.messages} messages)"
+        if self.skipped:
+            text += f"; {self.skipped} were already in your history"
+        if self.unsupported_parts:
+            parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.unsupported_parts.items()))
+            text += f"; kept but not shown as text: {parts}"
+        return text + "."
+
+
+def _selected(store: HistoryStore, ids: Iterable[int] | None) -> Iterator[tuple[Conversation, MessageTree]]:
+    conversations = [store.conversation(i) for i in ids] if ids else store.conversations()
+    for conversation in conversations:
+        if conversation is not None:
+            yield conversation, store.tree(conversation.id)
+
+
+# Export
+
+
+def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
+    """Everything, every branch and field: re-importing it gives the same history."""
+    out = []
+    for conversation, tree in _selected(store, ids):
+        messages = sorted(tree.messages.values(), key=lambda m: m.id)
+        uid_of = {m.id: m.uid for m in messages}
+        leaf = tree.messages.get(conversation.current_leaf_id) if conversation.current_leaf_id else None
+        out.append({
+            "uid": conversation.uid, "title": conversation.title, "created_at": conversation.created_at,
+            "updated_at": conversation.updated_at, "provider": conversation.provider, "model": conversation.model,
+            "system_prompt": conversation.system_prompt, "temperature": conversation.temperature,
+            "pinned": conversation.pinned, "current_leaf": leaf.uid if leaf else None,
+            "messages": [
+                {
+                    "uid": m.uid, "parent": uid_of.get(m.parent_id) if m.parent_id else None, "role": m.role,
+                    "content": m.content, "status": m.status, "error": m.error, "provider": m.provider,
+                    "model": m.model, "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
+                    "finish_reason": m.finish_reason, "created_at": m.created_at, "extra": m.extra,
+                }
+                for m in messages
+            ],
+        })
+    return json.dumps({"format": FORMAT, "version": VERSION, "exported_at": time.time(), "conversations": out},
+                      ensure_ascii=False, indent=1)
+
+
+def _speaker(message: Message) -> str:
+    if message.role == "user":
+        return "You"
+    if message.role == "assistant":
+        return f"Assistant ({message.model})" if message.model else "Assistant"
+    return message.role.capitalize()
+
+
+def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
+    """The branch each conversation shows, as readable Markdown."""
+    parts = []
+    for conversation, tree in _selected(store, ids):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created_at))
+        lines = [f"# {conversation.title or 'New chat'}", "", f"_{when}_", ""]
+        if conversation.system_prompt:
+            lines += ["> System prompt: " + conversation.system_prompt.replace("\n", "\n> "), ""]
+        for message in tree.path_to(conversation.current_leaf_id):
+            lines += [f"**{_speaker(message)}:**", "", message.content or "_(no text)_", ""]
+        parts.append("\n".join(lines))
+    return "\n---\n\n".join(parts)
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; line-height: 1.5; color: #1f2328; }}
+.who {{ font-weight: 600; margin-top: 1.5rem; }} .when {{ color: #656d76; }}
+pre {{ background: #f4f5f7; padding: .75rem; overflow-x: auto; }} table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #c4c7c5; padding: .25rem .5rem; }} hr {{ margin: 3rem 0; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def export_html(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
+    """A standalone page: no scripts, nothing remote (a CSP forbids it), model output rendered safely."""
+    renderer = MarkdownRenderer()
+    sections = []
+    titles = []
+    for conversation, tree in _selected(store, ids):
+        titles.append(conversation.title or "New chat")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created_at))
+        body = [f"<h1>{html.escape(conversation.title or 'New chat')}</h1><p class='when'>{when}</p>"]
+        for message in tree.path_to(conversation.current_leaf_id):
+            body.append(f"<div class='who'>{html.escape(_speaker(message))}</div>")
+            if message.role == "user":
+                body.append("<p>" + html.escape(message.content).replace("\n", "<br>") + "</p>")
+            else:
+                # Copy links only mean something inside the app.
+                rendered = renderer.render(message.content).html
+                body.append(rendered.replace('<a href="copy:', '<a data-copy="'))
+        sections.append("\n".join(body))
+    title = titles[0] if len(titles) == 1 else "Desktop Chat history"
+    return HTML_PAGE.format(title=html.escape(title), body="\n<hr>\n".join(sections))
+
+
+# Import
+
+
+def import_json(store: HistoryStore, text: str) -> ImportReport:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportError_(f"This is not a JSON file ({exc.msg} at line {exc.lineno}).") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ImportError_("This JSON file is not a Desktop Chat export.")
+    if data.get("version", 0) > VERSION:
+        raise ImportError_("This export comes from a newer version of Desktop Chat; please update the app.")
+    report = ImportReport()
+    for c in data.get("conversations", []):
+        messages = [ImportedMessage(
+            uid=m["uid"], parent_uid=m.get("parent"), role=m["role"], content=m.get("content", ""),
+            created_at=m.get("created_at", 0.0), status=m.get("status", "complete"), error=m.get("error"),
+            provider=m.get("provider"), model=m.get("model"), prompt_tokens=m.get("prompt_tokens"),
+            completion_tokens=m.get("completion_tokens"), finish_reason=m.get("finish_reason"), extra=m.get("extra"),
+        ) for m in c.get("messages", [])]
+        conversation = ImportedConversation(
+            uid=c["uid"], title=c.get("title", ""), created_at=c.get("created_at", 0.0),
+            updated_at=c.get("updated_at", 0.0), messages=messages, current_leaf_uid=c.get("current_leaf"),
+            provider=c.get("provider"), model=c.get("model"), system_prompt=c.get("system_prompt", ""),
+            temperature=c.get("temperature"), pinned=bool(c.get("pinned")),
+        )
+        _count(report, store.import_conversation(conversation), len(messages))
+    return report
+
+
+def _count(report: ImportReport, new_id: int | None, messages: int) -> None:
+    if new_id is None:
+        report.skipped += 1
+    else:
+        report.imported += 1
+        report.messages += messages
+
+
+def read_chatgpt_export(path: Path) -> Any:
+    """conversations.json, or the zip from "Export data" that contains it."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "conversations.json"), None)
+                if name is None:
+                    raise ImportError_("The zip has no conversations.json; is it a ChatGPT data export?")
+                return json.loads(archive.read(name))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
+        raise ImportError_(f"Could not read {path.name}: {exc}") from exc
+
+
+def _hidden(message: dict[str, Any]) -> bool:
+    metadata = message.get("metadata") or {}
+    if message.get("weight") == 0 or metadata.get("is_visually_hidden_from_conversation"):
+        return True
+    content = message.get("content") or {}
+    # The empty system message every conversation starts with.
+    return message.get("author", {}).get("role") == "system" and not any(
+        isinstance(p, str) and p.strip() for p in content.get("parts", []) or []
+    )
+
+
+def chatgpt_content(content: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str | None]:
+    """(text to show, what could not be shown kept as data, the name of that kind) for one message."""
+    kind = content.get("content_type", "text")
+    if kind == "text":
+        return "\n".join(p for p in content.get("parts", []) if isinstance(p, str)), None, None
+    if kind == "code":
+        return f"```{content.get('language') or ''}\n{content.get('text', '')}\n```", None, None
+    if kind == "multimodal_text":
+        texts, kept = [], []
+        for part in content.get("parts", []):
+            if isinstance(part, str):
+                texts.append(part)
+            else:
+                kept.append(part)
+                ptype = part.get("content_type", "part") if isinstance(part, dict) else "part"
+                texts.append(f"[{ptype.replace('_', ' ')} not shown]")
+        return "\n".join(texts), ({"parts": kept} if kept else None), ("image" if kept else None)
+    if kind == "tether_quote":
+        quote = "> " + content.get("text", "").replace("\n", "\n> ")
+        source = content.get("title") or content.get("domain") or ""
+        url = content.get("url", "")
+        return f"{quote}\n\n— {source} {url}".rstrip(), None, None
+    if kind == "tether_browsing_display":
+        return content.get("result") or content.get("summary") or "", None, None
+    if kind == "system_error":
+        return f"[error: {content.get('name', '')}] {content.get('text', '')}".strip(), None, None
+    if kind == "reasoning_recap":
+        return f"_{content.get('content', '')}_", None, None
+    # Anything else (thoughts, user_editable_context, future kinds): named and kept.
+    return f"[{kind.replace('_', ' ')} not shown]", content, kind
+
+
+def import_chatgpt(store: HistoryStore, path: Path) -> ImportReport:
+    data = read_chatgpt_export(path)
+    if isinstance(data, dict) and isinstance(data.get("conversations"), list):
+        data = data["conversations"]
+    if not isinstance(data, list):
+        raise ImportError_("This file does not look like ChatGPT's conversations.json.")
+    report = ImportReport()
+    for conversation in data:
+        if not isinstance(conversation, dict) or "mapping" not in conversation:
+            continue
+        imported = _chatgpt_conversation(conversation, report)
+        _count(report, store.import_conversation(imported), len(imported.messages))
+    return report
+
+
+def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedConversation:
+    mapping: dict[str, Any] = c["mapping"]
+    created = float(c.get("create_time") or 0.0)
+    messages: list[ImportedMessage] = []
+    uid_by_node: dict[str, str] = {}
+
+    def visible_parent(node_id: str | None) -> str | None:
+        # Hidden nodes are skipped: their children hang on the nearest shown ancestor.
+        seen = set()
+        while node_id is not None and node_id not in uid_by_node and node_id not in seen:
+            seen.add(node_id)
+            node_id = (mapping.get(node_id) or {}).get("parent")
+        return node_id if node_id in uid_by_node else None
+
+    # Walk the tree from the roots, so a parent is always handled before its children.
+    order: list[str] = []
+    stack = [k for k, n in mapping.items() if not n.get("parent") or n.get("parent") not in mapping]
+    visited: set[str] = set()
+    while stack:
+        node_id = stack.pop()
+        if node_id in visited:
+            continue
+        visited.add(node_id)
+        order.append(node_id)
+        stack.extend(reversed((mapping.get(node_id) or {}).get("children") or []))
+
+    for node_id in order:
+        node = mapping[node_id]
+        message = node.get("message")
+        if not message or _hidden(message):
+            continue
+        text, kept, kind = chatgpt_content(message.get("content") or {})
+        if kind:
+            report.unsupported_parts[kind] = report.unsupported_parts.get(kind, 0) + 1
+        author = message.get("author") or {}
+        role = author.get("role", "assistant")
+        metadata = message.get("metadata") or {}
+        finish = (metadata.get("finish_details") or {}).get("type")
+        extra: dict[str, Any] = {}
+        if kept is not None:
+            extra["unsupported"] = {"content_type": kind, "data": kept}
+        if role == "tool" and author.get("name"):
+            extra["tool"] = author["name"]
+        messages.append(ImportedMessage(
+            uid=f"chatgpt:{message.get('id') or node_id}:{node_id}", parent_uid=None, role=role, content=text,
+            created_at=float(message.get("create_time") or created),
+            status="interrupted" if message.get("status") == "in_progress" or finish == "interrupted" else "complete",
+            model=metadata.get("model_slug"),
+            finish_reason={"max_tokens": "length", "content_filter": "content_filter"}.get(finish or "", None),
+            extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+        ))
+        parent = visible_parent(node.get("parent"))
+        messages[-1].parent_uid = uid_by_node[parent] if parent else None
+        uid_by_node[node_id] = messages[-1].uid
+
+    leaf_node = visible_parent(c.get("current_node"))
+    return ImportedConversation(
+        uid=f"chatgpt:{c.get('id') or c.get('conversation_id')}", title=c.get("title") or "", created_at=created,
+        updated_at=float(c.get("update_time") or created), messages=messages,
+        current_leaf_uid=uid_by_node.get(leaf_node) if leaf_node else None,
+        model=next((m.model for m in reversed(messages) if m.model), None),
+    )
+
+
+def report_dict(report: ImportReport) -> dict[str, Any]:
+    return asdict(report)
