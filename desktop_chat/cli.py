@@ -23,6 +23,27 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--model", dest="ask_model", help="model name")
     ask.add_argument("--temperature", type=float)
     ask.add_argument("--home", dest="ask_home", metavar="DIR")
+    history = sub.add_parser("history", help="list, search or show conversations (works offline)")
+    history_sub = history.add_subparsers(dest="history_command", required=True)
+    listing = history_sub.add_parser("list", help="conversations, newest activity first")
+    listing.add_argument("--limit", type=int, default=50)
+    search = history_sub.add_parser("search", help="full-text search over every message")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=20)
+    show = history_sub.add_parser("show", help="one conversation's current branch")
+    show.add_argument("id", type=int)
+    for p in (listing, search, show):
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--home", dest="sub_home", metavar="DIR")
+    export = sub.add_parser("export", help="export conversations (all when no ID is given)")
+    export.add_argument("ids", nargs="*", type=int, metavar="ID")
+    export.add_argument("--format", choices=["md", "json", "html"], default="md")
+    export.add_argument("--out", metavar="PATH", help="file to write (default: stdout)")
+    export.add_argument("--home", dest="sub_home", metavar="DIR")
+    imp = sub.add_parser("import", help="import a ChatGPT data export or a Desktop Chat JSON export")
+    imp.add_argument("kind", choices=["chatgpt", "json"])
+    imp.add_argument("file")
+    imp.add_argument("--home", dest="sub_home", metavar="DIR")
     return parser
 
 
@@ -30,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .core.paths import resolve_paths
 
+    if args.command in ("history", "export", "import"):
+        from .history_cli import run_history_command
+
+        return run_history_command(args, resolve_paths(getattr(args, "sub_home", None) or args.home))
     if args.command == "ask":
         paths = resolve_paths(args.ask_home or args.home)
         return asyncio.run(

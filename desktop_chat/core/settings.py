@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from .files import write_private
 
 OPENAI_NAME = "OpenAI"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -161,17 +161,5 @@ def load_settings(path: Path) -> LoadResult:
 
 
 def save_settings(path: Path, settings: Settings) -> None:
-    """Write atomically (temp file, fsync, rename) and privately (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = settings_to_toml(settings)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically and privately (0600)."""
+    write_private(path, settings_to_toml(settings))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -28,6 +30,15 @@ from PySide6.QtWidgets import (
 
 from desktop_chat import APP_NAME
 from desktop_chat.core.conversation import Conversation, Message, MessageTree, version_label
+from desktop_chat.core.exchange import (
+    ImportError_,
+    export_html,
+    export_json,
+    export_markdown,
+    import_chatgpt,
+    import_json,
+)
+from desktop_chat.core.files import write_private
 from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
 from desktop_chat.core.secrets import KeyStore, endpoint_for
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
@@ -263,6 +274,13 @@ class MainWindow(QMainWindow):
         action("&File", "&New chat", "Ctrl+N", self.new_chat)
         action("&File", "&Providers…", "Ctrl+,", self.edit_providers)
         menus["&File"].addSeparator()
+        action("&File", "&Import ChatGPT export…", None, lambda: self.choose_import("chatgpt"))
+        action("&File", "Import Desktop Chat &JSON…", None, lambda: self.choose_import("json"))
+        action("&File", "&Export conversation…", "Ctrl+E", lambda: self.choose_export(all_conversations=False))
+        action("&File", "Export &all conversations…", None, lambda: self.choose_export(all_conversations=True))
+        action("&File", "&Print conversation…", "Ctrl+P", self.print_conversation)
+        action("&File", "Save conversation as P&DF…", None, self.choose_pdf)
+        menus["&File"].addSeparator()
         action("&File", "&Quit", "Ctrl+Q", self.close)
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
@@ -427,6 +445,92 @@ class MainWindow(QMainWindow):
             self.tree.messages[message.id] = message
         position, count = version_label(self.tree, message)
         return MessageItem(message, position, count)
+
+    # Import, export, print
+
+    def choose_import(self, kind: str) -> None:
+        filters = "ChatGPT export (conversations.json *.zip)" if kind == "chatgpt" else "Desktop Chat export (*.json)"
+        path, _ = QFileDialog.getOpenFileName(self, "Import", str(Path.home()), filters)
+        if path:
+            self.import_file(Path(path), kind)
+
+    def import_file(self, path: Path, kind: str) -> str:
+        try:
+            if kind == "chatgpt":
+                report = import_chatgpt(self.store, path)
+            else:
+                report = import_json(self.store, path.read_text(encoding="utf-8"))
+        except (ImportError_, OSError, UnicodeDecodeError) as exc:
+            self.show_notice(f"Import failed: {exc}")
+            return str(exc)
+        self.refresh_conversations()
+        self.show_notice(report.summary())
+        return report.summary()
+
+    def choose_export(self, all_conversations: bool) -> None:
+        if not all_conversations and self.conversation is None:
+            self.show_notice("Open a conversation to export it, or use Export all conversations.")
+            return
+        name = "desktop-chat-history" if all_conversations else (self.conversation.title if self.conversation else "") or "conversation"
+        safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in name).strip() or "conversation"
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export", str(Path.home() / f"{safe}.md"),
+            "Markdown (*.md);;JSON, complete (*.json);;Web page (*.html)",
+        )
+        if path:
+            fmt = "json" if "JSON" in chosen or path.endswith(".json") else "html" if "Web" in chosen or path.endswith(".html") else "md"
+            self.export_to(Path(path), fmt, None if all_conversations else [self.conversation.id] if self.conversation else None)
+
+    def export_to(self, path: Path, fmt: str, ids: list[int] | None) -> bool:
+        exporter = {"md": export_markdown, "json": export_json, "html": export_html}[fmt]
+        try:
+            write_private(path, exporter(self.store, ids))
+        except OSError as exc:
+            self.show_notice(f"Could not export to {path}: {exc.strerror or exc}")
+            return False
+        self.statusBar().showMessage(f"Exported to {path}", 5000)
+        return True
+
+    def _conversation_document(self) -> QTextDocument | None:
+        if self.conversation is None:
+            self.show_notice("Open a conversation to print it.")
+            return None
+        document = QTextDocument(self)
+        document.setHtml(export_html(self.store, [self.conversation.id]))
+        return document
+
+    def print_conversation(self) -> None:
+        from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+        document = self._conversation_document()
+        if document is None:
+            return
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        dialog = QPrintDialog(printer, self)
+        dialog.accepted.connect(lambda: document.print_(printer))
+        dialog.open()  # type: ignore[call-arg]
+
+    def choose_pdf(self) -> None:
+        if self.conversation is None:
+            self.show_notice("Open a conversation to save it as PDF.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save as PDF", str(Path.home() / "conversation.pdf"), "PDF (*.pdf)")
+        if path:
+            self.save_pdf(Path(path))
+
+    def save_pdf(self, path: Path) -> bool:
+        from PySide6.QtPrintSupport import QPrinter
+
+        document = self._conversation_document()
+        if document is None:
+            return False
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(path))
+        document.print_(printer)
+        if path.exists():
+            path.chmod(0o600)
+        return path.exists()
 
     def open_search(self) -> SearchDialog:
         dialog = SearchDialog(self.store, self)

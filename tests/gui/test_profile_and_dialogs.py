@@ -139,3 +139,30 @@ def test_reasoning_model_shows_thinking(qtbot, window_factory, fake_server):
     qtbot.waitUntil(lambda: "Thinking…" in transcript_text(window), timeout=5000)
     wait_idle(qtbot, window)
     assert "Thinking…" not in transcript_text(window)
+
+
+def test_import_export_and_pdf_from_the_window(qtbot, window_factory, fake_server, tmp_path):
+    import json
+    import stat
+
+    from tests.fakes.openai_server import TESTDATA
+
+    window = window_factory(make_settings(fake_server.base_url))
+    summary = window.import_file(TESTDATA / "chatgpt-export" / "conversations.json", "chatgpt")
+    assert summary.startswith("Imported 192 conversations") and window.notice_bar.isVisible()
+    assert window.conversation_list.model().rowCount() > 0
+    broken = tmp_path / "broken.json"
+    broken.write_text("[1, 2")
+    assert "not" in window.import_file(broken, "json")  # a clear message, nothing imported
+    conversation = window.store.conversations()[0]
+    window.open_conversation(conversation.id)
+    target = tmp_path / "one.json"
+    assert window.export_to(target, "json", [conversation.id])
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text())["conversations"][0]["title"] == conversation.title
+    pdf = tmp_path / "one.pdf"
+    assert window.save_pdf(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+    window._dismiss_notice()
+    assert not window.export_to(target / "inside-a-file.md", "md", None)  # cannot be written there
+    assert "Could not export" in window.notice_label.text()

@@ -1,0 +1,111 @@
+"""The history verbs of the command line: list, search, show, export, import. No network, no key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .core.exchange import ImportError_, export_html, export_json, export_markdown, import_chatgpt, import_json
+from .core.files import write_private
+from .core.paths import AppPaths
+from .core.store import HistoryStore, StoreError
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"desktop-chat: {message}", file=sys.stderr)
+    return code
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+def run_history_command(args: argparse.Namespace, paths: AppPaths) -> int:
+    try:
+        paths.ensure()
+        store = HistoryStore(paths.history_file)
+    except (StoreError, OSError) as exc:
+        return _fail(str(exc))
+    try:
+        if args.command == "history":
+            return _history(args, store)
+        if args.command == "export":
+            return _export(args, store)
+        return _import(args, store)
+    finally:
+        store.close()
+
+
+def _history(args: argparse.Namespace, store: HistoryStore) -> int:
+    out = sys.stdout
+    if args.history_command == "list":
+        conversations = store.conversations(limit=args.limit)
+        if args.json:
+            json.dump([{"id": c.id, "title": c.title, "updated_at": c.updated_at, "pinned": c.pinned,
+                        "model": c.model} for c in conversations], out, ensure_ascii=False, indent=1)
+            out.write("\n")
+        for c in [] if args.json else conversations:
+            out.write(f"{c.id:>6}  {_when(c.updated_at)}  {'* ' if c.pinned else ''}{c.title or 'New chat'}\n")
+        return 0
+    if args.history_command == "search":
+        hits = store.search_messages(args.query, limit=args.limit)
+        if args.json:
+            json.dump([{"conversation_id": h.conversation_id, "message_id": h.message_id, "title": h.title,
+                        "role": h.role, "created_at": h.created_at,
+                        "snippet": h.snippet.replace("<b>", "").replace("</b>", "")} for h in hits],
+                      out, ensure_ascii=False, indent=1)
+            out.write("\n")
+            return 0
+        import html
+
+        for h in hits:
+            snippet = html.unescape(h.snippet.replace("<b>", "[").replace("</b>", "]"))
+            out.write(f"{h.conversation_id:>6}  {h.title or 'New chat'}\n        {snippet}\n")
+        return 0 if hits else 1
+    conversation = store.conversation(args.id)
+    if conversation is None:
+        return _fail(f"no conversation with id {args.id}")
+    path = store.tree(conversation.id).path_to(conversation.current_leaf_id)
+    if args.json:
+        json.dump({"id": conversation.id, "title": conversation.title, "messages": [
+            {"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
+             "created_at": m.created_at} for m in path]}, out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    else:
+        out.write(export_markdown(store, [conversation.id]) + "\n")
+    return 0
+
+
+def _export(args: argparse.Namespace, store: HistoryStore) -> int:
+    missing = [i for i in args.ids if store.conversation(i) is None]
+    if missing:
+        return _fail(f"no conversation with id {', '.join(map(str, missing))}")
+    exporter = {"md": export_markdown, "json": export_json, "html": export_html}[args.format]
+    text = exporter(store, args.ids or None)
+    if args.out:
+        try:
+            write_private(Path(args.out), text)
+        except OSError as exc:
+            return _fail(f"could not write {args.out}: {exc.strerror or exc}")
+        print(f"Exported {len(args.ids) or store.count_conversations()} conversations to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _import(args: argparse.Namespace, store: HistoryStore) -> int:
+    path = Path(args.file).expanduser()
+    if not path.exists():
+        return _fail(f"no such file: {path}")
+    try:
+        if args.kind == "chatgpt":
+            report = import_chatgpt(store, path)
+        else:
+            report = import_json(store, path.read_text(encoding="utf-8"))
+    except (ImportError_, OSError, UnicodeDecodeError) as exc:
+        return _fail(str(exc))
+    print(report.summary())
+    return 0
