@@ -103,7 +103,7 @@ def run_gui(options: LaunchOptions) -> int:
         return 1
     settings, store, notices = profile.settings, profile.store, profile.notices
 
-    keys = KeyStore()
+    keys = KeyStore(key_file=options.paths.key_file if settings.key_storage == "file" else None)
     clients = ProviderClients()
 
     def persist(new: Settings) -> None:
@@ -113,7 +113,7 @@ def run_gui(options: LaunchOptions) -> int:
 
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(settings, store, keys, clients, persist, notices)
+    window = MainWindow(settings, store, keys, clients, persist, notices, key_file=options.paths.key_file)
     apply_theme(app, window)
     if options.provider or options.model:
         window.choose_for_new_chats(options.provider, options.model)

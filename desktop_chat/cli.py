@@ -91,7 +91,7 @@ async def ask(paths, prompt, provider_name, model, system, temperature) -> int: 
         known = ", ".join(p.name for p in settings.providers)
         print(f"desktop-chat: unknown provider '{name}' (known: {known})", file=sys.stderr)
         return 2
-    keys = KeyStore()
+    keys = KeyStore(key_file=paths.key_file if settings.key_storage == "file" else None)
 
     def resolve(_name: str):  # type: ignore[no-untyped-def]
         return endpoint_for(config, keys)

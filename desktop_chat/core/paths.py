@@ -19,6 +19,11 @@ class AppPaths:
         return self.config_dir / "settings.toml"
 
     @property
+    def key_file(self) -> Path:
+        """Only used when there is no keyring and the user chose a private file."""
+        return self.config_dir / "keys.json"
+
+    @property
     def history_file(self) -> Path:
         return self.data_dir / "history.db"
 

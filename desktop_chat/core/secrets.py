@@ -1,10 +1,14 @@
-"""API keys: the OS keyring first, the SDK's environment variable for OpenAI, never a file."""
+"""API keys: the OS keyring, the SDK's environment variable for OpenAI, or — only where
+there is no keyring and the user chose it — a file readable by them alone."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .files import write_private
 from .settings import OPENAI_NAME, ProviderConfig
 
 SERVICE = "desktop-chat"
@@ -23,10 +27,33 @@ class KeyStore:
     """
 
     session_keys: dict[str, str] = field(default_factory=dict)
+    # Set when the user chose to keep keys in a private file (no keyring on this system).
+    key_file: Path | None = None
+
+    def _file_keys(self) -> dict[str, str]:
+        if self.key_file is None or not self.key_file.exists():
+            return {}
+        try:
+            data = json.loads(self.key_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+    def use_file(self, path: Path) -> None:
+        """Keep keys in `path` (0600) from now on, starting with the ones held for this session."""
+        self.key_file = path
+        keys = self._file_keys()
+        keys.update(self.session_keys)
+        write_private(path, json.dumps(keys, indent=1))
+        self.session_keys.clear()
 
     def get(self, provider: ProviderConfig) -> str | None:
         if provider.name in self.session_keys:
             return self.session_keys[provider.name]
+        if self.key_file is not None:
+            found = self._file_keys().get(provider.name)
+            if found:
+                return found
         try:
             import keyring
             from keyring.errors import KeyringError
@@ -46,6 +73,11 @@ class KeyStore:
 
     def set(self, provider_name: str, key: str) -> None:
         """Store in the keyring; raise KeyringUnavailable (keeping it for the session) if none works."""
+        if self.key_file is not None:
+            keys = self._file_keys()
+            keys[provider_name] = key
+            write_private(self.key_file, json.dumps(keys, indent=1))
+            return
         self.session_keys[provider_name] = key
         try:
             import keyring
@@ -60,6 +92,9 @@ class KeyStore:
 
     def delete(self, provider_name: str) -> None:
         self.session_keys.pop(provider_name, None)
+        if self.key_file is not None and provider_name in (keys := self._file_keys()):
+            del keys[provider_name]
+            write_private(self.key_file, json.dumps(keys, indent=1))
         try:
             import keyring
 
@@ -80,5 +115,5 @@ def endpoint_for(provider: ProviderConfig, keys: KeyStore):  # type: ignore[no-u
     key = keys.get(provider)
     if provider.needs_key and not key:
         hint = " or set OPENAI_API_KEY" if provider.name == OPENAI_NAME else ""
-        raise NoEndpoint(f"No API key for {provider.name}. Add one under Providers (Ctrl+,){hint}.")
+        raise NoEndpoint(f"No API key for {provider.name}. Add one under File → Providers{hint}, or choose another provider.")
     return Endpoint(base_url.rstrip("/"), key)

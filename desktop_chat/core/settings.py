@@ -26,6 +26,12 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class PromptPreset:
+    name: str
+    prompt: str
+
+
+@dataclass(frozen=True)
 class Settings:
     providers: tuple[ProviderConfig, ...] = (
         ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),
@@ -38,6 +44,16 @@ class Settings:
     first_token_timeout: float = 60.0
     idle_timeout: float = 30.0
     first_run_done: bool = False
+    prompt_presets: tuple[PromptPreset, ...] = ()
+    theme: str = "system"  # system, light, dark
+    font_size: int = 0  # points for the transcript and composer; 0 = the system's
+    send_key: str = "enter"  # enter, ctrl+enter (the other one makes a new line)
+    quick_ask_shortcut: str = "Ctrl+Alt+Space"
+    start_at_login: bool = False
+    keep_in_tray: bool = False
+    # Where API keys live: the system keyring, or (when there is none, and the user
+    # chose it) a file in the config folder readable only by them.
+    key_storage: str = "keyring"
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -75,7 +91,15 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "first_token_timeout": (int, float),
     "idle_timeout": (int, float),
     "first_run_done": (bool,),
+    "theme": (str,),
+    "font_size": (int,),
+    "send_key": (str,),
+    "quick_ask_shortcut": (str,),
+    "start_at_login": (bool,),
+    "keep_in_tray": (bool,),
+    "key_storage": (str,),
 }
+_CHOICES = {"theme": ("system", "light", "dark"), "send_key": ("enter", "ctrl+enter"), "key_storage": ("keyring", "file")}
 
 
 def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
@@ -83,7 +107,7 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     warnings: list[str] = []
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "providers":
+        if key in ("providers", "prompt_presets"):
             continue
         if key not in _SCALARS:
             warnings.append(f"unknown setting '{key}' ignored")
@@ -95,6 +119,11 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
         if isinstance(value, int) and not isinstance(value, bool) and float in _SCALARS[key]:
             value = float(value)
         values[key] = value
+    for key, allowed in _CHOICES.items():
+        if key in values and values[key] not in allowed:
+            raise SettingsError(f"'{key}' must be one of {', '.join(allowed)}, not {values[key]!r}")
+    if "font_size" in values and not (values["font_size"] == 0 or 6 <= values["font_size"] <= 48):
+        raise SettingsError("'font_size' must be 0 (the system's) or between 6 and 48")
     if "temperature" in values and not 0 <= values["temperature"] <= 2:
         raise SettingsError("'temperature' must be between 0 and 2")
     for key in ("first_token_timeout", "idle_timeout"):
@@ -124,6 +153,13 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
                 )
             )
         values["providers"] = tuple(providers)
+    if "prompt_presets" in data:
+        raw = data["prompt_presets"]
+        if not isinstance(raw, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("prompt"), str) for e in raw
+        ):
+            raise SettingsError("'prompt_presets' must be [[prompt_presets]] tables with a name and a prompt")
+        values["prompt_presets"] = tuple(PromptPreset(e["name"], e["prompt"]) for e in raw)
     return Settings(**values), warnings
 
 
@@ -134,6 +170,7 @@ def settings_to_toml(settings: Settings) -> str:
     if data["temperature"] is None:
         del data["temperature"]
     data["providers"] = [asdict(p) for p in settings.providers]
+    data["prompt_presets"] = [asdict(p) for p in settings.prompt_presets]
     header = (
         "# Desktop Chat settings. Edit while the app is closed; invalid files are kept\n"
         "# aside as a backup and defaults are used. API keys never go here: they live\n"

@@ -15,11 +15,22 @@ class Composer(QPlainTextEdit):
         super().__init__(parent)
         self.setObjectName("composer")
         self.setAccessibleName("Message")
-        self.setPlaceholderText("Message the model — Enter to send, Shift+Enter for a new line")
+        self.send_with_ctrl_enter = False
+        self._update_placeholder()
         self.setTabChangesFocus(True)
         self.setMinimumHeight(56)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+
+    def set_send_key(self, send_key: str) -> None:
+        self.send_with_ctrl_enter = send_key == "ctrl+enter"
+        self._update_placeholder()
+
+    def _update_placeholder(self) -> None:
+        if self.send_with_ctrl_enter:
+            self.setPlaceholderText("Message the model — Ctrl+Enter to send, Enter for a new line")
+        else:
+            self.setPlaceholderText("Message the model — Enter to send, Shift+Enter for a new line")
 
     def sizeHint(self) -> QSize:
         # About four lines: room to write without taking the transcript's space.
@@ -36,12 +47,13 @@ class Composer(QPlainTextEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-                self.insertPlainText("\n")
-                return
-            if not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            ctrl = modifiers == Qt.KeyboardModifier.ControlModifier
+            if (ctrl if self.send_with_ctrl_enter else not modifiers):
                 self.submit()
-                return
+            else:
+                self.insertPlainText("\n")
+            return
         if event.key() == Qt.Key.Key_Escape:
             self.cancelRequested.emit()
             return

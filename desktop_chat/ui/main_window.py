@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QTextDocument
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication, QKeySequence, QTextDocument
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -44,13 +46,15 @@ from desktop_chat.core.secrets import KeyStore, endpoint_for
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
 from desktop_chat.core.settings import Settings
 from desktop_chat.core.store import HistoryStore
+from desktop_chat.platform.autostart import set_autostart
 
 from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
 from .providers_dialog import ProvidersDialog
 from .search_dialog import SearchDialog
-from .theme import is_dark
+from .settings_dialog import SettingsDialog
+from .theme import apply_scheme, is_dark
 
 
 class ModelPicker(QComboBox):
@@ -108,6 +112,7 @@ class MainWindow(QMainWindow):
         clients: ProviderClients,
         save_settings: Callable[[Settings], None],
         notices: list[str] | None = None,
+        key_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -115,6 +120,8 @@ class MainWindow(QMainWindow):
         self.keys = keys
         self.clients = clients
         self._save_settings = save_settings
+        # Where keys go if there is no keyring and the user agrees to a private file.
+        self.key_file = key_file
         self.session = ChatSession(
             store, clients, self._endpoint,
             first_token_timeout=settings.first_token_timeout, idle_timeout=settings.idle_timeout,
@@ -138,6 +145,7 @@ class MainWindow(QMainWindow):
         self._fill_providers()
         self.refresh_conversations()
         self.new_chat()
+        self.apply_preferences()
         for notice in notices or []:
             self.show_notice(notice)
 
@@ -223,6 +231,11 @@ class MainWindow(QMainWindow):
         self.edit_banner.hide()
         self.composer = Composer()
         self.composer.submitted.connect(self.send)
+        self.send_blocker = QLabel()
+        self.send_blocker.setObjectName("sendBlocker")
+        self.send_blocker.setAccessibleName("Why the message cannot be sent")
+        self.send_blocker.setWordWrap(True)
+        self.send_blocker.hide()
         self.composer.cancelRequested.connect(self.stop_or_cancel)
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send")
@@ -248,6 +261,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.notice_bar)
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.edit_banner)
+        column.addWidget(self.send_blocker)
         column.addLayout(bottom)
 
         splitter = QSplitter()
@@ -272,7 +286,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         menus = {name: bar.addMenu(name) for name in ("&File", "&Edit", "&Chat")}
         action("&File", "&New chat", "Ctrl+N", self.new_chat)
-        action("&File", "&Providers…", "Ctrl+,", self.edit_providers)
+        action("&File", "&Settings…", "Ctrl+,", self.edit_settings)
+        action("&File", "&Providers…", "Ctrl+Shift+,", self.edit_providers)
         menus["&File"].addSeparator()
         action("&File", "&Import ChatGPT export…", None, lambda: self.choose_import("chatgpt"))
         action("&File", "Import Desktop Chat &JSON…", None, lambda: self.choose_import("json"))
@@ -356,6 +371,7 @@ class MainWindow(QMainWindow):
 
     def _provider_changed(self, provider: str) -> None:
         self._choose(provider, None)
+        self._update_send_state()
         self._model_changed(self.model_box.currentText())
         self.load_models()
 
@@ -370,7 +386,7 @@ class MainWindow(QMainWindow):
     def _endpoint(self, provider_name: str):  # type: ignore[no-untyped-def]
         config = self.settings.provider(provider_name)
         if config is None:
-            raise NoEndpoint(f"The provider '{provider_name}' is not configured. Add it under Providers (Ctrl+,).")
+            raise NoEndpoint(f"The provider '{provider_name}' is not configured. Add it under File → Providers.")
         return endpoint_for(config, self.keys)
 
     def choose_for_new_chats(self, provider: str | None, model: str | None) -> None:
@@ -387,15 +403,83 @@ class MainWindow(QMainWindow):
 
     def _providers_saved(self, dialog: ProvidersDialog) -> None:
         self.apply_settings(replace(dialog.result_settings, first_run_done=True))
+        if dialog.unsaved_keys:
+            self.offer_key_file()
         for message in dialog.messages:
             self.show_notice(message)
 
+    def offer_key_file(self) -> QMessageBox | None:
+        """No keyring works here: offer a file only the user can read, or this session only."""
+        if self.key_file is None:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "No keyring",
+            "This system has no keyring to keep API keys safe. Keep them in a file that only "
+            f"you can read ({self.key_file})? Otherwise they are used until you quit.",
+            QMessageBox.StandardButton.NoButton, self,
+        )
+        use_file = box.addButton("Keep in a private file", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("This session only", QMessageBox.ButtonRole.RejectRole)
+
+        def chosen() -> None:
+            if box.clickedButton() is use_file and self.key_file is not None:
+                self.keys.use_file(self.key_file)
+                self.apply_settings(replace(self.settings, key_storage="file"))
+                self.statusBar().showMessage(f"Keys are kept in {self.key_file}, readable only by you", 8000)
+
+        box.finished.connect(chosen)
+        box.open()
+        return box
+
+    def edit_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
+        def to_providers() -> None:
+            dialog.reject()
+            self.edit_providers()
+
+        dialog.providers_button.clicked.connect(to_providers)
+        dialog.open()
+        return dialog
+
     def apply_settings(self, settings: Settings) -> None:
-        self.settings = settings
+        old, self.settings = self.settings, settings
         self._save_settings(settings)
         current = self.provider_box.currentText()
         self._fill_providers()
         self._choose(current, self.model_box.currentText())
+        self.session.first_token_timeout = settings.first_token_timeout
+        self.session.idle_timeout = settings.idle_timeout
+        self.apply_preferences(changed_from=old)
+
+    def apply_preferences(self, changed_from: Settings | None = None) -> None:
+        """Theme, text size, send key and start-at-login, as the settings say."""
+        settings = self.settings
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and (changed_from is None or changed_from.theme != settings.theme):
+            if changed_from is not None or settings.theme != "system":
+                apply_scheme(app, settings.theme)
+        for widget in (self.chat_view, self.composer):
+            font = QFont(widget.font())
+            default = QApplication.font().pointSizeF()
+            font.setPointSizeF(settings.font_size or default)
+            widget.setFont(font)
+        self.chat_view.document().setDefaultFont(self.chat_view.font())
+        self.composer.set_send_key(settings.send_key)
+        if changed_from is not None and changed_from.start_at_login != settings.start_at_login:
+            set_autostart(settings.start_at_login, "desktop-chat")
+        self._update_send_state()
+
+    def _update_send_state(self) -> None:
+        """Say plainly, above the composer, when a message cannot be sent and why."""
+        try:
+            self._endpoint(self.provider_box.currentText())
+            problem = ""
+        except NoEndpoint as exc:
+            problem = str(exc)
+        self.send_blocker.setText(f"Can't send: {problem}" if problem else "")
+        self.send_blocker.setVisible(bool(problem))
+        self.send_button.setEnabled(not problem)
 
     # Conversations
 
@@ -640,6 +724,9 @@ class MainWindow(QMainWindow):
     def send(self, text: str) -> None:
         if self.streaming or not text.strip():
             return
+        self._update_send_state()
+        if self.send_blocker.isVisible():
+            return  # the reason is shown above the composer; the text stays where it is
         conversation = self._ensure_conversation()
         conversation.provider = self.provider_box.currentText()
         conversation.model = self.model_box.currentText().strip()

@@ -44,6 +44,8 @@ class ProvidersDialog(QDialog):
         self.result_settings = settings
         self._entered_keys: dict[str, str] = {}
         self.messages: list[str] = []
+        # Providers whose key could not go to a keyring (none on this system).
+        self.unsaved_keys: list[str] = []
 
         self.list = QListWidget()
         self.list.setAccessibleName("Provider list")
@@ -204,7 +206,7 @@ class ProvidersDialog(QDialog):
         for name, key in self._entered_keys.items():
             try:
                 self.keys.set(name, key)
-            except KeyringUnavailable as exc:
-                self.messages.append(f"{name}: {exc}")
+            except KeyringUnavailable:
+                self.unsaved_keys.append(name)
         self.result_settings = settings
         self.accept()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 STYLE = """
@@ -26,11 +26,7 @@ def icon_path() -> Path | None:
 
 
 def is_dark(app: QGuiApplication) -> bool:
-    scheme = app.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
-        return True
-    if scheme == Qt.ColorScheme.Light:
-        return False
+    # The palette is what is drawn; the scheme hint alone is not reported everywhere.
     return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
@@ -45,3 +41,35 @@ def apply_theme(app: QApplication, window: QWidget) -> None:
     if update is not None:
         update()
         app.styleHints().colorSchemeChanged.connect(lambda *_: update())
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#202124", QPalette.ColorRole.WindowText: "#e8eaed",
+        QPalette.ColorRole.Base: "#17181a", QPalette.ColorRole.AlternateBase: "#26272b",
+        QPalette.ColorRole.Text: "#e8eaed", QPalette.ColorRole.Button: "#2b2c30",
+        QPalette.ColorRole.ButtonText: "#e8eaed", QPalette.ColorRole.Highlight: "#3b6fd6",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2b2c30",
+        QPalette.ColorRole.ToolTipText: "#e8eaed", QPalette.ColorRole.PlaceholderText: "#9aa0a6",
+        QPalette.ColorRole.Link: "#8ab4f8", QPalette.ColorRole.Mid: "#3c4043",
+    }
+    for role, color in colors.items():
+        palette.setColor(role, QColor(color))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#6f7378"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6f7378"))
+    return palette
+
+
+def apply_scheme(app: QApplication, theme: str) -> None:
+    """system, light or dark. A palette change reaches every window, which re-renders."""
+    hints = app.styleHints()
+    if theme == "system":
+        hints.unsetColorScheme()
+        app.setPalette(app.style().standardPalette())
+    elif theme == "dark":
+        hints.setColorScheme(Qt.ColorScheme.Dark)
+        app.setPalette(dark_palette())
+    else:
+        hints.setColorScheme(Qt.ColorScheme.Light)
+        app.setPalette(app.style().standardPalette())
