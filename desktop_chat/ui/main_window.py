@@ -44,7 +44,7 @@ from desktop_chat.core.files import write_private
 from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
 from desktop_chat.core.secrets import KeyStore, endpoint_for
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
-from desktop_chat.core.settings import Settings
+from desktop_chat.core.settings import PromptPreset, Settings
 from desktop_chat.core.store import HistoryStore
 from desktop_chat.platform.autostart import set_autostart
 
@@ -68,10 +68,22 @@ class ModelPicker(QComboBox):
 
 
 class ConversationSettingsDialog(QDialog):
-    def __init__(self, conversation_prompt: str, temperature: float | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, conversation_prompt: str, temperature: float | None, parent: QWidget | None = None,
+        presets: tuple[PromptPreset, ...] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Conversation settings — Desktop Chat")
         self.prompt = QPlainTextEdit(conversation_prompt)
+        self.presets = QComboBox()
+        self.presets.setAccessibleName("System prompt preset")
+        self.presets.addItem("Presets…", "")
+        for preset in presets:
+            self.presets.addItem(preset.name, preset.prompt)
+        self.presets.setVisible(bool(presets))
+        self.presets.activated.connect(
+            lambda index: self.prompt.setPlainText(self.presets.itemData(index)) if index > 0 else None
+        )
         self.prompt.setAccessibleName("System prompt")
         self.prompt.setPlaceholderText("You are a helpful assistant.")
         self.use_temperature = QCheckBox("Set temperature")
@@ -84,6 +96,7 @@ class ConversationSettingsDialog(QDialog):
         self.temperature.setEnabled(temperature is not None)
         self.use_temperature.toggled.connect(self.temperature.setEnabled)
         form = QFormLayout(self)
+        form.addRow("", self.presets)
         form.addRow("System prompt", self.prompt)
         row = QHBoxLayout()
         row.addWidget(self.use_temperature)
@@ -693,7 +706,7 @@ class MainWindow(QMainWindow):
     def edit_conversation_settings(self) -> None:
         prompt = self.conversation.system_prompt if self.conversation else self.settings.system_prompt
         temperature = self.conversation.temperature if self.conversation else self.settings.temperature
-        dialog = ConversationSettingsDialog(prompt, temperature, self)
+        dialog = ConversationSettingsDialog(prompt, temperature, self, presets=self.settings.prompt_presets)
 
         def save() -> None:
             new_prompt, new_temperature = dialog.values()

@@ -166,3 +166,22 @@ def test_import_export_and_pdf_from_the_window(qtbot, window_factory, fake_serve
     window._dismiss_notice()
     assert not window.export_to(target / "inside-a-file.md", "md", None)  # cannot be written there
     assert "Could not export" in window.notice_label.text()
+
+
+def test_prompt_preset_fills_the_system_prompt(qtbot, window_factory, fake_server):
+    from dataclasses import replace
+
+    from desktop_chat.core.settings import PromptPreset
+    from desktop_chat.ui.main_window import ConversationSettingsDialog
+
+    window = window_factory(replace(make_settings(fake_server.base_url),
+                                    prompt_presets=(PromptPreset("Pirate", "Talk like a pirate."),)))
+    window.edit_conversation_settings()
+    dialog = window.findChild(ConversationSettingsDialog)
+    dialog.presets.setCurrentIndex(1)
+    dialog.presets.activated.emit(1)
+    assert dialog.prompt.toPlainText() == "Talk like a pirate."
+    dialog.accept()
+    type_and_send(qtbot, window, "ahoy")
+    wait_idle(qtbot, window)
+    assert fake_server.requests[-1]["messages"][0]["content"] == "Talk like a pirate."
