@@ -7,15 +7,15 @@ import gc
 import signal
 import sys
 import threading
-import time
 from dataclasses import dataclass, replace
 
 from . import APP_NAME, __version__
 from .core.paths import AppPaths
+from .core.profile import close_history, open_profile
 from .core.providers import ProviderClients
 from .core.secrets import KeyStore
-from .core.settings import OPENAI_NAME, Settings, load_settings, save_settings
-from .core.store import HistoryStore, StoreError
+from .core.settings import OPENAI_NAME, Settings, save_settings
+from .core.store import StoreError
 
 
 @dataclass
@@ -32,47 +32,6 @@ def _warm_up_openai() -> None:
         import openai  # noqa: F401
     except Exception:
         pass
-
-
-@dataclass
-class Profile:
-    settings: Settings
-    store: HistoryStore
-    notices: list[str]
-
-
-def open_profile(paths: AppPaths) -> Profile:
-    """Read settings and history; whatever is broken is kept aside and the user told.
-
-    Raises StoreError only for a history file written by a newer version.
-    """
-    paths.ensure()
-    notices: list[str] = []
-    loaded = load_settings(paths.settings_file)
-    if loaded.problem:
-        where = f" The original was kept as {loaded.backup}." if loaded.backup else ""
-        notices.append(f"Your settings file could not be used ({loaded.problem}); defaults are in use.{where}")
-    notices.extend(f"settings.toml: {w}" for w in loaded.warnings)
-    try:
-        store = HistoryStore(paths.history_file)
-    except StoreError as exc:
-        if "newer version" in str(exc):
-            raise
-        aside = paths.history_file.with_name(f"history.db.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            source = paths.history_file.with_name(paths.history_file.name + suffix)
-            if source.exists():
-                source.replace(aside.with_name(aside.name + suffix))
-        store = HistoryStore(paths.history_file)
-        notices.append(f"{exc} It was moved to {aside} and a new, empty history was started.")
-    store.purge_trash()  # conversations deleted last time, past their Undo
-    interrupted = store.mark_interrupted()
-    if interrupted:
-        notices.append(
-            f"{interrupted} {'reply was' if interrupted == 1 else 'replies were'} cut off when the app last "
-            "closed; what had arrived is kept, with Retry."
-        )
-    return Profile(loaded.settings, store, notices)
 
 
 def run_gui(options: LaunchOptions) -> int:
@@ -156,5 +115,5 @@ def run_gui(options: LaunchOptions) -> int:
     app.aboutToQuit.connect(closing.set)
     with loop:
         loop.run_until_complete(closing.wait())
-    store.close()
+    close_history(options.paths, store)
     return 0

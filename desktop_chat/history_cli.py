@@ -11,6 +11,7 @@ from pathlib import Path
 from .core.exchange import ImportError_, export_html, export_json, export_markdown, import_chatgpt, import_json
 from .core.files import write_private
 from .core.paths import AppPaths
+from .core.profile import close_history, open_history
 from .core.store import HistoryStore, StoreError
 
 
@@ -24,11 +25,14 @@ def _when(stamp: float) -> str:
 
 
 def run_history_command(args: argparse.Namespace, paths: AppPaths) -> int:
+    notices: list[str] = []
     try:
         paths.ensure()
-        store = HistoryStore(paths.history_file)
+        store = open_history(paths, notices)
     except (StoreError, OSError) as exc:
         return _fail(str(exc))
+    for notice in notices:
+        print(f"desktop-chat: {notice}", file=sys.stderr)
     try:
         if args.command == "history":
             return _history(args, store)
@@ -36,7 +40,7 @@ def run_history_command(args: argparse.Namespace, paths: AppPaths) -> int:
             return _export(args, store)
         return _import(args, store)
     finally:
-        store.close()
+        close_history(paths, store)
 
 
 def _history(args: argparse.Namespace, store: HistoryStore) -> int:

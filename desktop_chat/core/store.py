@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
@@ -9,13 +10,43 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .conversation import COMPLETE, INTERRUPTED, STREAMING, Conversation, Message, MessageTree
 
 
 class StoreError(RuntimeError):
     """The history file cannot be used; the message says why, for the user."""
+
+
+class StoreWriteError(StoreError):
+    """A change could not be saved (disk full, read-only, I/O error); nothing else is lost."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _writes(method: F) -> F:
+    """Turn SQLite's write failures into one clear StoreWriteError."""
+
+    @functools.wraps(method)
+    def wrapper(self: HistoryStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            text = str(exc).lower()
+            if "full" in text:
+                reason = "the disk is full"
+            elif "readonly" in text or "read-only" in text:
+                reason = "the history file is read-only"
+            elif "malformed" in text or "corrupt" in text:
+                reason = "the history file is damaged (it will be repaired at the next start)"
+                self.needs_check = True
+            else:
+                reason = f"the disk reported a problem ({exc})"
+            raise StoreWriteError(f"Your history could not be saved: {reason}.") from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 def m001_initial(db: sqlite3.Connection) -> None:
@@ -167,6 +198,8 @@ class HistoryStore:
         self.path = Path(path)
         self._clock = clock
         self._last_time = 0.0
+        # Set when a write found the file damaged: the next start checks and repairs it.
+        self.needs_check = False
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -203,6 +236,14 @@ class HistoryStore:
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
+    def check(self) -> str | None:
+        """SQLite's quick integrity check: None when the file is sound, else what is wrong."""
+        try:
+            rows = [r[0] for r in self.db.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        return None if rows == ["ok"] else "; ".join(rows[:3])
+
     def close(self) -> None:
         self.db.close()
 
@@ -214,6 +255,7 @@ class HistoryStore:
 
     # Conversations
 
+    @_writes
     def create_conversation(
         self, title: str = "", provider: str | None = None, model: str | None = None,
         system_prompt: str = "", temperature: float | None = None,
@@ -245,16 +287,20 @@ class HistoryStore:
     def count_conversations(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM conversations WHERE deleted_at IS NULL").fetchone()[0])
 
+    @_writes
     def set_pinned(self, conversation_id: int, pinned: bool) -> None:
         self.db.execute("UPDATE conversations SET pinned = ? WHERE id = ?", (int(pinned), conversation_id))
 
+    @_writes
     def trash_conversation(self, conversation_id: int) -> None:
         """Hide it everywhere, undoably; purge_trash() deletes it for good."""
         self.db.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (self._clock(), conversation_id))
 
+    @_writes
     def restore_conversation(self, conversation_id: int) -> None:
         self.db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
 
+    @_writes
     def purge_trash(self) -> int:
         cur = self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
         return cur.rowcount
@@ -280,6 +326,7 @@ class HistoryStore:
 
     _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
 
+    @_writes
     def update_conversation(self, conversation_id: int, **fields: Any) -> None:
         unknown = set(fields) - self._EDITABLE
         if unknown:
@@ -291,14 +338,17 @@ class HistoryStore:
             f"UPDATE conversations SET {assignments} WHERE id = ?", (*fields.values(), conversation_id)
         )
 
+    @_writes
     def touch(self, conversation_id: int) -> None:
         self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (self._now(), conversation_id))
 
+    @_writes
     def delete_conversation(self, conversation_id: int) -> None:
         self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     # Messages
 
+    @_writes
     def add_message(
         self, conversation_id: int, parent_id: int | None, role: str, content: str,
         status: str = COMPLETE, provider: str | None = None, model: str | None = None,
@@ -321,6 +371,7 @@ class HistoryStore:
         return Message(message_id, conversation_id, parent_id, role, content, status, None, provider, model,
                        created_at=now, uid=uid)
 
+    @_writes
     def update_message(self, message_id: int, **fields: Any) -> None:
         allowed = {"content", "status", "error", "prompt_tokens", "completion_tokens", "finish_reason"}
         if set(fields) - allowed:
@@ -338,11 +389,13 @@ class HistoryStore:
         )
         return MessageTree.of(_message(row) for row in rows)
 
+    @_writes
     def select_branch(self, conversation_id: int, message_id: int) -> None:
         """Show the version that message_id starts: its newest descendants become current."""
         leaf = self.tree(conversation_id).latest_leaf_under(message_id)
         self.update_conversation(conversation_id, current_leaf_id=leaf)
 
+    @_writes
     def import_conversation(self, data: ImportedConversation) -> int | None:
         """Insert a whole conversation with its own times and ids; None if its uid is already here."""
         if self.conversation_by_uid(data.uid) is not None:
@@ -383,6 +436,7 @@ class HistoryStore:
             self.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id))
         return conversation_id
 
+    @_writes
     def mark_interrupted(self) -> int:
         """Replies left 'streaming' by a crash become 'interrupted'; returns how many."""
         cur = self.db.execute("UPDATE messages SET status = ? WHERE status = ?", (INTERRUPTED, STREAMING))
@@ -394,3 +448,161 @@ def _snippet_html(snippet: str) -> str:
 
     return html.escape(snippet).replace("\x02", "<b>").replace("\x03", "</b>")
 
+
+def _readable_rows(db: sqlite3.Connection, table: str, columns: str) -> Any:
+    """Yield what can still be read of a table, in rowid order, stepping over damaged pages."""
+    last, failures = 0, 0
+    while failures < 2000:
+        try:
+            rows = db.execute(
+                f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 200", (last,)
+            ).fetchall()
+        except sqlite3.DatabaseError:
+            failures += 1
+            last += 1
+            continue
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def recover_history(damaged: Path, store: HistoryStore) -> tuple[int, int]:
+    """Copy what can still be read of a damaged history into `store`.
+
+    First what SQLite itself can still reach; then rows read straight off intact pages
+    (core/salvage.py), which finds those behind damaged tree or schema pages. Returns
+    (conversations, messages) recovered. The damaged file is only read.
+    """
+    found = _copy_readable(damaged, store)
+    more = _copy_salvaged(damaged, store)
+    return found[0] + more[0], found[1] + more[1]
+
+
+MESSAGE_ROLES = {"user", "assistant", "system", "tool"}
+
+
+def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
+    from .salvage import salvage_rows
+
+    conversation_fields = _CONVERSATION_COLUMNS.replace(" ", "").split(",")
+    message_fields = _MESSAGE_COLUMNS.replace(" ", "").split(",")
+    # Records in table order, as the migrations laid the columns out.
+    conversation_order = ["id", "title", "created_at", "updated_at", "provider", "model", "system_prompt",
+                          "temperature", "current_leaf_id", "pinned", "uid", "deleted_at"]
+    message_order = ["id", "conversation_id", "parent_id", "role", "content", "status", "error", "provider",
+                     "model", "prompt_tokens", "completion_tokens", "finish_reason", "created_at", "uid", "extra"]
+    conversations: dict[int, dict[str, Any]] = {}
+    messages: dict[int, dict[str, Any]] = {}
+    for rowid, values in salvage_rows(damaged):
+        if 13 <= len(values) <= 15 and values[3] in MESSAGE_ROLES and isinstance(values[1], int) \
+                and isinstance(values[4], str) and isinstance(values[12], int | float):
+            messages.setdefault(rowid, dict(zip(message_order, values, strict=False)) | {"id": rowid})
+        elif 9 <= len(values) <= 12 and isinstance(values[1], str) and isinstance(values[2], int | float) \
+                and isinstance(values[3], int | float) and isinstance(values[6], str):
+            conversations.setdefault(rowid, dict(zip(conversation_order, values, strict=False)) | {"id": rowid})
+    have_c = {r[0] for r in store.db.execute("SELECT id FROM conversations")}
+    have_m = {r[0] for r in store.db.execute("SELECT id FROM messages")}
+    added_c = added_m = 0
+    with store.db:
+        store.db.execute("BEGIN")
+        for cid, row in sorted(conversations.items()):
+            if cid in have_c or row.get("deleted_at") is not None:
+                continue
+            row["uid"] = row.get("uid") or uuid.uuid4().hex
+            if store.db.execute("SELECT 1 FROM conversations WHERE uid = ?", (row["uid"],)).fetchone():
+                continue
+            record = {k: row.get(k) for k in conversation_fields if k != "current_leaf_id"}
+            store.db.execute(f"INSERT INTO conversations ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+                             tuple(record.values()))
+            have_c.add(cid)
+            added_c += 1
+        for mid, row in sorted(messages.items()):
+            if mid in have_m or row.get("conversation_id") not in have_c:
+                continue
+            if row.get("parent_id") not in have_m:
+                row["parent_id"] = None
+            if row.get("status") == "streaming":
+                row["status"] = "interrupted"
+            row["uid"] = row.get("uid") or uuid.uuid4().hex
+            record = {k: row.get(k) for k in message_fields}
+            record["status"] = record["status"] or COMPLETE
+            store.db.execute(f"INSERT INTO messages ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+                             tuple(record.values()))
+            have_m.add(mid)
+            added_m += 1
+        for cid, row in conversations.items():
+            if cid in have_c and row.get("current_leaf_id") in have_m:
+                store.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id IS NULL",
+                                 (row["current_leaf_id"], cid))
+        store.db.execute(
+            "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "
+            "WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL"
+        )
+    return added_c, added_m
+
+
+def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
+    try:
+        source = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return 0, 0
+    conversations = messages = 0
+    try:
+        try:
+            tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns_of = {t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")] for t in ("conversations", "messages")}
+        except sqlite3.DatabaseError:
+            return 0, 0
+        if not {"conversations", "messages"} <= tables:
+            return 0, 0
+        wanted_c = [c for c in _CONVERSATION_COLUMNS.replace(" ", "").split(",") if c in columns_of["conversations"]]
+        wanted_m = [c for c in _MESSAGE_COLUMNS.replace(" ", "").split(",") if c in columns_of["messages"]]
+        known_conversations: set[int] = set()
+        known_messages: set[int] = set()
+        with store.db:
+            store.db.execute("BEGIN")
+            for row in _readable_rows(source, "conversations", ", ".join(wanted_c)):
+                values = dict(zip(wanted_c, row[1:], strict=True))
+                values.setdefault("uid", uuid.uuid4().hex)
+                values["uid"] = values["uid"] or uuid.uuid4().hex
+                values["current_leaf_id"] = None  # set again below, once its message is known
+                names = ", ".join(values)
+                try:
+                    store.db.execute(f"INSERT INTO conversations ({names}) VALUES ({', '.join('?' * len(values))})",
+                                     tuple(values.values()))
+                except sqlite3.DatabaseError:
+                    continue
+                known_conversations.add(values["id"])
+                conversations += 1
+            leaves = {}
+            for row in _readable_rows(source, "conversations", "id, current_leaf_id"):
+                leaves[row[1]] = row[2]
+            for row in _readable_rows(source, "messages", ", ".join(wanted_m)):
+                values = dict(zip(wanted_m, row[1:], strict=True))
+                if values.get("conversation_id") not in known_conversations:
+                    continue
+                if values.get("parent_id") not in known_messages:
+                    values["parent_id"] = None
+                values["uid"] = values.get("uid") or uuid.uuid4().hex
+                if values.get("status") == "streaming":
+                    values["status"] = "interrupted"
+                names = ", ".join(values)
+                try:
+                    store.db.execute(f"INSERT INTO messages ({names}) VALUES ({', '.join('?' * len(values))})",
+                                     tuple(values.values()))
+                except sqlite3.DatabaseError:
+                    continue
+                known_messages.add(values["id"])
+                messages += 1
+            for conversation_id, leaf in leaves.items():
+                if conversation_id in known_conversations and leaf in known_messages:
+                    store.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+            # Where the shown branch's tip was lost, show the newest message that survived.
+            store.db.execute(
+                "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "
+                "WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL"
+            )
+    finally:
+        source.close()
+    return conversations, messages

@@ -24,8 +24,8 @@ def test_broken_settings_and_corrupt_history_are_kept_aside(tmp_path):
     profile = open_profile(paths)
     text = "\n".join(profile.notices)
     assert "settings file could not be used" in text and "settings.toml.broken-" in text
-    assert "history.db.unreadable-" in text
-    kept = list(paths.data_dir.glob("history.db.unreadable-*"))
+    assert "history.db.damaged-" in text
+    kept = list(paths.data_dir.glob("history.db.damaged-*"))
     assert kept and kept[0].read_bytes() == b"garbage, not sqlite" * 200
     assert profile.store.conversations() == []  # a working, empty history
     profile.store.close()
