@@ -19,7 +19,7 @@ from .providers import (
     TextDelta,
     UsageReport,
 )
-from .store import HistoryStore
+from .store import HistoryStore, StoreWriteError
 
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
@@ -40,6 +40,8 @@ class PendingReply:
 class ReplyOutcome:
     message: Message
     failure: Failure | None = None
+    # Set when the reply could not be saved (disk full, read-only): it was still shown.
+    storage_problem: str | None = None
 
 
 class NoEndpoint(Exception):
@@ -133,6 +135,7 @@ class ChatSession:
         parts: list[str] = []
         failure: Failure | None = None
         last_save = time.monotonic()
+        self._storage_problem: str | None = None
         try:
             endpoint = self.resolve_endpoint(pending.provider)
             if not pending.model:
@@ -144,9 +147,9 @@ class ChatSession:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     now = time.monotonic()
-                    if now - last_save >= SAVE_INTERVAL_S:
+                    if now - last_save >= SAVE_INTERVAL_S and self._storage_problem is None:
                         last_save = now
-                        self.store.update_message(reply.id, content="".join(parts))
+                        self._save(reply.id, content="".join(parts))
                 elif isinstance(event, UsageReport):
                     reply.prompt_tokens, reply.completion_tokens = event.prompt_tokens, event.completion_tokens
                 elif isinstance(event, Finished):
@@ -163,14 +166,25 @@ class ChatSession:
             self._finish(reply, "".join(parts), STOPPED, None)
             raise
         self._finish(reply, "".join(parts), FAILED if failure else COMPLETE, failure)
-        return ReplyOutcome(reply, failure)
+        return ReplyOutcome(reply, failure, self._storage_problem)
+
+    def _save(self, message_id: int, **fields: object) -> None:
+        # The reply goes on streaming and is shown even when it cannot be saved.
+        try:
+            self.store.update_message(message_id, **fields)
+        except StoreWriteError as exc:
+            self._storage_problem = str(exc)
 
     def _finish(self, reply: Message, text: str, status: str, failure: Failure | None) -> None:
         reply.content, reply.status = text, status
         reply.error = failure.message if failure else None
-        self.store.update_message(
+        self._save(
             reply.id, content=text, status=status, error=reply.error,
             prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
             finish_reason=reply.finish_reason,
         )
-        self.store.touch(reply.conversation_id)
+        if self._storage_problem is None:
+            try:
+                self.store.touch(reply.conversation_id)
+            except StoreWriteError as exc:
+                self._storage_problem = str(exc)

@@ -45,7 +45,7 @@ from desktop_chat.core.providers import ProviderClients, ProviderError, Reasonin
 from desktop_chat.core.secrets import KeyStore, endpoint_for
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
 from desktop_chat.core.settings import PromptPreset, Settings
-from desktop_chat.core.store import HistoryStore
+from desktop_chat.core.store import HistoryStore, StoreWriteError
 from desktop_chat.platform.autostart import set_autostart
 
 from .chat_view import ChatView, MessageItem
@@ -740,17 +740,24 @@ class MainWindow(QMainWindow):
         self._update_send_state()
         if self.send_blocker.isVisible():
             return  # the reason is shown above the composer; the text stays where it is
-        conversation = self._ensure_conversation()
-        conversation.provider = self.provider_box.currentText()
-        conversation.model = self.model_box.currentText().strip()
-        self.store.update_conversation(conversation.id, provider=conversation.provider, model=conversation.model)
+        try:
+            conversation = self._ensure_conversation()
+            conversation.provider = self.provider_box.currentText()
+            conversation.model = self.model_box.currentText().strip()
+            self.store.update_conversation(conversation.id, provider=conversation.provider, model=conversation.model)
+            if self.editing is not None:
+                pending = self.session.prepare_edit(conversation, self.editing, text)
+            else:
+                pending = self.session.prepare_send(conversation, text)
+        except StoreWriteError as exc:
+            # Nothing was sent and nothing typed is lost: the text stays in the composer.
+            self.show_notice(f"{exc} Your message was not sent; it is still in the message box.")
+            return
         if self.editing is not None:
-            pending = self.session.prepare_edit(conversation, self.editing, text)
             self._cancel_edit()
             self.composer.clear()
             self.render_transcript()
         else:
-            pending = self.session.prepare_send(conversation, text)
             self.composer.clear()
             user = self.store.message(pending.reply.parent_id or 0)
             if user is not None:
@@ -773,6 +780,8 @@ class MainWindow(QMainWindow):
             self._finish(pending)
             raise
         self._finish(pending)
+        if outcome.storage_problem:
+            self.show_notice(f"{outcome.storage_problem} The reply is shown but will not be in your history.")
         if outcome.failure is not None:
             self.statusBar().showMessage(outcome.failure.message, 8000)
             if outcome.failure.retry_after:
@@ -786,7 +795,7 @@ class MainWindow(QMainWindow):
             self.chat_view.show_thinking()
 
     def _finish(self, pending: PendingReply) -> None:
-        reply = self.store.message(pending.reply.id) or pending.reply
+        reply = pending.reply  # final in memory, even when the disk refused it
         self.tree.messages[reply.id] = reply
         if self.conversation is not None and self.conversation.id == reply.conversation_id:
             self.chat_view.end_reply(self._item(reply))
@@ -858,7 +867,11 @@ class MainWindow(QMainWindow):
             return
         self.conversation.provider = self.provider_box.currentText()
         self.conversation.model = self.model_box.currentText().strip()
-        pending = self.session.prepare_regenerate(self.conversation, reply.id)
+        try:
+            pending = self.session.prepare_regenerate(self.conversation, reply.id)
+        except StoreWriteError as exc:
+            self.show_notice(str(exc))
+            return
         self.render_transcript_up_to(pending.reply.parent_id)
         self._start(pending)
 

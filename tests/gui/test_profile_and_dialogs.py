@@ -11,7 +11,7 @@ from desktop_chat.core.paths import resolve_paths
 from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.settings import OPENAI_NAME, Settings
 from desktop_chat.core.store import HistoryStore
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai_server import Reply, text_stream
 from tests.gui.conftest import make_settings
 from tests.gui.helpers import click_link, transcript_text, type_and_send, wait_idle
 
@@ -185,3 +185,27 @@ def test_prompt_preset_fills_the_system_prompt(qtbot, window_factory, fake_serve
     type_and_send(qtbot, window, "ahoy")
     wait_idle(qtbot, window)
     assert fake_server.requests[-1]["messages"][0]["content"] == "Talk like a pirate."
+
+
+def test_disk_full_while_streaming_still_shows_the_reply(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    big = ["word " * 2000 + "\n\n" for _ in range(20)]  # ~200 KB of reply
+    fake_server.queue(Reply(body=text_stream(big, delay=0.02)))
+    type_and_send(qtbot, window, "fill the disk")
+    qtbot.waitUntil(lambda: bool(fake_server.requests), timeout=5000)
+    # The file may not grow any more: SQLite reports SQLITE_FULL, as on a full disk.
+    pages = window.store.db.execute("PRAGMA page_count").fetchone()[0]
+    window.store.db.execute(f"PRAGMA max_page_count = {pages}")
+    wait_idle(qtbot, window, timeout=15000)
+    assert transcript_text(window).count("word") >= 40000  # the whole reply is on screen
+    assert "disk is full" in window.notice_label.text() and "shown but will not be in your history" in window.notice_label.text()
+    window.store.db.execute("PRAGMA max_page_count = 1000000000")
+
+
+def test_read_only_history_keeps_the_typed_message(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    window.store.db.execute("PRAGMA query_only = ON")  # SQLite's own read-only refusal
+    type_and_send(qtbot, window, "please keep this")
+    assert window.composer.toPlainText() == "please keep this"
+    assert "read-only" in window.notice_label.text() and fake_server.requests == []
+    window.store.db.execute("PRAGMA query_only = OFF")
