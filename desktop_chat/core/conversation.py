@@ -54,16 +54,32 @@ class MessageTree:
     """All messages of one conversation; edits and regenerations are siblings."""
 
     messages: dict[int, Message] = field(default_factory=dict)
+    # parent id -> children in creation order; built once, kept up to date by add().
+    _children: dict[int | None, list[Message]] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, messages: Iterable[Message]) -> MessageTree:
         return cls({m.id: m for m in messages})
 
+    def add(self, message: Message) -> None:
+        """Add or replace a message."""
+        replaced = message.id in self.messages
+        self.messages[message.id] = message
+        if replaced:
+            self._children = None
+        elif self._children is not None:
+            self._children.setdefault(message.parent_id, []).append(message)
+
+    def _index(self) -> dict[int | None, list[Message]]:
+        if self._children is None:
+            children: dict[int | None, list[Message]] = {}
+            for message in sorted(self.messages.values(), key=lambda m: (m.created_at, m.id)):
+                children.setdefault(message.parent_id, []).append(message)
+            self._children = children
+        return self._children
+
     def children(self, parent_id: int | None) -> list[Message]:
-        return sorted(
-            (m for m in self.messages.values() if m.parent_id == parent_id),
-            key=lambda m: (m.created_at, m.id),
-        )
+        return list(self._index().get(parent_id, ()))
 
     def siblings(self, message_id: int) -> list[Message]:
         return self.children(self.messages[message_id].parent_id)
@@ -80,16 +96,17 @@ class MessageTree:
 
     def latest_leaf_under(self, message_id: int) -> int:
         """Follow the newest child down from message_id: the branch a version switch shows."""
+        index = self._index()
         current = message_id
-        while True:
-            kids = self.children(current)
-            if not kids:
-                return current
-            current = kids[-1].id
+        while index.get(current):
+            current = index[current][-1].id
+        return current
 
 
 def version_label(tree: MessageTree, message: Message) -> tuple[int, int]:
     """(position, count) among the message's versions, 1-based, as "< 2/3 >" shows it."""
-    siblings = tree.siblings(message.id)
-    ids = [m.id for m in siblings]
-    return ids.index(message.id) + 1, len(ids)
+    siblings = tree._index().get(message.parent_id, [])
+    for position, sibling in enumerate(siblings, 1):
+        if sibling.id == message.id:
+            return position, len(siblings)
+    return 1, 1

@@ -50,6 +50,7 @@ class ChatView(QTextBrowser):
         self._tail_code: list[str] = []
         # False while the empty-state text is shown instead of messages.
         self._has_messages = False
+        self.first_message_id: int | None = None
         # Streaming state
         self._streaming = False
         self._tail_parts: list[str] = []
@@ -88,6 +89,9 @@ class ChatView(QTextBrowser):
     def following(self) -> bool:
         return self._follow
 
+    def stop_following(self) -> None:
+        self._follow = False
+
     # Never fetch anything a document names: model output is data.
     def loadResource(self, type: int, name: QUrl | str) -> object:  # noqa: A002
         return None
@@ -101,12 +105,18 @@ class ChatView(QTextBrowser):
 
     # Whole transcript
 
-    def show_messages(self, items: Sequence[MessageItem]) -> None:
+    def show_messages(self, items: Sequence[MessageItem], hidden_before: int = 0) -> None:
+        """Render these messages; `hidden_before` earlier ones are offered behind a link."""
         self._stop_streaming_state()
         self.setExtraSelections([])
         self._code_blocks = []
         self._has_messages = bool(items)
+        self.first_message_id = items[0].message.id if items else None
         parts = [self._message_html(item) for item in items]
+        if hidden_before:
+            link = f"color:{self.palette_colors.link}; text-decoration:none"
+            parts.insert(0, f'<p align="center"><a href="action:earlier:0" style="{link}">'
+                            f"Show {hidden_before:,} earlier messages</a></p>")
         if not items:
             parts.append(self._empty_html())
         self.setHtml("".join(parts))

@@ -56,6 +56,10 @@ from .search_dialog import SearchDialog
 from .settings_dialog import SettingsDialog
 from .theme import apply_scheme, is_dark
 
+# Messages rendered when a conversation opens, and how many more "Show earlier" adds.
+TRANSCRIPT_WINDOW = 60
+EARLIER_PAGE = 200
+
 
 class ModelPicker(QComboBox):
     """An editable model list that says when it is about to open, so it can be filled then."""
@@ -146,6 +150,8 @@ class MainWindow(QMainWindow):
         self._models: dict[str, list[str]] = {}
         self.editing: int | None = None
         self._retry_not_before = 0.0
+        # How many of the last messages of the shown branch are rendered.
+        self._window = TRANSCRIPT_WINDOW
         # --provider/--model: the choice for new chats in this run.
         self._startup_choice: tuple[str | None, str | None] = (None, None)
         self.pending: PendingReply | None = None
@@ -522,6 +528,7 @@ class MainWindow(QMainWindow):
         if conversation is None:
             return
         self.conversation = conversation
+        self._window = TRANSCRIPT_WINDOW
         self._cancel_edit()
         self.title_label.setText(conversation.title or "New chat")
         self._choose(conversation.provider, conversation.model)
@@ -532,14 +539,32 @@ class MainWindow(QMainWindow):
         if self.conversation is None:
             self.chat_view.show_messages([])
             return
-        self.tree = self.store.tree(self.conversation.id)
         conversation = self.store.conversation(self.conversation.id)
-        leaf = conversation.current_leaf_id if conversation else None
-        self.chat_view.show_messages([self._item(m) for m in self.tree.path_to(leaf)])
+        self.render_transcript_up_to(conversation.current_leaf_id if conversation else None)
+
+    def render_transcript_up_to(self, leaf_id: int | None) -> None:
+        """Show the branch ending at leaf_id: its last messages; earlier ones on request.
+
+        A conversation of thousands of messages opens as fast as a short one: only
+        what the reader is likely to see is rendered.
+        """
+        assert self.conversation is not None
+        self.tree = self.store.tree(self.conversation.id)
+        path = self.tree.path_to(leaf_id)
+        shown = path[-self._window:]
+        self.chat_view.show_messages([self._item(m) for m in shown], hidden_before=len(path) - len(shown))
+
+    def show_earlier(self) -> None:
+        first = self.chat_view.first_message_id
+        self._window += EARLIER_PAGE
+        self.render_transcript()
+        if first is not None:
+            self.chat_view.scrollToAnchor(f"m{first}")
+            self.chat_view.stop_following()
 
     def _item(self, message: Message) -> MessageItem:
         if message.id not in self.tree.messages:
-            self.tree.messages[message.id] = message
+            self.tree.add(message)
         position, count = version_label(self.tree, message)
         return MessageItem(message, position, count)
 
@@ -649,6 +674,10 @@ class MainWindow(QMainWindow):
             self.store.select_branch(conversation_id, message_id)
         self.conversation = None  # force a fresh render even if it is already open
         self.open_conversation(conversation_id)
+        path = [m.id for m in self.tree.path_to(self._current_leaf())]
+        if message_id in path and len(path) - path.index(message_id) > self._window:
+            self._window = len(path) - path.index(message_id) + 5  # render back to the hit
+            self.render_transcript()
         self.chat_view.reveal(message_id, text)
 
     def _renamed(self, conversation_id: int, title: str) -> None:
@@ -767,7 +796,7 @@ class MainWindow(QMainWindow):
 
     def _start(self, pending: PendingReply) -> None:
         self.pending = pending
-        self.tree.messages[pending.reply.id] = pending.reply
+        self.tree.add(pending.reply)
         self.chat_view.begin_reply(pending.reply)
         self.refresh_conversations()
         self._set_streaming(True)
@@ -796,7 +825,7 @@ class MainWindow(QMainWindow):
 
     def _finish(self, pending: PendingReply) -> None:
         reply = pending.reply  # final in memory, even when the disk refused it
-        self.tree.messages[reply.id] = reply
+        self.tree.add(reply)
         if self.conversation is not None and self.conversation.id == reply.conversation_id:
             self.chat_view.end_reply(self._item(reply))
         self._set_streaming(False)
@@ -829,6 +858,9 @@ class MainWindow(QMainWindow):
     # Message actions
 
     def _on_action(self, action: str, message_id: int) -> None:
+        if action == "earlier":
+            self.show_earlier()
+            return
         message = self.tree.messages.get(message_id) or self.store.message(message_id)
         if message is None or self.conversation is None:
             return
@@ -874,11 +906,6 @@ class MainWindow(QMainWindow):
             return
         self.render_transcript_up_to(pending.reply.parent_id)
         self._start(pending)
-
-    def render_transcript_up_to(self, leaf_id: int | None) -> None:
-        assert self.conversation is not None
-        self.tree = self.store.tree(self.conversation.id)
-        self.chat_view.show_messages([self._item(m) for m in self.tree.path_to(leaf_id)])
 
     def regenerate_last(self) -> None:
         if self.streaming or self.conversation is None:

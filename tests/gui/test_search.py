@@ -73,3 +73,30 @@ def test_no_results_and_hostile_query(qtbot, window_factory, fake_server):
         dialog.run_search()
         assert dialog.results.count() == 0
     assert "0 results" in dialog.status.text()
+
+
+def test_long_conversation_opens_with_its_end_and_earlier_on_request(qtbot, window_factory, fake_server):
+    from desktop_chat.ui.main_window import EARLIER_PAGE, TRANSCRIPT_WINDOW
+    from tests.gui.helpers import click_link
+
+    window = window_factory(make_settings(fake_server.base_url))
+    store = window.store
+    conv = store.create_conversation("Very long")
+    parent = None
+    for i in range(600):
+        parent = store.add_message(conv.id, parent, "user" if i % 2 == 0 else "assistant", f"line {i} marker{i}x").id
+    window.open_conversation(conv.id)
+    text = transcript_text(window)
+    assert "marker599x" in text and f"marker{600 - TRANSCRIPT_WINDOW}x" in text
+    assert f"marker{599 - TRANSCRIPT_WINDOW}x" not in text
+    assert f"Show {600 - TRANSCRIPT_WINDOW} earlier messages" in text
+    click_link(qtbot, window.chat_view, "action:earlier:")
+    text = transcript_text(window)
+    assert f"marker{600 - TRANSCRIPT_WINDOW - EARLIER_PAGE}x" in text
+    # A search hit far back renders back to it.
+    dialog = window.open_search()
+    dialog.field.setText("marker3x")
+    dialog.run_search()
+    qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
+    assert "marker3x" in transcript_text(window)
+    assert window.chat_view.extraSelections()
