@@ -11,6 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 BENCHMARKS = {
     "streaming": "benchmarks.streaming",
+    "history": "benchmarks.history",
 }
 
 

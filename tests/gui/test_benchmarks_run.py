@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 
-def test_streaming_benchmark_prints_its_figures():
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "streaming", "--quick", "--json"],
-                         capture_output=True, text=True, timeout=300)
+
+@pytest.mark.parametrize("name, keys", [
+    ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max")),
+    ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
+])
+def test_benchmark_prints_its_figures(name, keys, tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "benchmarks", name, "--quick", "--json"],
+                         capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, out.stderr
-    figures = json.loads(out.stdout)
-    for key in ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max"):
-        assert isinstance(figures[key], int | float) and figures[key] >= 0
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in keys:
+        assert isinstance(figures[key], int | float), key
