@@ -24,6 +24,7 @@ from .store import HistoryStore, StoreWriteError
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
 TITLE_LENGTH = 48
+CONTINUE_PROMPT = "Continue exactly where your last message stopped. Do not repeat anything already written."
 
 
 @dataclass
@@ -34,6 +35,8 @@ class PendingReply:
     reply: Message
     provider: str
     model: str
+    # Continue: the text the reply already has; the model is asked to carry on after it.
+    prefix: str = ""
 
 
 @dataclass
@@ -110,6 +113,17 @@ class ChatSession:
             raise ValueError("only a reply can be regenerated")
         return self._placeholder(conversation, old.parent_id)
 
+    def prepare_continue(self, conversation: Conversation, reply_id: int) -> PendingReply:
+        """Carry on a reply that was cut short, appending to the same message."""
+        reply = self.store.message(reply_id)
+        if reply is None or reply.role != "assistant" or not reply.content:
+            raise ValueError("only a reply with text can be continued")
+        self.store.update_message(reply.id, status=STREAMING, error=None)
+        reply.status, reply.error = STREAMING, None
+        provider = conversation.provider or reply.provider or ""
+        model = conversation.model or reply.model or ""
+        return PendingReply(conversation, reply, provider, model, prefix=reply.content)
+
     def request_for(self, pending: PendingReply) -> ChatRequest:
         tree = self.store.tree(pending.conversation.id)
         history = tree.path_to(pending.reply.parent_id)
@@ -121,6 +135,9 @@ class ChatSession:
             if message.role not in ("user", "assistant", "system") or (message.role == "assistant" and not message.content):
                 continue
             messages.append({"role": message.role, "content": message.content})
+        if pending.prefix:
+            messages.append({"role": "assistant", "content": pending.prefix})
+            messages.append({"role": "user", "content": CONTINUE_PROMPT})
         return ChatRequest(pending.model, messages, pending.conversation.temperature)
 
     async def stream(
@@ -132,7 +149,7 @@ class ChatSession:
         is saved with status 'stopped' and CancelledError propagates.
         """
         reply = pending.reply
-        parts: list[str] = []
+        parts: list[str] = [pending.prefix] if pending.prefix else []
         failure: Failure | None = None
         last_save = time.monotonic()
         self._storage_problem: str | None = None

@@ -183,20 +183,29 @@ class ChatView(QTextBrowser):
         problem = ""
         if message.status in (FAILED, INTERRUPTED) or (message.status == STOPPED and not message.content):
             text = html.escape(message.error or _status_text(message.status))
+            carry_on = (
+                f' &#183; <a href="action:continue:{message.id}" style="{link}"><b>Continue</b></a>'
+                if message.content else ""
+            )
             problem = (
                 f'<p style="color:#d93025; margin-top:4px">&#9888; {text} '
-                f'<a href="action:retry:{message.id}" style="{link}"><b>Retry</b></a></p>'
+                f'<a href="action:retry:{message.id}" style="{link}"><b>Retry</b></a>{carry_on}</p>'
             )
         return f'{problem}<p style="color:{p.muted}; font-size:small; margin-top:4px">{line}</p>'
 
     def _status_notes(self, message: Message) -> list[str]:
         notes = []
+        link = f"color:{self.palette_colors.link}; text-decoration:none"
         if message.status == STOPPED:
             notes.append("<i>stopped</i>")
+            if message.content:
+                notes.append(f'<a href="action:continue:{message.id}" style="{link}">Continue</a>')
         elif message.status == INTERRUPTED:
             notes.append("<i>interrupted</i>")
         if message.finish_reason == "length":
             notes.append("<i>cut off at the token limit</i>")
+            if message.status == COMPLETE:
+                notes.append(f'<a href="action:continue:{message.id}" style="{link}">Continue</a>')
         elif message.finish_reason == "content_filter":
             notes.append("<i>stopped by the provider's content filter</i>")
         if message.completion_tokens is not None or message.prompt_tokens is not None:
@@ -224,8 +233,8 @@ class ChatView(QTextBrowser):
 
     # Streaming
 
-    def begin_reply(self, message: Message) -> None:
-        """Show the reply's header; deltas that follow are inserted after it."""
+    def begin_reply(self, message: Message, prefix: str = "") -> None:
+        """Show the reply's header (and any text it already has); deltas follow it."""
         self._leave_empty_state()
         self._insert_html_at_end(self._header_html(message), top_margin=MESSAGE_GAP)
         cursor = self._end_cursor()
@@ -236,6 +245,9 @@ class ChatView(QTextBrowser):
         self._streaming = True
         self._thinking = False
         self._show_tail("*…*")
+        if prefix:
+            self.append_delta(prefix)
+            self.flush()
 
     def show_thinking(self) -> None:
         """A reasoning model is thinking: say so until its answer starts."""

@@ -542,6 +542,21 @@ class MainWindow(QMainWindow):
         conversation = self.store.conversation(self.conversation.id)
         self.render_transcript_up_to(conversation.current_leaf_id if conversation else None)
 
+    def continue_reply(self, reply: Message) -> None:
+        """Ask the model to carry on a reply that was cut short, in the same message."""
+        if self.conversation is None or not reply.content:
+            return
+        self.conversation.provider = self.provider_box.currentText()
+        self.conversation.model = self.model_box.currentText().strip()
+        try:
+            pending = self.session.prepare_continue(self.conversation, reply.id)
+        except StoreWriteError as exc:
+            self.show_notice(str(exc))
+            return
+        self.store.select_branch(self.conversation.id, reply.id)
+        self.render_transcript_up_to(reply.parent_id)
+        self._start(pending)
+
     def render_transcript_up_to(self, leaf_id: int | None) -> None:
         """Show the branch ending at leaf_id: its last messages; earlier ones on request.
 
@@ -797,7 +812,7 @@ class MainWindow(QMainWindow):
     def _start(self, pending: PendingReply) -> None:
         self.pending = pending
         self.tree.add(pending.reply)
-        self.chat_view.begin_reply(pending.reply)
+        self.chat_view.begin_reply(pending.reply, prefix=pending.prefix)
         self.refresh_conversations()
         self._set_streaming(True)
         self.reply_task = asyncio.ensure_future(self._run(pending))
@@ -874,6 +889,8 @@ class MainWindow(QMainWindow):
                 self.reply_task = asyncio.ensure_future(self._retry_later(message, wait))
             else:
                 self.regenerate(message)
+        elif action == "continue" and not self.streaming:
+            self.continue_reply(message)
         elif action == "edit" and not self.streaming:
             self.begin_edit(message)
         elif action in ("prev", "next") and not self.streaming:

@@ -315,3 +315,20 @@ def test_reply_with_no_text_says_so(qtbot, window, fake_server):
     assert "(no text)" in transcript_text(window)
     window.render_transcript()  # and the same when the conversation is shown again
     assert "(no text)" in transcript_text(window)
+
+
+def test_continue_a_stopped_reply_in_the_same_message(qtbot, window, fake_server):
+    fake_server.queue(_hanging_reply(), Reply(body=text_stream([" and the rest."])))
+    type_and_send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
+    window.stop()
+    wait_idle(qtbot, window)
+    click_link(qtbot, window.chat_view, "action:continue:")
+    wait_idle(qtbot, window)
+    sent = fake_server.requests[-1]["messages"]
+    assert sent[-2] == {"role": "assistant", "content": "partial words"}
+    assert "Continue exactly where" in sent[-1]["content"]
+    reply = window.store.message(window.store.conversation(window.conversation.id).current_leaf_id)
+    assert reply.content == "partial words and the rest." and reply.status == "complete"
+    assert "partial words and the rest." in transcript_text(window)
+    assert len(window.tree.siblings(reply.id)) == 1  # the same message, not a new version
