@@ -24,6 +24,7 @@ from .store import HistoryStore, StoreWriteError
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
 TITLE_LENGTH = 48
+TITLE_PROMPT = "Write a title of at most six words for this conversation. Reply with the title only."
 CONTINUE_PROMPT = "Continue exactly where your last message stopped. Do not repeat anything already written."
 
 
@@ -123,6 +124,33 @@ class ChatSession:
         provider = conversation.provider or reply.provider or ""
         model = conversation.model or reply.model or ""
         return PendingReply(conversation, reply, provider, model, prefix=reply.content)
+
+    async def suggest_title(self, conversation: Conversation) -> str | None:
+        """Ask the conversation's model for a short title; None if that fails (the title stays)."""
+        path = self.store.tree(conversation.id).path_to(conversation.current_leaf_id)
+        exchange = "\n\n".join(f"{m.role}: {m.content[:1500]}" for m in path[:2])
+        if not exchange or not conversation.model:
+            return None
+        request = ChatRequest(conversation.model, [
+            {"role": "system", "content": TITLE_PROMPT},
+            {"role": "user", "content": exchange},
+        ])
+        try:
+            endpoint = self.resolve_endpoint(conversation.provider or "")
+        except NoEndpoint:
+            return None
+        parts = []
+        async for event in self.clients.stream_reply(endpoint, request, first_token_timeout=20, idle_timeout=10):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, Failed):
+                return None
+        title = " ".join("".join(parts).split()).strip(" \"'.#*")
+        if not title:
+            return None
+        title = title_from(title)
+        self.store.update_conversation(conversation.id, title=title)
+        return title
 
     def request_for(self, pending: PendingReply) -> ChatRequest:
         tree = self.store.tree(pending.conversation.id)

@@ -54,6 +54,8 @@ class Settings:
     # Where API keys live: the system keyring, or (when there is none, and the user
     # chose it) a file in the config folder readable only by them.
     key_storage: str = "keyring"
+    # Ask the model for a short title after the first exchange (else the first words are used).
+    model_titles: bool = False
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -98,6 +100,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "start_at_login": (bool,),
     "keep_in_tray": (bool,),
     "key_storage": (str,),
+    "model_titles": (bool,),
 }
 _CHOICES = {"theme": ("system", "light", "dark"), "send_key": ("enter", "ctrl+enter"), "key_storage": ("keyring", "file")}
 

@@ -310,16 +310,21 @@ class HistoryStore:
         return _conversation(row) if row else None
 
     def search_messages(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
-        """Full-text search over every message of every conversation not in the trash."""
+        """Full-text search over every message not in the trash, newest first.
+
+        Newest first lets FTS5 walk its index in rowid order and stop at `limit`; ranking
+        by relevance scores every match first (measured: 640 ms against 18 ms over a
+        million messages, benchmarks/history.py).
+        """
         query = fts_query(text)
         if query is None:
             return []
         rows = self.db.execute(
-            "SELECT m.conversation_id, m.id, c.title, m.role, m.created_at, "
-            "snippet(messages_fts, 0, char(2), char(3), '…', 16) "
-            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-            "JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL ORDER BY rank LIMIT ? OFFSET ?",
+            "SELECT m.conversation_id, m.id, c.title, m.role, m.created_at, f.snip FROM "
+            "(SELECT rowid AS id, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snip FROM messages_fts "
+            " WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) f "
+            "JOIN messages m ON m.id = f.id JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.deleted_at IS NULL ORDER BY f.id DESC",
             (query, limit, offset),
         )
         return [SearchHit(cid, mid, title, role, created, _snippet_html(snippet)) for cid, mid, title, role, created, snippet in rows]

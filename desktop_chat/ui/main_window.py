@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self.tree = MessageTree()
         self.reply_task: asyncio.Task[None] | None = None
         self.models_task: asyncio.Task[None] | None = None
+        self.title_task: asyncio.Task[None] | None = None
         self._models: dict[str, list[str]] = {}
         self.editing: int | None = None
         self._retry_not_before = 0.0
@@ -824,6 +825,8 @@ class MainWindow(QMainWindow):
             self._finish(pending)
             raise
         self._finish(pending)
+        if outcome.failure is None and self.settings.model_titles and self._is_first_exchange(pending):
+            self.title_task = asyncio.ensure_future(self._title(pending.conversation))
         if outcome.storage_problem:
             self.show_notice(f"{outcome.storage_problem} The reply is shown but will not be in your history.")
         if outcome.failure is not None:
@@ -831,6 +834,22 @@ class MainWindow(QMainWindow):
             if outcome.failure.retry_after:
                 # Honour Retry-After: a Retry before then waits out the rest.
                 self._retry_not_before = asyncio.get_running_loop().time() + outcome.failure.retry_after
+
+    def _is_first_exchange(self, pending: PendingReply) -> bool:
+        user = self.tree.messages.get(pending.reply.parent_id or 0)
+        return user is not None and user.parent_id is None and len(self.tree.children(None)) == 1
+
+    async def _title(self, conversation: Conversation) -> None:
+        # In the background: the first words stay the title if the model cannot help.
+        fresh = self.store.conversation(conversation.id)
+        if fresh is None:
+            return
+        title = await self.session.suggest_title(fresh)
+        if title:
+            if self.conversation and self.conversation.id == conversation.id:
+                self.conversation.title = title
+                self.title_label.setText(title)
+            self.refresh_conversations()
 
     def _on_event(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
@@ -972,12 +991,13 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel everything in flight: the reply (kept, marked stopped) and model listing."""
         self.stop()
-        if self.models_task is not None:
-            self.models_task.cancel()
+        for task in (self.models_task, self.title_task):
+            if task is not None:
+                task.cancel()
 
     async def wait_for_tasks(self) -> None:
         """Let cancelled work finish its clean-up (a stopped reply is saved as 'stopped')."""
-        tasks = [t for t in (self.reply_task, self.models_task) if t is not None and not t.done()]
+        tasks = [t for t in (self.reply_task, self.models_task, self.title_task) if t is not None and not t.done()]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -100,6 +100,9 @@ class SettingsDialog(QDialog):
         form.addRow("Default model", self.default_model)
         form.addRow("System prompt for new chats", self.system_prompt)
         form.addRow("Temperature", temperature_row)
+        self.model_titles = QCheckBox("Ask the model for a short title after the first reply")
+        self.model_titles.setChecked(settings.model_titles)
+        form.addRow("", self.model_titles)
         form.addRow("Presets", self.presets)
         form.addRow("", preset_buttons)
         return page
@@ -168,6 +171,7 @@ class SettingsDialog(QDialog):
             quick_ask_shortcut=self.shortcut.keySequence().toString() or self.original.quick_ask_shortcut,
             start_at_login=self.start_at_login.isChecked(),
             keep_in_tray=self.keep_in_tray.isChecked(),
+            model_titles=self.model_titles.isChecked(),
         )
 
     def _save(self) -> None:

@@ -332,3 +332,25 @@ def test_continue_a_stopped_reply_in_the_same_message(qtbot, window, fake_server
     assert reply.content == "partial words and the rest." and reply.status == "complete"
     assert "partial words and the rest." in transcript_text(window)
     assert len(window.tree.siblings(reply.id)) == 1  # the same message, not a new version
+
+
+def test_model_titles_after_the_first_exchange(qtbot, window_factory, fake_server):
+    from dataclasses import replace
+
+    from tests.gui.conftest import make_settings
+
+    window = window_factory(replace(make_settings(fake_server.base_url), model_titles=True))
+    fake_server.queue(Reply(body=text_stream(["Boiling eggs takes ten minutes."])),
+                      Reply(body=text_stream(['"Perfect ', 'Boiled Eggs"'])))
+    type_and_send(qtbot, window, "how do I boil an egg so that it is just right?")
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.title_task is not None and window.title_task.done(), timeout=5000)
+    assert window.store.conversation(window.conversation.id).title == "Perfect Boiled Eggs"
+    assert window.title_label.text() == "Perfect Boiled Eggs"
+    title_request = fake_server.requests[-1]
+    assert "title" in title_request["messages"][0]["content"].lower()
+    # Later replies do not ask again.
+    count = len(fake_server.requests)
+    type_and_send(qtbot, window, "and soft?")
+    wait_idle(qtbot, window)
+    assert len(fake_server.requests) == count + 1
