@@ -115,8 +115,17 @@ def m002_search_pins_identity(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
 
 
+def m003_streaming_index(db: sqlite3.Connection) -> None:
+    """Finding replies a crash left 'streaming' must not scan every message at start-up."""
+    db.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
+
+
 # Ordered; the database's user_version is how many have run. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_search_pins_identity]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+    m002_search_pins_identity,
+    m003_streaming_index,
+]
 
 _CONVERSATION_COLUMNS = (
     "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id, pinned, uid"
