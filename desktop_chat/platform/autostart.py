@@ -31,5 +31,7 @@ def set_autostart(enabled: bool, command: str | None = None) -> Path | None:
         path.unlink(missing_ok=True)
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ENTRY.format(command=command or "desktop-chat"), encoding="utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(ENTRY.format(command=command or "desktop-chat"))
     return path

@@ -97,6 +97,7 @@ def app_process():
 @needs_x
 def test_real_window_answers_typed_question(display, fake_server, isolated_home, tmp_path, app_process):
     write_settings(isolated_home, fake_server.base_url)
+    made_by_test = {isolated_home, *isolated_home.rglob("*")}
     fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY), delay=0.005)))
     app = start_app(display, isolated_home, tmp_path)
     app_process.append(app)
@@ -108,6 +109,11 @@ def test_real_window_answers_typed_question(display, fake_server, isolated_home,
     assert fake_server.requests[-1]["messages"][-1]["content"] == "Hello from X11"
     xdotool(display, "key", "ctrl+q")
     assert app.wait(15) == 0
+    # Every file and folder the app made is private to the user.
+    made = [p for p in isolated_home.rglob("*") if p not in made_by_test]
+    assert any(p.name == "history.db" for p in made)
+    loose = {str(p.relative_to(isolated_home)): oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077}
+    assert not loose, loose
 
 
 @needs_x
