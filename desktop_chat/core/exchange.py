@@ -148,7 +148,7 @@ def import_json(store: HistoryStore, text: str) -> ImportReport:
     if data.get("version", 0) > VERSION:
         raise ImportError_("This export comes from a newer version of Desktop Chat; please update the app.")
     report = ImportReport()
-    for c in data.get("conversations", []):
+    for c in sorted(data.get("conversations", []), key=lambda c: c.get("created_at", 0.0)):
         messages = [ImportedMessage(
             uid=m["uid"], parent_uid=m.get("parent"), role=m["role"], content=m.get("content", ""),
             created_at=m.get("created_at", 0.0), status=m.get("status", "complete"), error=m.get("error"),
@@ -237,8 +237,10 @@ def import_chatgpt(store: HistoryStore, path: Path) -> ImportReport:
     if not isinstance(data, list):
         raise ImportError_("This file does not look like ChatGPT's conversations.json.")
     report = ImportReport()
+    # Oldest first, so the history's own order (newest first in search) matches time.
+    data = sorted((c for c in data if isinstance(c, dict)), key=lambda c: float(c.get("create_time") or 0.0))
     for conversation in data:
-        if not isinstance(conversation, dict) or "mapping" not in conversation:
+        if "mapping" not in conversation:
             continue
         imported = _chatgpt_conversation(conversation, report)
         _count(report, store.import_conversation(imported), len(imported.messages))

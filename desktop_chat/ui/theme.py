@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 STYLE = """
-#sidebar QListView { border: none; background: transparent; padding: 2px; }
+#sidebar QListView { border: none; background: palette(window); padding: 2px; }
 #sidebar QListView::item { padding: 7px 8px; border-radius: 6px; }
 #sidebar QListView::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 #conversationTitle { font-size: 15px; font-weight: 600; padding-left: 6px; }
