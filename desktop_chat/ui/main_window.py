@@ -220,7 +220,7 @@ class MainWindow(QMainWindow):
         self.model_box.setMinimumWidth(220)
         self.model_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_box.currentTextChanged.connect(self._model_changed)
-        self.settings_button = QPushButton("Settings")
+        self.settings_button = QPushButton("Chat options")
         self.settings_button.setAccessibleName("Conversation settings")
         self.settings_button.setToolTip("System prompt and temperature for this conversation")
         self.settings_button.clicked.connect(self.edit_conversation_settings)
