@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from . import APP_NAME, __version__
 from .core.paths import AppPaths
@@ -17,12 +18,18 @@ from .core.secrets import KeyStore
 from .core.settings import OPENAI_NAME, Settings, save_settings
 from .core.store import StoreError
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .ui.main_window import MainWindow
+
 
 @dataclass
 class LaunchOptions:
     paths: AppPaths
     provider: str | None = None
     model: str | None = None
+    quick_ask: bool = False
 
 
 def _warm_up_openai() -> None:
@@ -32,6 +39,86 @@ def _warm_up_openai() -> None:
         import openai  # noqa: F401
     except Exception:
         pass
+
+
+class DesktopIntegration:
+    """The quick-ask window, its global shortcut, the tray icon and commands from other launches."""
+
+    def __init__(self, app: QApplication, window: MainWindow, options: LaunchOptions) -> None:
+        from PySide6.QtGui import QAction
+        from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+        from .platform.hotkeys import HotkeyError, parse_chord, platform_backend
+        from .ui.quick_ask import QuickAskController, QuickAskWindow
+
+        self.window = window
+        main = window
+        self.quick_window = QuickAskWindow()
+        self.quick_ask = QuickAskController(
+            self.quick_window, main.store, main.session,
+            choice=main.choice_for_new_chats,
+            open_in_main=main.continue_from_quick_ask,
+            history_changed=main.refresh_conversations,
+        )
+        main.quick_ask = self.quick_ask
+        self.tray = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app.windowIcon(), app)
+            self.tray.setToolTip(APP_NAME)
+            menu = QMenu()
+            for text, slot in (("Open", self.show_main), ("Quick ask", self.quick_ask.toggle),
+                               ("Quit", main.quit_app)):
+                action = QAction(text, menu)
+                action.triggered.connect(slot)
+                menu.addAction(action)
+            self.tray.setContextMenu(menu)
+            self.tray.activated.connect(lambda reason: self.show_main()
+                                        if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
+            self.tray.show()
+            self._menu = menu
+        main.tray = self.tray
+        self.backend = None
+        self.hotkey_problem: str | None = None
+        self._errors = (HotkeyError,)
+        self._parse = parse_chord
+        try:
+            self.backend = platform_backend()
+        except HotkeyError as exc:
+            self.hotkey_problem = str(exc)
+        self.bind(main.settings.quick_ask_shortcut)
+        main.shortcut_changed = self.bind
+
+    def bind(self, text: str) -> None:
+        """(Re)register the global shortcut; say once, plainly, when that cannot be done."""
+        main = self.window
+        if self.backend is not None:
+            try:
+                self.backend.register(self._parse(text), self.quick_ask.toggle)
+                self.hotkey_problem = None
+            except self._errors as exc:
+                self.hotkey_problem = f"The quick-ask shortcut {text} is not available: {exc}"
+        if self.hotkey_problem and not main.settings.shortcut_notice_shown:
+            main.show_notice(self.hotkey_problem)
+            main.apply_settings(replace(main.settings, shortcut_notice_shown=True))
+
+    def show_main(self) -> None:
+        main = self.window
+        main.showNormal()
+        main.raise_()
+        main.activateWindow()
+
+    def command(self, command: str) -> None:
+        if command == "quick-ask":
+            self.quick_ask.toggle()
+        else:
+            self.show_main()
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.unregister()
+        if self.tray is not None:
+            self.tray.hide()
+        self.quick_window.close()
 
 
 def run_gui(options: LaunchOptions) -> int:
@@ -53,6 +140,15 @@ def run_gui(options: LaunchOptions) -> int:
     icon = icon_path()
     if icon:
         app.setWindowIcon(QIcon(str(icon)))
+
+    from .platform.single_instance import InstanceServer, send_to_running, server_name
+
+    # One copy per profile: a second launch hands its request over and leaves.
+    instance_name = server_name(str(options.paths.data_dir))
+    if send_to_running(instance_name, "quick-ask" if options.quick_ask else "show"):
+        return 0
+    instance = InstanceServer(instance_name)
+    instance.listen()
 
     try:
         profile = open_profile(options.paths)
@@ -76,7 +172,12 @@ def run_gui(options: LaunchOptions) -> int:
     apply_theme(app, window)
     if options.provider or options.model:
         window.choose_for_new_chats(options.provider, options.model)
-    window.show()
+    desktop = DesktopIntegration(app, window, options)
+    if not (options.quick_ask and desktop.tray is not None):
+        window.show()
+    if options.quick_ask:
+        desktop.quick_ask.open()
+    instance.received.connect(desktop.command)
 
     openai_provider = settings.provider(OPENAI_NAME)
     if not settings.first_run_done and openai_provider and not keys.get(openai_provider):
@@ -104,9 +205,9 @@ def run_gui(options: LaunchOptions) -> int:
 
     app.setQuitOnLastWindowClosed(False)
     window.closed.connect(lambda: asyncio.ensure_future(close_down()))
-    # Ctrl+C in the terminal closes the window like Ctrl+Q does.
-    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
-    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.close))
+    # Ctrl+C in the terminal quits like Ctrl+Q does.
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.quit_app))
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.quit_app))
     # Python runs signal handlers only when it gets control: give it a turn 4 times a second.
     wake = QTimer(interval=250)
     wake.timeout.connect(lambda: None)
@@ -115,5 +216,7 @@ def run_gui(options: LaunchOptions) -> int:
     app.aboutToQuit.connect(closing.set)
     with loop:
         loop.run_until_complete(closing.wait())
+    desktop.close()
+    instance.close()
     close_history(options.paths, store)
     return 0

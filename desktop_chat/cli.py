@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", metavar="DIR", help="keep every file of the app in DIR (also DESKTOP_CHAT_HOME)")
     parser.add_argument("--provider", help="provider for new chats (a name from Providers)")
     parser.add_argument("--model", help="model for new chats")
+    parser.add_argument("--quick-ask", action="store_true",
+                        help="show (or hide) the quick-ask window, starting the app if it is not running")
     sub = parser.add_subparsers(dest="command")
     ask = sub.add_parser("ask", help="stream one reply to stdout")
     ask.add_argument("prompt", nargs="?", help="the prompt; read from stdin when left out")
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     from .app import LaunchOptions, run_gui
 
-    return run_gui(LaunchOptions(resolve_paths(args.home), provider=args.provider, model=args.model))
+    return run_gui(LaunchOptions(resolve_paths(args.home), provider=args.provider, model=args.model,
+                                 quick_ask=args.quick_ask))
 
 
 async def ask(paths, prompt, provider_name, model, system, temperature) -> int:  # type: ignore[no-untyped-def]

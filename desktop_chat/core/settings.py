@@ -56,6 +56,9 @@ class Settings:
     key_storage: str = "keyring"
     # Ask the model for a short title after the first exchange (else the first words are used).
     model_titles: bool = False
+    # One-time explanations already given: no global shortcut here; the app stays in the tray.
+    shortcut_notice_shown: bool = False
+    tray_notice_shown: bool = False
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -101,6 +104,8 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "keep_in_tray": (bool,),
     "key_storage": (str,),
     "model_titles": (bool,),
+    "shortcut_notice_shown": (bool,),
+    "tray_notice_shown": (bool,),
 }
 _CHOICES = {"theme": ("system", "light", "dark"), "send_key": ("enter", "ctrl+enter"), "key_storage": ("keyring", "file")}
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QSystemTrayIcon,
     QVBoxLayout,
     QWidget,
 )
@@ -52,6 +53,7 @@ from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
 from .providers_dialog import ProvidersDialog
+from .quick_ask import QuickAskController
 from .search_dialog import SearchDialog
 from .settings_dialog import SettingsDialog
 from .theme import apply_scheme, is_dark
@@ -153,6 +155,11 @@ class MainWindow(QMainWindow):
         self._retry_not_before = 0.0
         # How many of the last messages of the shown branch are rendered.
         self._window = TRANSCRIPT_WINDOW
+        # Set by the app's desktop integration, when there is one.
+        self.quick_ask: QuickAskController | None = None
+        self.tray: QSystemTrayIcon | None = None
+        self.shortcut_changed: Callable[[str], None] | None = None
+        self._quitting = False
         # --provider/--model: the choice for new chats in this run.
         self._startup_choice: tuple[str | None, str | None] = (None, None)
         self.pending: PendingReply | None = None
@@ -316,7 +323,7 @@ class MainWindow(QMainWindow):
         action("&File", "&Print conversation…", "Ctrl+P", self.print_conversation)
         action("&File", "Save conversation as P&DF…", None, self.choose_pdf)
         menus["&File"].addSeparator()
-        action("&File", "&Quit", "Ctrl+Q", self.close)
+        action("&File", "&Quit", "Ctrl+Q", self.quit_app)
         action("&Edit", "Copy last &reply", "Ctrl+Shift+C", self.copy_last_reply)
         action("&Edit", "&Focus message box", "Ctrl+L", self.composer.setFocus)
         action("&Edit", "&Search all conversations…", "Ctrl+K", self.open_search)
@@ -488,6 +495,9 @@ class MainWindow(QMainWindow):
         self.composer.set_send_key(settings.send_key)
         if changed_from is not None and changed_from.start_at_login != settings.start_at_login:
             set_autostart(settings.start_at_login, "desktop-chat")
+        if changed_from is not None and changed_from.quick_ask_shortcut != settings.quick_ask_shortcut:
+            if self.shortcut_changed is not None:
+                self.shortcut_changed(settings.quick_ask_shortcut)
         self._update_send_state()
 
     def _update_send_state(self) -> None:
@@ -1016,7 +1026,48 @@ class MainWindow(QMainWindow):
             self.update_colors()
         super().changeEvent(event)
 
+    def quit_app(self) -> None:
+        """Quit for real (Ctrl+Q, the tray's Quit), even when closing would keep it in the tray."""
+        self._quitting = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.settings.keep_in_tray and self.tray is not None and not self._quitting:
+            # Closing hides the window; the app goes on in the tray (said once).
+            event.ignore()
+            self.hide()
+            if not self.settings.tray_notice_shown:
+                self.tray.showMessage(
+                    "Desktop Chat is still running",
+                    "It stays in the tray: click the icon to open it, or choose Quit from its menu.",
+                )
+                self.apply_settings(replace(self.settings, tray_notice_shown=True))
+            return
         self.shutdown()
+        if self.quick_ask is not None:
+            self.quick_ask.stop()
+            self.quick_ask.window.hide()
         super().closeEvent(event)
         self.closed.emit()
+
+    def choice_for_new_chats(self) -> tuple[str, str]:
+        """Provider and model a new chat starts with (--provider/--model, else the defaults)."""
+        names = [p.name for p in self.settings.providers]
+        provider, model = self._startup_choice
+        if provider not in names:
+            provider = self.settings.default_provider if self.settings.default_provider in names else names[0]
+        config = self.settings.provider(provider)
+        chosen = model or (self.settings.default_model if provider == self.settings.default_provider else "")
+        return provider, chosen or (config.default_model if config else "")
+
+    def continue_from_quick_ask(self, conversation_id: int | None, draft: str) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if conversation_id is not None:
+            self.conversation = None
+            self.refresh_conversations()
+            self.open_conversation(conversation_id)
+        if draft.strip():
+            self.composer.setPlainText(draft)
+        self.composer.setFocus()

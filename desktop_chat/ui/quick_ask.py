@@ -1,0 +1,201 @@
+"""QuickAskWindow: a small window over whatever the user is doing; ask, read, go back.
+
+Made once at start-up and hidden, so showing it is only a map and a focus change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QCursor, QGuiApplication, QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from desktop_chat.core.conversation import Conversation
+from desktop_chat.core.providers import ReasoningDelta, StreamEvent, TextDelta
+from desktop_chat.core.session import ChatSession, PendingReply
+from desktop_chat.core.store import HistoryStore, StoreWriteError
+
+from .chat_view import ChatView, MessageItem
+from .composer import Composer
+
+TITLE = "Quick Ask — Desktop Chat"
+
+
+class QuickAskWindow(QWidget):
+    submitted = Signal(str)
+    openInMainRequested = Signal()
+    closedByUser = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
+        self.setWindowTitle(TITLE)
+        self.setObjectName("quickAsk")
+        self.setAccessibleName("Quick ask")
+        frame = QFrame(self)
+        frame.setObjectName("quickAskFrame")
+        self.composer = Composer()
+        self.composer.setAccessibleName("Quick question")
+        self.composer.setMaximumHeight(72)
+        self.composer.setPlaceholderText("Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close")
+        self.composer.submitted.connect(self.submitted)
+        self.composer.cancelRequested.connect(self.hide_by_user)
+        self.view = ChatView()
+        self.view.setAccessibleName("Quick answer")
+        self.view.hide()
+        self.open_button = QPushButton("Open in main window")
+        self.open_button.setAccessibleName("Open in main window")
+        self.open_button.clicked.connect(self.openInMainRequested)
+        self.status = QLabel("Esc closes")
+        self.status.setObjectName("quickAskStatus")
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.open_button)
+        inner = QVBoxLayout(frame)
+        inner.setContentsMargins(10, 10, 10, 8)
+        inner.addWidget(self.composer)
+        inner.addWidget(self.view, 1)
+        inner.addLayout(row)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(frame)
+        self.resize(680, 150)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.hide_by_user()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Ctrl+Enter in the question box: carry on in the main window.
+        if watched is self.composer and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            ):
+                self.openInMainRequested.emit()
+                return True
+        return super().eventFilter(watched, event)
+
+    def hide_by_user(self) -> None:
+        self.hide()
+        self.closedByUser.emit()
+
+    def show_answer_area(self) -> None:
+        if not self.view.isVisible():
+            self.view.show()
+            self.resize(self.width(), 460)
+            self._center()
+
+    def present(self) -> None:
+        """Show centred on the screen that has the mouse, on top, with keyboard focus."""
+        self._center()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.composer.setFocus()
+
+    def _center(self) -> None:
+        screen = QGuiApplication.screenAt(QCursor.pos()) or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry()
+        self.move(area.x() + (area.width() - self.width()) // 2, area.y() + (area.height() - self.height()) // 3)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.composer.setFocus()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+
+
+class QuickAskController:
+    """Runs quick asks: each opening of the window starts a new conversation in the history."""
+
+    def __init__(
+        self,
+        window: QuickAskWindow,
+        store: HistoryStore,
+        session: ChatSession,
+        choice: Callable[[], tuple[str, str]],
+        open_in_main: Callable[[int | None, str], None],
+        history_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.window = window
+        self.store = store
+        self.session = session
+        self.choice = choice
+        self.open_in_main_window = open_in_main
+        self.history_changed = history_changed
+        self.conversation: Conversation | None = None
+        self.task: asyncio.Task[None] | None = None
+        window.submitted.connect(self.ask)
+        window.closedByUser.connect(self.stop)
+        window.openInMainRequested.connect(self.open_in_main)
+        window.composer.installEventFilter(window)
+
+    def toggle(self) -> None:
+        if self.window.isVisible():
+            self.window.hide_by_user()
+        else:
+            self.open()
+
+    def open(self) -> None:
+        if not self.window.isVisible():
+            self.conversation = None  # a new question, a new conversation
+            self.window.view.show_messages([])
+            self.window.view.hide()
+            self.window.resize(self.window.width(), 150)
+            self.window.status.setText("Esc closes")
+        self.window.present()
+
+    @property
+    def streaming(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def ask(self, text: str) -> None:
+        if self.streaming or not text.strip():
+            return
+        provider, model = self.choice()
+        try:
+            if self.conversation is None:
+                self.conversation = self.store.create_conversation(provider=provider, model=model)
+            pending = self.session.prepare_send(self.conversation, text)
+        except StoreWriteError as exc:
+            self.window.status.setText(str(exc))
+            return
+        self.window.composer.clear()
+        self.window.show_answer_area()
+        user = self.store.message(pending.reply.parent_id or 0)
+        if user is not None:
+            self.window.view.append_message(MessageItem(user))
+        self.window.view.begin_reply(pending.reply)
+        self.window.status.setText("Answering… Esc stops")
+        self.history_changed()
+        self.task = asyncio.ensure_future(self._run(pending))
+
+    async def _run(self, pending: PendingReply) -> None:
+        def on_event(event: StreamEvent) -> None:
+            if isinstance(event, TextDelta):
+                self.window.view.append_delta(event.text)
+            elif isinstance(event, ReasoningDelta):
+                self.window.view.show_thinking()
+
+        try:
+            outcome = await self.session.stream(pending, on_event)
+            self.window.status.setText(outcome.failure.message if outcome.failure else "Esc closes · kept in your history")
+        finally:
+            self.window.view.end_reply(MessageItem(pending.reply))
+
+    def stop(self) -> None:
+        if self.streaming and self.task is not None:
+            self.task.cancel()
+
+    def open_in_main(self) -> None:
+        """Carry on in the main window: the same conversation, and whatever is typed."""
+        draft = self.window.composer.toPlainText()
+        conversation = self.conversation
+        self.stop()  # a reply still arriving is kept as stopped, with Continue
+        self.window.composer.clear()
+        self.window.hide()
+        self.open_in_main_window(conversation.id if conversation else None, draft)
