@@ -30,12 +30,11 @@ def send_to_running(name: str, command: str) -> bool:
     if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
         return False
     socket.write(command.encode() + b"\n")
-    socket.flush()
-    delivered = socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
+    socket.flush()  # (waitForBytesWritten would report False once flush has sent it all)
     # Wait for the acknowledgement so the running copy has acted before this one exits.
     acknowledged = socket.waitForReadyRead(2000) and bytes(socket.readAll().data()).startswith(b"ok")
     socket.disconnectFromServer()
-    return delivered and acknowledged
+    return acknowledged
 
 
 class InstanceServer(QObject):
@@ -61,6 +60,8 @@ class InstanceServer(QObject):
         while self.server.hasPendingConnections():
             socket = self.server.nextPendingConnection()
             socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(socket.deleteLater)
+            self._read(socket)  # what arrived before the signal was connected
 
     def _read(self, socket: QLocalSocket) -> None:
         while socket.canReadLine():
