@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 BENCHMARKS = {
     "streaming": "benchmarks.streaming",
     "history": "benchmarks.history",
+    "quick_ask": "benchmarks.quick_ask",
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 @pytest.mark.parametrize("name, keys", [
     ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max")),
     ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
+    ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
 ])
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
