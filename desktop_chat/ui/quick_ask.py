@@ -41,9 +41,9 @@ class QuickAskWindow(QWidget):
         self.composer.setPlaceholderText("Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close")
         self.composer.submitted.connect(self.submitted)
         self.composer.cancelRequested.connect(self.hide_by_user)
-        self.view = ChatView()
-        self.view.setAccessibleName("Quick answer")
-        self.view.hide()
+        self.chat_view = ChatView()
+        self.chat_view.setAccessibleName("Quick answer")
+        self.chat_view.hide()
         self.open_button = QPushButton("Open in main window")
         self.open_button.setAccessibleName("Open in main window")
         self.open_button.clicked.connect(self.openInMainRequested)
@@ -55,7 +55,7 @@ class QuickAskWindow(QWidget):
         inner = QVBoxLayout(frame)
         inner.setContentsMargins(10, 10, 10, 8)
         inner.addWidget(self.composer)
-        inner.addWidget(self.view, 1)
+        inner.addWidget(self.chat_view, 1)
         inner.addLayout(row)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -83,8 +83,8 @@ class QuickAskWindow(QWidget):
         self.closedByUser.emit()
 
     def show_answer_area(self) -> None:
-        if not self.view.isVisible():
-            self.view.show()
+        if not self.chat_view.isVisible():
+            self.chat_view.show()
             self.resize(self.width(), 460)
             self._center()
 
@@ -143,8 +143,8 @@ class QuickAskController:
     def open(self) -> None:
         if not self.window.isVisible():
             self.conversation = None  # a new question, a new conversation
-            self.window.view.show_messages([])
-            self.window.view.hide()
+            self.window.chat_view.show_messages([])
+            self.window.chat_view.hide()
             self.window.resize(self.window.width(), 150)
             self.window.status.setText("Esc closes")
         self.window.present()
@@ -168,8 +168,8 @@ class QuickAskController:
         self.window.show_answer_area()
         user = self.store.message(pending.reply.parent_id or 0)
         if user is not None:
-            self.window.view.append_message(MessageItem(user))
-        self.window.view.begin_reply(pending.reply)
+            self.window.chat_view.append_message(MessageItem(user))
+        self.window.chat_view.begin_reply(pending.reply)
         self.window.status.setText("Answering… Esc stops")
         self.history_changed()
         self.task = asyncio.ensure_future(self._run(pending))
@@ -177,15 +177,15 @@ class QuickAskController:
     async def _run(self, pending: PendingReply) -> None:
         def on_event(event: StreamEvent) -> None:
             if isinstance(event, TextDelta):
-                self.window.view.append_delta(event.text)
+                self.window.chat_view.append_delta(event.text)
             elif isinstance(event, ReasoningDelta):
-                self.window.view.show_thinking()
+                self.window.chat_view.show_thinking()
 
         try:
             outcome = await self.session.stream(pending, on_event)
             self.window.status.setText(outcome.failure.message if outcome.failure else "Esc closes · kept in your history")
         finally:
-            self.window.view.end_reply(MessageItem(pending.reply))
+            self.window.chat_view.end_reply(MessageItem(pending.reply))
 
     def stop(self) -> None:
         if self.streaming and self.task is not None:

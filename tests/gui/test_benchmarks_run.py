@@ -21,5 +21,7 @@ def test_benchmark_prints_its_figures(name, keys, tmp_path):
                          capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if "skipped" in figures and not os.environ.get("DESKTOP_CHAT_REQUIRE_XVFB"):
+        pytest.skip(figures["skipped"])
     for key in keys:
         assert isinstance(figures[key], int | float), key
