@@ -74,9 +74,10 @@ def test_damaged_history_is_kept_aside_and_recovered(tmp_path, good_history, dam
         assert conversations == 0
     else:
         assert conversations > 50, notices  # much of it came back
-        # What came back is usable: listed, searchable, and each shows a branch.
-        first = store.conversations(limit=1)[0]
-        assert store.tree(first.id).path_to(first.current_leaf_id)
+        # What came back is usable: listed, searchable, and shows its branch.
+        with_messages = [c for c in store.conversations() if store.tree(c.id).messages]
+        assert len(with_messages) > 50
+        assert all(store.tree(c.id).path_to(c.current_leaf_id) for c in with_messages)
         assert store.search_messages("django")
     close_history(paths, store)
 
