@@ -168,7 +168,11 @@ def run_gui(options: LaunchOptions) -> int:
 
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(settings, store, keys, clients, persist, notices, key_file=options.paths.key_file)
+    from .core.directory import ProviderDirectory
+
+    directory = ProviderDirectory.create(settings, keys)
+    window = MainWindow(settings, store, keys, clients, persist, notices, key_file=options.paths.key_file,
+                        directory=directory)
     apply_theme(app, window)
     if options.provider or options.model:
         window.choose_for_new_chats(options.provider, options.model)
@@ -180,7 +184,8 @@ def run_gui(options: LaunchOptions) -> int:
     instance.received.connect(desktop.command)
 
     openai_provider = settings.provider(OPENAI_NAME)
-    if not settings.first_run_done and openai_provider and not keys.get(openai_provider):
+    # With the tiny local model there, a fresh start just works; keys can come later.
+    if not settings.first_run_done and openai_provider and not keys.get(openai_provider) and not directory.has_local:
         def first_run() -> None:
             window.edit_providers(
                 intro="Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), "
@@ -191,6 +196,7 @@ def run_gui(options: LaunchOptions) -> int:
         QTimer.singleShot(300, first_run)
 
     QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
+    QTimer.singleShot(400, window.find_local_servers)
     # Objects made at start-up live for the whole run: keep the collector off them,
     # so its full passes cannot pause a stream.
     gc.collect()
@@ -201,6 +207,7 @@ def run_gui(options: LaunchOptions) -> int:
         # while the event loop still runs: only then does the app quit.
         await window.wait_for_tasks()
         await clients.aclose()
+        directory.shutdown()  # the local model server goes with the app
         app.quit()
 
     app.setQuitOnLastWindowClosed(False)

