@@ -135,7 +135,11 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/") == "/api/tags":
+                    # Ollama's own listing, which is how it is recognised.
+                    body = json.dumps({"models": [{"name": m, "model": m, "size": 1} for m in server.models]}).encode()
+                    self._plain(200, body, "application/json")
+                elif self.path.rstrip("/").endswith("/models"):
                     body = json.dumps({"object": "list", "data": [
                         {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in server.models
                     ]}).encode()

@@ -1,0 +1,37 @@
+"""Local servers found on this computer (Ollama, LM Studio), probed on 127.0.0.1 at test ports."""
+
+from __future__ import annotations
+
+import asyncio
+
+from desktop_chat.core.discovery import find_local_servers
+from tests.fakes.openai_server import FakeOpenAI, Reply, text_stream
+from tests.gui.conftest import make_settings
+from tests.gui.helpers import transcript_text, type_and_send, wait_idle
+
+
+def test_probes_find_running_servers_and_skip_closed_ports():
+    with FakeOpenAI(models=["llama3.2:latest", "qwen2.5:0.5b"]) as ollama, FakeOpenAI(models=["phi-3"]) as lmstudio:
+        targets = (("Ollama", ollama.port, "/api/tags"), ("LM Studio", lmstudio.port, "/v1/models"),
+                   ("Nothing", 9, "/v1/models"))
+        found = asyncio.run(find_local_servers(targets))
+    assert [(f.name, f.models) for f in found] == [("Ollama", ("llama3.2:latest", "qwen2.5:0.5b")), ("LM Studio", ("phi-3",))]
+    assert found[0].base_url == f"http://127.0.0.1:{ollama.port}/v1"
+
+
+def test_found_servers_appear_in_the_picker_and_answer(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    with FakeOpenAI(models=["llama3.2:latest"]) as ollama:
+        window.discovery_targets = (("Ollama", ollama.port, "/api/tags"),)
+        window.model_box.showPopup()  # opening the picker looks again
+        qtbot.waitUntil(lambda: window.provider_box.findText("Ollama") >= 0, timeout=5000)
+        window.model_box.hidePopup()
+        window.provider_box.setCurrentText("Ollama")
+        assert window.model_box.currentText() == "llama3.2:latest"
+        assert not window.send_blocker.isVisible()  # no key needed
+        ollama.queue(Reply(body=text_stream(["from ollama"])))
+        type_and_send(qtbot, window, "hi local")
+        wait_idle(qtbot, window)
+        assert "from ollama" in transcript_text(window)
+        assert ollama.requests[-1]["model"] == "llama3.2:latest"
+        assert fake_server.requests == []
