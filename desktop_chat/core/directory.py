@@ -4,6 +4,7 @@ and local servers found on this machine; and how to reach each."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .discovery import FoundServer
 from .local_models import (
@@ -11,9 +12,11 @@ from .local_models import (
     LOCAL_NAME,
     TINY_MODEL_ID,
     TINY_SYSTEM_PROMPT,
+    GgufInfo,
     LocalServer,
     LocalServerError,
     bundled_model,
+    read_gguf_info,
     runtime_available,
 )
 from .providers import ChatRequest, Endpoint, Failure
@@ -32,14 +35,29 @@ class ProviderDirectory:
     local: LocalServer | None = None
     found: dict[str, FoundServer] = field(default_factory=dict)
 
+    # The bundled tiny model's file, when installed.
+    tiny: Path | None = None
+
     @classmethod
     def create(cls, settings: Settings, keys: KeyStore) -> ProviderDirectory:
-        model = bundled_model() if runtime_available() else None
-        return cls(settings, keys, LocalServer(model) if model is not None else None)
+        if not runtime_available():
+            return cls(settings, keys)
+        tiny = bundled_model()
+        return cls(settings, keys, LocalServer(tiny), tiny=tiny)
+
+    def added_models(self) -> list[GgufInfo]:
+        """The .gguf files the user added (Add a local model…) that are still there."""
+        found = []
+        for path in self.settings.local_models:
+            try:
+                found.append(read_gguf_info(Path(path)))
+            except (OSError, ValueError, ImportError):
+                continue
+        return found
 
     @property
     def has_local(self) -> bool:
-        return self.local is not None
+        return self.local is not None and (self.tiny is not None or bool(self.settings.local_models))
 
     def names(self) -> list[str]:
         names = [p.name for p in self.settings.providers]
@@ -61,7 +79,7 @@ class ProviderDirectory:
     def models_of(self, name: str) -> list[str] | None:
         """Models known without asking the network (local ones), else None."""
         if name == LOCAL_NAME:
-            return [TINY_MODEL_ID]
+            return ([TINY_MODEL_ID] if self.tiny else []) + [m.path.stem for m in self.added_models()]
         if name in self.found:
             return list(self.found[name].models)
         return None
@@ -82,11 +100,16 @@ class ProviderDirectory:
             raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
         endpoint_for(config, self.keys)
 
-    async def endpoint(self, name: str) -> Endpoint:
+    async def endpoint(self, name: str, model: str = "") -> Endpoint:
         if name == LOCAL_NAME:
             if self.local is None:
                 raise NoEndpoint("The local model is not installed (pip install 'desktop-chat[local]').")
+            added = next((m for m in self.added_models() if m.path.stem == model), None)
             try:
+                if added is not None:
+                    self.local.use_model(added.path, added.path.stem)
+                elif self.tiny is not None:
+                    self.local.use_model(self.tiny, TINY_MODEL_ID)
                 return Endpoint(await self.local.ensure_running(), None)
             except LocalServerError as exc:
                 raise NoEndpoint(str(exc)) from exc

@@ -120,6 +120,13 @@ class LocalServer:
         self._starting: asyncio.Task[str] | None = None
         self._log: Path | None = None
 
+    def use_model(self, model: Path, model_id: str) -> None:
+        """Serve this model from now on; a server running another one is stopped first."""
+        if model != self.model:
+            self.stop()
+            self.restarts = 0
+            self.model, self.model_id = model, model_id
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"

@@ -53,8 +53,9 @@ class NoEndpoint(Exception):
     """The provider cannot be used (unknown, or no key); the message says why."""
 
 
-# Returns the endpoint, or an awaitable of it (the local model server starts on demand).
-EndpointResolver = Callable[[str], "Endpoint | Awaitable[Endpoint]"]
+# (provider, model) -> the endpoint, or an awaitable of it (the local model server
+# starts on demand, with the model asked for).
+EndpointResolver = Callable[[str, str], "Endpoint | Awaitable[Endpoint]"]
 Preflight = Callable[[str, ChatRequest], Awaitable[Failure | None]]
 
 
@@ -132,8 +133,8 @@ class ChatSession:
         model = conversation.model or reply.model or ""
         return PendingReply(conversation, reply, provider, model, prefix=reply.content)
 
-    async def _endpoint(self, provider: str) -> Endpoint:
-        endpoint = self.resolve_endpoint(provider)
+    async def _endpoint(self, provider: str, model: str) -> Endpoint:
+        endpoint = self.resolve_endpoint(provider, model)
         if inspect.isawaitable(endpoint):
             return await endpoint
         return endpoint
@@ -149,7 +150,7 @@ class ChatSession:
             {"role": "user", "content": exchange},
         ])
         try:
-            endpoint = await self._endpoint(conversation.provider or "")
+            endpoint = await self._endpoint(conversation.provider or "", conversation.model or "")
         except NoEndpoint:
             return None
         parts = []
@@ -198,7 +199,7 @@ class ChatSession:
         try:
             if not pending.model:
                 raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
-            endpoint = await self._endpoint(pending.provider)
+            endpoint = await self._endpoint(pending.provider, pending.model)
             request = self.request_for(pending)
             refusal = await self.preflight(pending.provider, request) if self.preflight else None
             if refusal is not None:

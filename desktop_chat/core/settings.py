@@ -56,6 +56,8 @@ class Settings:
     key_storage: str = "keyring"
     # Ask the model for a short title after the first exchange (else the first words are used).
     model_titles: bool = False
+    # .gguf files added with "Add a local model…", served by the built-in local provider.
+    local_models: tuple[str, ...] = ()
     # One-time explanations already given: no global shortcut here; the app stays in the tray.
     shortcut_notice_shown: bool = False
     tray_notice_shown: bool = False
@@ -115,7 +117,7 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     warnings: list[str] = []
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("providers", "prompt_presets"):
+        if key in ("providers", "prompt_presets", "local_models"):
             continue
         if key not in _SCALARS:
             warnings.append(f"unknown setting '{key}' ignored")
@@ -161,6 +163,10 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
                 )
             )
         values["providers"] = tuple(providers)
+    if "local_models" in data:
+        if not isinstance(data["local_models"], list) or not all(isinstance(p, str) for p in data["local_models"]):
+            raise SettingsError("'local_models' must be a list of .gguf file paths")
+        values["local_models"] = tuple(data["local_models"])
     if "prompt_presets" in data:
         raw = data["prompt_presets"]
         if not isinstance(raw, list) or not all(
@@ -179,6 +185,7 @@ def settings_to_toml(settings: Settings) -> str:
         del data["temperature"]
     data["providers"] = [asdict(p) for p in settings.providers]
     data["prompt_presets"] = [asdict(p) for p in settings.prompt_presets]
+    data["local_models"] = list(settings.local_models)
     header = (
         "# Desktop Chat settings. Edit while the app is closed; invalid files are kept\n"
         "# aside as a backup and defaults are used. API keys never go here: they live\n"

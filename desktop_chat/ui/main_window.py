@@ -44,7 +44,7 @@ from desktop_chat.core.exchange import (
     import_json,
 )
 from desktop_chat.core.files import write_private
-from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_LABEL
+from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, TINY_MODEL_LABEL, read_gguf_info
 from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
 from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
@@ -325,6 +325,7 @@ class MainWindow(QMainWindow):
         action("&File", "&New chat", "Ctrl+N", self.new_chat)
         action("&File", "&Settings…", "Ctrl+,", self.edit_settings)
         action("&File", "&Providers…", "Ctrl+Shift+,", self.edit_providers)
+        action("&File", "Add a &local model…", None, self.choose_local_model)
         menus["&File"].addSeparator()
         action("&File", "&Import ChatGPT export…", None, lambda: self.choose_import("chatgpt"))
         action("&File", "Import Desktop Chat &JSON…", None, lambda: self.choose_import("json"))
@@ -379,6 +380,13 @@ class MainWindow(QMainWindow):
         chosen = chosen or self.directory.default_model(provider)
         known = self.directory.models_of(provider)
         self._fill_models(known if known is not None else self._models.get(provider, []), chosen)
+        if provider == LOCAL_NAME:
+            labels = {m.path.stem: m.label for m in self.directory.added_models()}
+            labels[TINY_MODEL_ID] = TINY_MODEL_LABEL
+            for index in range(self.model_box.count()):
+                label = labels.get(self.model_box.itemText(index))
+                if label:
+                    self.model_box.setItemData(index, label, Qt.ItemDataRole.ToolTipRole)
 
     def _fill_models(self, models: list[str], current: str) -> None:
         self.model_box.blockSignals(True)
@@ -402,6 +410,30 @@ class MainWindow(QMainWindow):
         if provider in self._models or (self.models_task is not None and not self.models_task.done()):
             return
         self.models_task = asyncio.ensure_future(self._fetch_models(provider))
+
+    def choose_local_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a local model", str(Path.home()), "GGUF models (*.gguf)")
+        if path:
+            self.add_local_model(Path(path))
+
+    def add_local_model(self, path: Path) -> str | None:
+        """Add a .gguf file to the local provider; returns its model id, or None (and says why)."""
+        if self.directory.local is None:
+            self.show_notice("Local models need the local runtime: pip install 'desktop-chat[local]'.")
+            return None
+        try:
+            info = read_gguf_info(path)
+        except (OSError, ValueError, ImportError) as exc:
+            self.show_notice(f"Could not add {path.name}: {exc}")
+            return None
+        if str(path) not in self.settings.local_models:
+            self.apply_settings(replace(self.settings, local_models=(*self.settings.local_models, str(path))))
+        self._fill_providers()
+        self._choose(LOCAL_NAME, path.stem)
+        self._model_changed(path.stem)
+        self._update_send_state()
+        self.statusBar().showMessage(f"Added {info.label}", 8000)
+        return path.stem
 
     def find_local_servers(self) -> None:
         """Probe for Ollama and LM Studio on this computer, in the background."""

@@ -119,7 +119,7 @@ DRIVER = textwrap.dedent(
 
     session_module.SAVE_INTERVAL_S = 0.05
     store = HistoryStore(sys.argv[1])
-    chat = ChatSession(store, ProviderClients(), lambda name: Endpoint(sys.argv[2], None))
+    chat = ChatSession(store, ProviderClients(), lambda name, model=None: Endpoint(sys.argv[2], None))
     conv = store.create_conversation(provider="t", model="m")
 
     def on_event(event, said=[]):

@@ -18,7 +18,7 @@ from tests.fakes.openai_server import Reply, text_stream
 def setup(tmp_path, fake_server):
     store = HistoryStore(tmp_path / "h.db")
     clients = ProviderClients()
-    chat = ChatSession(store, clients, lambda name: Endpoint(fake_server.base_url, None), 5.0, 2.0)
+    chat = ChatSession(store, clients, lambda name, model=None: Endpoint(fake_server.base_url, None), 5.0, 2.0)
     conv = store.create_conversation(provider="Test", model="test-model", system_prompt="Be brief.", temperature=0.2)
     yield store, chat, conv
     store.close()
@@ -104,7 +104,7 @@ def test_regenerate_and_edit_make_versions(setup, fake_server):
 def test_missing_model_or_endpoint_is_a_failure_not_a_crash(tmp_path):
     store = HistoryStore(tmp_path / "h.db")
 
-    def no_key(name):
+    def no_key(name, model=None):
         raise NoEndpoint("No API key for OpenAI.")
 
     chat = ChatSession(store, ProviderClients(), no_key)
