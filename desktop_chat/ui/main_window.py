@@ -273,6 +273,13 @@ class MainWindow(QMainWindow):
         self.send_blocker.setAccessibleName("Why the message cannot be sent")
         self.send_blocker.setWordWrap(True)
         self.send_blocker.hide()
+        self.model_note = QLabel(
+            "Tiny offline model — for trying the app without a key; its answers are often wrong. "
+            "Add a key under File → Providers, or add a local model, for real answers."
+        )
+        self.model_note.setObjectName("modelNote")
+        self.model_note.setWordWrap(True)
+        self.model_note.hide()
         self.composer.cancelRequested.connect(self.stop_or_cancel)
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send")
@@ -299,6 +306,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.edit_banner)
         column.addWidget(self.send_blocker)
+        column.addWidget(self.model_note)
         column.addLayout(bottom)
 
         splitter = QSplitter()
@@ -474,6 +482,7 @@ class MainWindow(QMainWindow):
         self.load_models()
 
     def _model_changed(self, model: str) -> None:
+        self._update_send_state()
         if self.conversation is not None:
             self.conversation.provider = self.provider_box.currentText()
             self.conversation.model = model.strip()
@@ -576,6 +585,8 @@ class MainWindow(QMainWindow):
         self.send_blocker.setText(f"Can't send: {problem}" if problem else "")
         self.send_blocker.setVisible(bool(problem))
         self.send_button.setEnabled(not problem)
+        tiny = self.provider_box.currentText() == LOCAL_NAME and self.model_box.currentText() == TINY_MODEL_ID
+        self.model_note.setVisible(tiny and not problem)
 
     # Conversations
 

@@ -18,6 +18,7 @@ STYLE = """
 #noticeBar { background: #fff4ce; color: #3b2e00; border-radius: 6px; }
 #editBanner { color: palette(link); padding: 2px 6px; }
 #sendBlocker { color: #b3261e; padding: 2px 6px; }
+#modelNote { color: palette(placeholder-text); padding: 2px 6px; }
 #quickAskFrame { border: 1px solid palette(mid); border-radius: 10px; background: palette(window); }
 """
 

@@ -35,3 +35,30 @@ def test_found_servers_appear_in_the_picker_and_answer(qtbot, window_factory, fa
         assert "from ollama" in transcript_text(window)
         assert ollama.requests[-1]["model"] == "llama3.2:latest"
         assert fake_server.requests == []
+
+
+def test_no_key_means_the_tiny_local_model_labelled_honestly(qtbot, qloop, tmp_path):
+    from desktop_chat.core.directory import ProviderDirectory
+    from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, LocalServer
+    from desktop_chat.core.providers import ProviderClients
+    from desktop_chat.core.secrets import KeyStore
+    from desktop_chat.core.settings import Settings
+    from desktop_chat.core.store import HistoryStore
+    from desktop_chat.ui.main_window import MainWindow
+
+    model = tmp_path / "tiny.gguf"  # the server is not started in this test: only the choice is
+    model.write_bytes(b"GGUF")
+    directory = ProviderDirectory(Settings(), KeyStore(), LocalServer(model), tiny=model)
+    store = HistoryStore(tmp_path / "h.db")
+    window = MainWindow(Settings(), store, KeyStore(), ProviderClients(), lambda s: None, directory=directory)
+    window.discovery_targets = ()
+    qtbot.addWidget(window)
+    window.show()
+    assert window.provider_box.currentText() == LOCAL_NAME and window.model_box.currentText() == TINY_MODEL_ID
+    assert window.model_note.isVisible() and "often wrong" in window.model_note.text()
+    assert not window.send_blocker.isVisible()
+    window.provider_box.setCurrentText("OpenAI")  # no key: says why it cannot send
+    assert window.send_blocker.isVisible() and not window.model_note.isVisible()
+    window.shutdown()
+    qtbot.waitUntil(lambda: all(t is None or t.done() for t in (window.models_task, window.discovery_task)), timeout=5000)
+    store.close()
