@@ -13,6 +13,7 @@ BENCHMARKS = {
     "streaming": "benchmarks.streaming",
     "history": "benchmarks.history",
     "quick_ask": "benchmarks.quick_ask",
+    "local_model": "benchmarks.local_model",
 }
 
 

