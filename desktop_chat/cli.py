@@ -9,6 +9,17 @@ import sys
 from . import __version__
 
 
+LLAMA_SERVER_FLAG = "--run-llama-server"
+
+
+def run_llama_server(argv: list[str]) -> int:
+    from llama_cpp.server.__main__ import main as serve
+
+    sys.argv = ["llama_cpp.server", *argv]
+    serve()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="desktop-chat", description="A native desktop client for chat models.")
     parser.add_argument("--version", action="version", version=f"desktop-chat {__version__}")
@@ -50,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [LLAMA_SERVER_FLAG]:
+        # The installed (frozen) app has no separate Python: it serves the local model itself.
+        return run_llama_server(argv[1:])
     args = build_parser().parse_args(argv)
     from .core.paths import resolve_paths
 

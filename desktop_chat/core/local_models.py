@@ -36,7 +36,10 @@ DEFAULT_THREADS = 1
 
 def runtime_available() -> bool:
     """llama-cpp-python with its server extra is installed (desktop-chat[local])."""
-    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("uvicorn") is not None
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("uvicorn") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def bundled_model() -> Path | None:
@@ -165,8 +168,10 @@ class LocalServer:
         log_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
         self._log = log_dir / f"desktop-chat-llama-{os.getpid()}.log"
         log = open(self._log, "wb")  # noqa: SIM115 - the child writes to it for its whole life
+        # Installed as one frozen program, the app runs the server itself (cli.py).
+        launcher = [self.python, "--run-llama-server"] if getattr(sys, "frozen", False) else [self.python, "-m", "llama_cpp.server"]
         command = [
-            self.python, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", self.model_id,
+            *launcher, "--model", str(self.model), "--model_alias", self.model_id,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             # A second request waits for the first instead of silently cutting it.
