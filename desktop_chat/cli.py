@@ -8,7 +8,6 @@ import sys
 
 from . import __version__
 
-
 LLAMA_SERVER_FLAG = "--run-llama-server"
 
 
