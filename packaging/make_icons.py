@@ -29,6 +29,8 @@ def main() -> int:
         renderer.render(painter)
         painter.end()
         image.save(str(out / f"desktop-chat-{size}.png"))
+        if size == 256:
+            image.save(str(out / "desktop-chat.ico"))  # Windows: the installer and the .exe
     (out / "desktop-chat.svg").write_bytes(source.read_bytes())
     return 0
 
