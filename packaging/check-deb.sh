@@ -7,6 +7,7 @@
 # dependencies, not the package) is cached in ~/.cache/desktop-chat-ci/.
 set -euo pipefail
 deb=$(realpath "$1"); base_url=$2; display=$3
+# The user in the root gets a login shell ("su -"): nothing of the caller's environment.
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/desktop-chat-ci
 mkdir -p "$cache"
 depends=$(dpkg-deb -f "$deb" Depends | sed 's/([^)]*)//g; s/,/ /g')
@@ -41,20 +42,20 @@ chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-in
 chroot "$root" sh -c 'command -v desktop-chat && test -f /usr/share/applications/desktop-chat.desktop && test -f /usr/share/icons/hicolor/256x256/apps/desktop-chat.png'
 chroot "$root" useradd -m person
 home=/home/person
-chroot "$root" su person -c "mkdir -p $home/.config/desktop-chat && printf '%s\n' \
+chroot "$root" su - person -c "mkdir -p $home/.config/desktop-chat && printf '%s\n' \
   'first_run_done = true' 'default_provider = \"Test\"' '[[providers]]' 'name = \"Test\"' \
   'base_url = \"$base_url\"' 'default_model = \"test-model\"' 'needs_key = false' > $home/.config/desktop-chat/settings.toml"
 
 echo "== ask, offscreen"
-answer=$(chroot "$root" su person -c "QT_QPA_PLATFORM=offscreen desktop-chat ask 'hello from the clean root'")
+answer=$(chroot "$root" su - person -c "QT_QPA_PLATFORM=offscreen desktop-chat ask 'hello from the clean root'")
 [[ $answer == "You said: hello from the clean root" ]] || { echo "unexpected answer: $answer"; exit 1; }
 
 echo "== the window, offscreen"
-chroot "$root" su person -c "QT_QPA_PLATFORM=offscreen timeout -s TERM 6 desktop-chat" && status=0 || status=$?
+chroot "$root" su - person -c "QT_QPA_PLATFORM=offscreen timeout -s TERM 6 desktop-chat" && status=0 || status=$?
 [[ $status == 124 ]] || { echo "the offscreen window exited early ($status)"; exit 1; }
 
 echo "== the window, on X11 (DISPLAY $display)"
-chroot "$root" su person -c "DISPLAY=$display QT_QPA_PLATFORM=xcb desktop-chat > /tmp/app.log 2>&1 &"
+chroot "$root" su - person -c "DISPLAY=$display QT_QPA_PLATFORM=xcb desktop-chat > /tmp/app.log 2>&1 &"
 echo "$root" > "${CHECK_ROOT_FILE:-/dev/null}"
 for _ in $(seq 100); do
   [[ -f $root$home/.local/share/desktop-chat/history.db ]] && break; sleep 0.2
@@ -71,7 +72,7 @@ for _ in $(seq 50); do
   kill -TERM $pids 2>/dev/null || true
   sleep 0.2
 done
-count=$(chroot "$root" su person -c "desktop-chat history list --json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+count=$(chroot "$root" su - person -c "desktop-chat history list --json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 echo "conversations in the user's history: $count"
 [[ $count -ge ${CHECK_MIN_CONVERSATIONS:-0} ]] || { echo "the history holds $count conversations"; exit 1; }
 
