@@ -176,12 +176,24 @@ def run_gui(options: LaunchOptions) -> int:
     apply_theme(app, window)
     if options.provider or options.model:
         window.choose_for_new_chats(options.provider, options.model)
-    desktop = DesktopIntegration(app, window, options)
-    if not (options.quick_ask and desktop.tray is not None):
-        window.show()
+    holder: list[DesktopIntegration] = []
+
+    def integrate() -> DesktopIntegration:
+        # The quick-ask window, the X key grab and the tray: made once, kept hidden.
+        if not holder:
+            holder.append(DesktopIntegration(app, window, options))
+            instance.received.connect(holder[0].command)
+        return holder[0]
+
     if options.quick_ask:
+        desktop = integrate()
+        if desktop.tray is None:
+            window.show()
         desktop.quick_ask.open()
-    instance.received.connect(desktop.command)
+    else:
+        window.show()
+        # Right after the first paint, not before it.
+        QTimer.singleShot(0, integrate)
 
     openai_provider = settings.provider(OPENAI_NAME)
     # With the tiny local model there, a fresh start just works; keys can come later.
@@ -197,10 +209,13 @@ def run_gui(options: LaunchOptions) -> int:
 
     QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
     QTimer.singleShot(400, window.find_local_servers)
-    # Objects made at start-up live for the whole run: keep the collector off them,
-    # so its full passes cannot pause a stream.
-    gc.collect()
-    gc.freeze()
+    def freeze_startup_objects() -> None:
+        # Objects made at start-up live for the whole run: keep the collector off them,
+        # so its full passes cannot pause a stream. (After the first paint.)
+        gc.collect()
+        gc.freeze()
+
+    QTimer.singleShot(300, freeze_startup_objects)
 
     async def close_down() -> None:
         # The reply being streamed is saved (as stopped) before connections close,
@@ -223,7 +238,8 @@ def run_gui(options: LaunchOptions) -> int:
     app.aboutToQuit.connect(closing.set)
     with loop:
         loop.run_until_complete(closing.wait())
-    desktop.close()
+    if holder:
+        holder[0].close()
     instance.close()
     close_history(options.paths, store)
     return 0

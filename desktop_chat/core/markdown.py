@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -54,6 +55,9 @@ def is_safe_link(url: str) -> bool:
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # commonmark + GFM tables and strikethrough; html=False shows tags as text.
+    # Imported here, on first use, to keep it off the way to the first window.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
 
 

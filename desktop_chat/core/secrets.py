@@ -29,6 +29,8 @@ class KeyStore:
     session_keys: dict[str, str] = field(default_factory=dict)
     # Set when the user chose to keep keys in a private file (no keyring on this system).
     key_file: Path | None = None
+    # What the keyring answered, per provider: asking it again (D-Bus) costs tens of ms.
+    _looked_up: dict[str, str | None] = field(default_factory=dict)
 
     def _file_keys(self) -> dict[str, str]:
         if self.key_file is None or not self.key_file.exists():
@@ -38,6 +40,10 @@ class KeyStore:
         except (OSError, ValueError):
             return {}
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+    def forget_lookups(self) -> None:
+        """Ask the keyring again next time (after settings change, say)."""
+        self._looked_up.clear()
 
     def use_file(self, path: Path) -> None:
         """Keep keys in `path` (0600) from now on, starting with the ones held for this session."""
@@ -54,16 +60,20 @@ class KeyStore:
             found = self._file_keys().get(provider.name)
             if found:
                 return found
-        try:
-            import keyring
-            from keyring.errors import KeyringError
-
+        if provider.name in self._looked_up:
+            stored = self._looked_up[provider.name]
+        else:
             try:
-                stored = keyring.get_password(SERVICE, provider.name)
-            except KeyringError:
+                import keyring
+                from keyring.errors import KeyringError
+
+                try:
+                    stored = keyring.get_password(SERVICE, provider.name)
+                except KeyringError:
+                    stored = None
+            except Exception:  # a broken keyring backend must not stop the app
                 stored = None
-        except Exception:  # a broken keyring backend must not stop the app
-            stored = None
+            self._looked_up[provider.name] = stored
         if stored:
             return stored
         if provider.name == OPENAI_NAME:
@@ -73,6 +83,7 @@ class KeyStore:
 
     def set(self, provider_name: str, key: str) -> None:
         """Store in the keyring; raise KeyringUnavailable (keeping it for the session) if none works."""
+        self._looked_up.pop(provider_name, None)
         if self.key_file is not None:
             keys = self._file_keys()
             keys[provider_name] = key
@@ -92,6 +103,7 @@ class KeyStore:
 
     def delete(self, provider_name: str) -> None:
         self.session_keys.pop(provider_name, None)
+        self._looked_up.pop(provider_name, None)
         if self.key_file is not None and provider_name in (keys := self._file_keys()):
             del keys[provider_name]
             write_private(self.key_file, json.dumps(keys, indent=1))

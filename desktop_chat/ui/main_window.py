@@ -35,14 +35,6 @@ from desktop_chat import APP_NAME
 from desktop_chat.core.conversation import Conversation, Message, MessageTree, version_label
 from desktop_chat.core.directory import ProviderDirectory
 from desktop_chat.core.discovery import KNOWN_SERVERS, find_local_servers
-from desktop_chat.core.exchange import (
-    ImportError_,
-    export_html,
-    export_json,
-    export_markdown,
-    import_chatgpt,
-    import_json,
-)
 from desktop_chat.core.files import write_private
 from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, TINY_MODEL_LABEL, read_gguf_info
 from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
@@ -546,6 +538,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         old, self.settings = self.settings, settings
         self.directory.settings = settings
+        self.keys.forget_lookups()
         self._save_settings(settings)
         current = self.provider_box.currentText()
         self._fill_providers()
@@ -680,6 +673,8 @@ class MainWindow(QMainWindow):
             self.import_file(Path(path), kind)
 
     def import_file(self, path: Path, kind: str) -> str:
+        from desktop_chat.core.exchange import ImportError_, import_chatgpt, import_json
+
         try:
             if kind == "chatgpt":
                 report = import_chatgpt(self.store, path)
@@ -707,6 +702,8 @@ class MainWindow(QMainWindow):
             self.export_to(Path(path), fmt, None if all_conversations else [self.conversation.id] if self.conversation else None)
 
     def export_to(self, path: Path, fmt: str, ids: list[int] | None) -> bool:
+        from desktop_chat.core.exchange import export_html, export_json, export_markdown
+
         exporter = {"md": export_markdown, "json": export_json, "html": export_html}[fmt]
         try:
             write_private(path, exporter(self.store, ids))
@@ -720,6 +717,8 @@ class MainWindow(QMainWindow):
         if self.conversation is None:
             self.show_notice("Open a conversation to print it.")
             return None
+        from desktop_chat.core.exchange import export_html
+
         document = QTextDocument(self)
         document.setHtml(export_html(self.store, [self.conversation.id]))
         return document
