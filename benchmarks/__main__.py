@@ -14,6 +14,7 @@ BENCHMARKS = {
     "history": "benchmarks.history",
     "quick_ask": "benchmarks.quick_ask",
     "local_model": "benchmarks.local_model",
+    "end_to_end": "benchmarks.end_to_end",
 }
 
 

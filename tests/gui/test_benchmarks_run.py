@@ -15,6 +15,7 @@ import pytest
     ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
     ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
     ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),
+    ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
 ])
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
