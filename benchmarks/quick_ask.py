@@ -19,21 +19,6 @@ import time
 from pathlib import Path
 
 
-def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    number = b""
-    while not number.endswith(b"\n"):
-        piece = os.read(read, 16)
-        if not piece:
-            break
-        number += piece
-    os.close(read)
-    return xvfb, f":{number.decode().strip()}"
-
-
 def _press(display, keycodes: list[int]) -> None:
     from Xlib import X
     from Xlib.ext import xtest
@@ -61,7 +46,9 @@ def run(quick: bool = False) -> dict[str, object]:
     from Xlib import XK, X, display
 
     repeats = 3 if quick else 15
-    xvfb, name = _start_xvfb()
+    from tests.fakes.xvfb import start_xvfb
+
+    xvfb, name = start_xvfb()
     app = None
     try:
         x = display.Display(name)

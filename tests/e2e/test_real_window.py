@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.test_cli import write_settings
 from tests.fakes.openai_server import DEMO_REPLY, Reply, demo_pieces, text_stream
+from tests.fakes.xvfb import start_xvfb
 
 pytestmark = pytest.mark.xvfb
 # CI sets DESKTOP_CHAT_REQUIRE_XVFB=1 so a missing Xvfb fails instead of skipping.
@@ -25,18 +26,8 @@ needs_x = pytest.mark.skipif(
 
 @pytest.fixture
 def display():
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write)
-    number = b""
-    while not number.endswith(b"\n"):
-        piece = os.read(read, 16)
-        if not piece:
-            break
-        number += piece
-    os.close(read)
-    yield f":{number.decode().strip()}"
+    xvfb, name = start_xvfb()
+    yield name
     xvfb.terminate()
     xvfb.wait(10)
 
