@@ -190,32 +190,38 @@ def run_gui(options: LaunchOptions) -> int:
         if desktop.tray is None:
             window.show()
         desktop.quick_ask.open()
+        window.start_deferred_work()  # the main window may stay hidden in the tray
     else:
         window.show()
         # Right after the first paint, not before it.
-        QTimer.singleShot(0, integrate)
+        window.first_painted.connect(integrate)
 
     openai_provider = settings.provider(OPENAI_NAME)
     # With the tiny local model there, a fresh start just works; keys can come later.
-    if not settings.first_run_done and openai_provider and not keys.get(openai_provider) and not directory.has_local:
-        def first_run() -> None:
+    def first_run() -> None:
+        window.settle_keys()
+        if openai_provider and not keys.get(openai_provider):
             window.edit_providers(
                 intro="Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), "
                 "or add another provider such as Ollama or LM Studio. You can do this later under File → Providers."
             )
             window.apply_settings(replace(window.settings, first_run_done=True))
 
-        QTimer.singleShot(300, first_run)
+    if not settings.first_run_done and openai_provider and not directory.has_local:
+        window.first_painted.connect(lambda: QTimer.singleShot(300, first_run))
 
-    QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
-    QTimer.singleShot(400, window.find_local_servers)
     def freeze_startup_objects() -> None:
         # Objects made at start-up live for the whole run: keep the collector off them,
-        # so its full passes cannot pause a stream. (After the first paint.)
+        # so its full passes cannot pause a stream.
         gc.collect()
         gc.freeze()
 
-    QTimer.singleShot(300, freeze_startup_objects)
+    def after_first_paint() -> None:
+        QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
+        QTimer.singleShot(400, window.find_local_servers)
+        QTimer.singleShot(300, freeze_startup_objects)
+
+    window.first_painted.connect(after_first_paint)
 
     async def close_down() -> None:
         # The reply being streamed is saved (as stopped) before connections close,

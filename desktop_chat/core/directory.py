@@ -20,9 +20,9 @@ from .local_models import (
     runtime_available,
 )
 from .providers import ChatRequest, Endpoint, Failure
-from .secrets import KeyStore, endpoint_for
+from .secrets import KeyStore, endpoint_for, missing_key
 from .session import NoEndpoint
-from .settings import OPENAI_NAME, ProviderConfig, Settings
+from .settings import ProviderConfig, Settings
 
 # Room left in the context for the reply itself.
 REPLY_ROOM = 256
@@ -37,6 +37,9 @@ class ProviderDirectory:
 
     # The bundled tiny model's file, when installed.
     tiny: Path | None = None
+    # Set while the keyring's answers are not in (the window paints before asking it):
+    # meanwhile a provider is taken to have a key when the keyring held one last time.
+    assume_keys: frozenset[str] | None = None
 
     @classmethod
     def create(cls, settings: Settings, keys: KeyStore) -> ProviderDirectory:
@@ -72,9 +75,14 @@ class ProviderDirectory:
         name = self.settings.default_provider
         config = self.settings.provider(name)
         model = self.settings.default_model or (config.default_model if config else "")
-        if config is not None and self.has_local and config.needs_key and not self.keys.get(config):
+        if config is not None and self.has_local and config.needs_key and not self.has_key(config):
             return LOCAL_NAME, TINY_MODEL_ID
         return name, model
+
+    def has_key(self, config: ProviderConfig) -> bool:
+        if self.assume_keys is not None and not self.keys.presence_known(config):
+            return config.name in self.assume_keys
+        return bool(self.keys.get(config))
 
     def models_of(self, name: str) -> list[str] | None:
         """Models known without asking the network (local ones), else None."""
@@ -98,7 +106,8 @@ class ProviderDirectory:
         config = self.settings.provider(name)
         if config is None:
             raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
-        endpoint_for(config, self.keys)
+        if config.needs_key and not self.has_key(config):
+            raise NoEndpoint(missing_key(config))
 
     async def endpoint(self, name: str, model: str = "") -> Endpoint:
         if name == LOCAL_NAME:
@@ -144,9 +153,4 @@ class ProviderDirectory:
             self.local.stop()
 
 
-def openai_configured(settings: Settings, keys: KeyStore) -> bool:
-    config = settings.provider(OPENAI_NAME)
-    return config is not None and bool(keys.get(config))
-
-
-__all__ = ["ProviderDirectory", "ProviderConfig", "openai_configured"]
+__all__ = ["ProviderDirectory", "ProviderConfig"]

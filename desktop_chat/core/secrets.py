@@ -60,26 +60,44 @@ class KeyStore:
             found = self._file_keys().get(provider.name)
             if found:
                 return found
-        if provider.name in self._looked_up:
-            stored = self._looked_up[provider.name]
-        else:
-            try:
-                import keyring
-                from keyring.errors import KeyringError
-
-                try:
-                    stored = keyring.get_password(SERVICE, provider.name)
-                except KeyringError:
-                    stored = None
-            except Exception:  # a broken keyring backend must not stop the app
-                stored = None
-            self._looked_up[provider.name] = stored
+        stored = self._ask_keyring(provider.name)
         if stored:
             return stored
-        if provider.name == OPENAI_NAME:
-            # The same variable the openai SDK reads, so scripts and the app agree.
-            return os.environ.get("OPENAI_API_KEY") or None
-        return None
+        return _environment_key(provider)
+
+    def _ask_keyring(self, name: str) -> str | None:
+        if name in self._looked_up:
+            return self._looked_up[name]
+        try:
+            import keyring
+            from keyring.errors import KeyringError
+
+            try:
+                stored = keyring.get_password(SERVICE, name)
+            except KeyringError:
+                stored = None
+        except Exception:  # a broken keyring backend must not stop the app
+            stored = None
+        self._looked_up[name] = stored
+        return stored
+
+    def presence_known(self, provider: ProviderConfig) -> bool:
+        """Whether `get` can tell if there is a key without asking the keyring (which may
+        take long: a D-Bus round trip, its backends' imports, an unlock prompt)."""
+        name = provider.name
+        return (
+            name in self.session_keys
+            or name in self._looked_up
+            or _environment_key(provider) is not None
+            or bool(self.key_file is not None and self._file_keys().get(name))
+        )
+
+    def look_up(self, providers: list[ProviderConfig]) -> frozenset[str]:
+        """Ask the keyring for these providers' keys now (blocking; safe in a worker thread)
+        and return the names whose key it holds."""
+        for provider in providers:
+            self._ask_keyring(provider.name)
+        return frozenset(p.name for p in providers if self._looked_up.get(p.name))
 
     def set(self, provider_name: str, key: str) -> None:
         """Store in the keyring; raise KeyringUnavailable (keeping it for the session) if none works."""
@@ -126,6 +144,15 @@ def endpoint_for(provider: ProviderConfig, keys: KeyStore):  # type: ignore[no-u
         base_url = os.environ["OPENAI_BASE_URL"]
     key = keys.get(provider)
     if provider.needs_key and not key:
-        hint = " or set OPENAI_API_KEY" if provider.name == OPENAI_NAME else ""
-        raise NoEndpoint(f"No API key for {provider.name}. Add one under File → Providers{hint}, or choose another provider.")
+        raise NoEndpoint(missing_key(provider))
     return Endpoint(base_url.rstrip("/"), key)
+
+
+def missing_key(provider: ProviderConfig) -> str:
+    hint = " or set OPENAI_API_KEY" if provider.name == OPENAI_NAME else ""
+    return f"No API key for {provider.name}. Add one under File → Providers{hint}, or choose another provider."
+
+
+def _environment_key(provider: ProviderConfig) -> str | None:
+    # The same variable the openai SDK reads, so scripts and the app agree.
+    return (os.environ.get("OPENAI_API_KEY") or None) if provider.name == OPENAI_NAME else None

@@ -61,6 +61,9 @@ class Settings:
     # One-time explanations already given: no global shortcut here; the app stays in the tray.
     shortcut_notice_shown: bool = False
     tray_notice_shown: bool = False
+    # Providers whose key the keyring held when last asked (names, never keys): the
+    # window paints before the keyring answers and chooses by this meanwhile.
+    keys_seen: tuple[str, ...] = ()
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -117,7 +120,7 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     warnings: list[str] = []
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("providers", "prompt_presets", "local_models"):
+        if key in ("providers", "prompt_presets", "local_models", "keys_seen"):
             continue
         if key not in _SCALARS:
             warnings.append(f"unknown setting '{key}' ignored")
@@ -167,6 +170,10 @@ def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
         if not isinstance(data["local_models"], list) or not all(isinstance(p, str) for p in data["local_models"]):
             raise SettingsError("'local_models' must be a list of .gguf file paths")
         values["local_models"] = tuple(data["local_models"])
+    if "keys_seen" in data:
+        if not isinstance(data["keys_seen"], list) or not all(isinstance(n, str) for n in data["keys_seen"]):
+            raise SettingsError("'keys_seen' must be a list of provider names")
+        values["keys_seen"] = tuple(data["keys_seen"])
     if "prompt_presets" in data:
         raw = data["prompt_presets"]
         if not isinstance(raw, list) or not all(
@@ -186,6 +193,7 @@ def settings_to_toml(settings: Settings) -> str:
     data["providers"] = [asdict(p) for p in settings.providers]
     data["prompt_presets"] = [asdict(p) for p in settings.prompt_presets]
     data["local_models"] = list(settings.local_models)
+    data["keys_seen"] = list(settings.keys_seen)
     header = (
         "# Desktop Chat settings. Edit while the app is closed; invalid files are kept\n"
         "# aside as a backup and defaults are used. API keys never go here: they live\n"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication, QKeySequence, QTextDocument
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication, QKeySequence, QPaintEvent, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -117,6 +118,9 @@ class ConversationSettingsDialog(QDialog):
 class MainWindow(QMainWindow):
     # After the window closed and its work was cancelled; the app quits on it.
     closed = Signal()
+    # Once, when the window has painted for the first time: start-up work that can
+    # wait (the keyring, the quick-ask window, the SDK import) starts from here.
+    first_painted = Signal()
 
     def __init__(
         self,
@@ -165,6 +169,12 @@ class MainWindow(QMainWindow):
         # --provider/--model: the choice for new chats in this run.
         self._startup_choice: tuple[str | None, str | None] = (None, None)
         self.pending: PendingReply | None = None
+        self._painted = False
+        # The keyring is asked after the first paint (it can take long); until it
+        # answers, providers are taken to have a key if they had one last time.
+        self.directory.assume_keys = frozenset(settings.keys_seen)
+        self._default_shown = ""
+        self.first_painted.connect(self.look_up_keys)
 
         self.setWindowTitle(APP_NAME)
         self.setObjectName("mainWindow")
@@ -568,6 +578,58 @@ class MainWindow(QMainWindow):
                 self.shortcut_changed(settings.quick_ask_shortcut)
         self._update_send_state()
 
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        self.start_deferred_work()
+
+    def start_deferred_work(self) -> None:
+        """Emit first_painted, once: on the first paint, or at once when starting hidden."""
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.first_painted.emit)
+
+    @property
+    def keys_answered(self) -> bool:
+        return self.directory.assume_keys is None
+
+    def look_up_keys(self) -> None:
+        """Ask the keyring in a worker thread; the window stays live while it answers."""
+        if self.keys_answered:
+            return
+        loop = asyncio.get_event_loop()
+        wanted = [p for p in self.settings.providers if p.needs_key]
+
+        def work() -> None:
+            held = self.keys.look_up(wanted)
+            try:
+                loop.call_soon_threadsafe(self._keys_answered, held)
+            except RuntimeError:
+                pass  # the app closed meanwhile
+
+        # A daemon thread: a keyring that never answers must not hold up quitting.
+        threading.Thread(target=work, name="keyring", daemon=True).start()
+
+    def settle_keys(self) -> None:
+        """Wait for the keyring now (only when its answer is needed before it came)."""
+        if not self.keys_answered:
+            self._keys_answered(self.keys.look_up([p for p in self.settings.providers if p.needs_key]))
+
+    def _keys_answered(self, held: frozenset[str]) -> None:
+        if self.keys_answered or self._quitting:
+            return
+        shown = self.provider_box.currentText()
+        self.directory.assume_keys = None
+        seen = tuple(sorted(held))
+        if seen != self.settings.keys_seen:
+            self.settings = replace(self.settings, keys_seen=seen)
+            self.directory.settings = self.settings
+            self._save_settings(self.settings)
+        if self.conversation is None and shown == self._default_shown:
+            # The default choice may change now that the keys are known.
+            self._choose(*self._startup_choice)
+            self._default_shown = self.provider_box.currentText()
+        self._update_send_state()
+
     def _update_send_state(self) -> None:
         """Say plainly, above the composer, when a message cannot be sent and why."""
         try:
@@ -595,6 +657,7 @@ class MainWindow(QMainWindow):
         self._cancel_edit()
         self.title_label.setText("New chat")
         self._choose(*self._startup_choice)
+        self._default_shown = self.provider_box.currentText()
         self.chat_view.show_messages([])
         self.conversation_list.clearSelection()
         self.usage_label.clear()
@@ -868,6 +931,7 @@ class MainWindow(QMainWindow):
     def send(self, text: str) -> None:
         if self.streaming or not text.strip():
             return
+        self.settle_keys()
         self._update_send_state()
         if self.send_blocker.isVisible():
             return  # the reason is shown above the composer; the text stays where it is

@@ -1,4 +1,4 @@
-"""Start-up: the first paint happens before the slow `openai` import or any network use."""
+"""Start-up: the first paint happens before the slow `openai` import, the keyring or any network use."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
             def eventFilter(self, obj, event):
                 if event.type() == QEvent.Type.Paint and not seen and obj.isWidgetType() \\
                         and obj.window().objectName() == "mainWindow":
-                    seen.append(("openai" in sys.modules, "httpx2" in sys.modules))
+                    seen.append(("openai" in sys.modules, "httpx2" in sys.modules, "keyring" in sys.modules))
                     app.quit()
                 return False
 
@@ -41,5 +41,5 @@ def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[(False, False)] 0"
+    assert out.stdout.strip() == "[(False, False, False)] 0"
     assert fake_server.requests == []  # no network at start-up

@@ -58,6 +58,8 @@ def window_factory(qtbot, qloop, tmp_path):
         # Window shortcuts (Ctrl+K, Ctrl+N…) act only in the active window, as on a desktop.
         window.activateWindow()
         qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+        # The keyring is asked after the first paint; tests start from its answer.
+        qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
         made.append(window)
         return window
 

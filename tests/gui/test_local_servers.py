@@ -62,3 +62,82 @@ def test_no_key_means_the_tiny_local_model_labelled_honestly(qtbot, qloop, tmp_p
     window.shutdown()
     qtbot.waitUntil(lambda: all(t is None or t.done() for t in (window.models_task, window.discovery_task)), timeout=5000)
     store.close()
+
+
+def _window_with_tiny_model(qtbot, tmp_path, settings, saved):
+    from desktop_chat.core.directory import ProviderDirectory
+    from desktop_chat.core.local_models import LocalServer
+    from desktop_chat.core.providers import ProviderClients
+    from desktop_chat.core.secrets import KeyStore
+    from desktop_chat.core.store import HistoryStore
+    from desktop_chat.ui.main_window import MainWindow
+
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF")
+    keys = KeyStore()
+    directory = ProviderDirectory(settings, keys, LocalServer(model), tiny=model)
+    store = HistoryStore(tmp_path / f"h{len(saved)}.db")
+    window = MainWindow(settings, store, keys, ProviderClients(), saved.append, directory=directory)
+    window.discovery_targets = ()
+    qtbot.addWidget(window)
+    window.show()
+    return window, store
+
+
+def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, tmp_path):
+    import threading
+
+    from desktop_chat.core.local_models import LOCAL_NAME
+    from desktop_chat.core.settings import Settings
+    from tests.fakes import memory_keyring
+
+    memory_keyring._STORE[("desktop-chat", "OpenAI")] = "sk-in-the-keyring"
+    memory_keyring.GATE = threading.Event()  # the keyring waits, as behind an unlock prompt
+    saved: list[Settings] = []
+    window, store = _window_with_tiny_model(qtbot, tmp_path, Settings(), saved)
+    # Painted and usable while the keyring has not answered; never seen a key: the local model.
+    qtbot.waitUntil(lambda: window._painted, timeout=3000)
+    qtbot.wait(100)
+    assert not window.keys_answered
+    assert window.provider_box.currentText() == LOCAL_NAME and not window.send_blocker.isVisible()
+    memory_keyring.GATE.set()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    # The keyring holds an OpenAI key: the new chat goes to OpenAI, and that is remembered (names only).
+    assert window.provider_box.currentText() == "OpenAI" and not window.send_blocker.isVisible()
+    assert saved[-1].keys_seen == ("OpenAI",)
+    assert "sk-in-the-keyring" not in repr(saved[-1])
+    window.shutdown()
+    store.close()
+
+    # Next start: the keyring is slow again, but the window already shows what it will say.
+    memory_keyring.GATE = threading.Event()
+    window, store = _window_with_tiny_model(qtbot, tmp_path, saved[-1], saved)
+    qtbot.waitUntil(lambda: window._painted, timeout=3000)
+    assert not window.keys_answered and window.provider_box.currentText() == "OpenAI"
+    # The key was removed from the keyring meanwhile: once it answers, back to the local model.
+    del memory_keyring._STORE[("desktop-chat", "OpenAI")]
+    memory_keyring.GATE.set()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    assert window.provider_box.currentText() == LOCAL_NAME
+    assert saved[-1].keys_seen == ()
+    window.shutdown()
+    store.close()
+
+
+def test_a_choice_made_before_the_keyring_answers_is_kept(qtbot, qloop, tmp_path):
+    import threading
+
+    from desktop_chat.core.settings import Settings
+    from tests.fakes import memory_keyring
+
+    memory_keyring._STORE[("desktop-chat", "OpenAI")] = "sk-in-the-keyring"
+    memory_keyring.GATE = threading.Event()
+    saved: list[Settings] = []
+    window, store = _window_with_tiny_model(qtbot, tmp_path, Settings(keys_seen=("OpenAI",)), saved)
+    qtbot.waitUntil(lambda: window._painted, timeout=3000)
+    window.provider_box.setCurrentText("Local (offline)")  # the user picked before the answer came
+    memory_keyring.GATE.set()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    assert window.provider_box.currentText() == "Local (offline)"
+    window.shutdown()
+    store.close()

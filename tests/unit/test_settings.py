@@ -82,3 +82,33 @@ def test_no_keyring_keeps_the_key_for_the_session_and_says_so():
     with pytest.raises(KeyringUnavailable, match="this session only"):
         keys.set("P", "sk-x")
     assert keys.get(ProviderConfig("P", "http://x/v1")) == "sk-x"
+
+
+def test_key_presence_is_known_without_the_keyring_only_where_it_can_be(monkeypatch, tmp_path):
+    from tests.fakes import memory_keyring
+
+    openai, other = ProviderConfig(OPENAI_NAME, "https://x/v1"), ProviderConfig("P", "http://x/v1")
+    memory_keyring._STORE[("desktop-chat", "P")] = "sk-p"
+    keys = KeyStore()
+    assert not keys.presence_known(openai) and not keys.presence_known(other)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert keys.presence_known(openai)  # the SDK's variable answers for OpenAI at once
+    assert keys.look_up([openai, other]) == frozenset({"P"})  # what the keyring itself holds
+    assert keys.presence_known(other)
+    del memory_keyring._STORE[("desktop-chat", "P")]
+    assert keys.get(other) == "sk-p"  # answered once per run, until forgotten
+    keys.forget_lookups()
+    assert not keys.presence_known(other) and keys.get(other) is None
+    filed = KeyStore(key_file=tmp_path / "keys.json")
+    filed.set("P", "sk-file")
+    assert filed.presence_known(other)
+
+
+def test_settings_remember_which_keys_were_seen_and_reject_junk(tmp_path):
+    from desktop_chat.core.settings import SettingsError, load_settings, parse_settings, save_settings
+
+    path = tmp_path / "settings.toml"
+    save_settings(path, Settings(keys_seen=("OpenAI", "Groq")))
+    assert load_settings(path).settings.keys_seen == ("OpenAI", "Groq")
+    with pytest.raises(SettingsError, match="keys_seen"):
+        parse_settings({"keys_seen": "OpenAI"})
