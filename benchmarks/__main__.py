@@ -16,6 +16,7 @@ BENCHMARKS = {
     "local_model": "benchmarks.local_model",
     "end_to_end": "benchmarks.end_to_end",
     "startup": "benchmarks.startup",
+    "memory": "benchmarks.memory",
 }
 
 

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import signal
 import sys
-import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -30,15 +29,6 @@ class LaunchOptions:
     provider: str | None = None
     model: str | None = None
     quick_ask: bool = False
-
-
-def _warm_up_openai() -> None:
-    # The SDK takes most of a second to import; do it off the GUI thread after the
-    # first paint so the first Send does not pay for it.
-    try:
-        import openai  # noqa: F401
-    except Exception:
-        pass
 
 
 class DesktopIntegration:
@@ -217,7 +207,6 @@ def run_gui(options: LaunchOptions) -> int:
         gc.freeze()
 
     def after_first_paint() -> None:
-        QTimer.singleShot(200, lambda: threading.Thread(target=_warm_up_openai, daemon=True).start())
         QTimer.singleShot(400, window.find_local_servers)
         QTimer.singleShot(300, freeze_startup_objects)
 

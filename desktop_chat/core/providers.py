@@ -1,8 +1,9 @@
 """Talking to OpenAI-compatible providers: typed stream events and errors mapped once.
 
 Nothing above this module knows the wire format or the SDK's exception types.
-The `openai` package is imported lazily: it costs most of a second, and the first
-window must paint before anyone needs it.
+The `openai` package is imported lazily, in a background thread: it costs most of a
+second and ~37 MB, so the window paints and idles without it; it loads as soon as
+the user starts typing (`warm_up_sdk`) or, at the latest, when a request needs it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,39 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+
+_sdk_ready = threading.Event()
+_sdk_lock = threading.Lock()
+_sdk_loader: threading.Thread | None = None
+
+
+def _import_sdk() -> None:
+    try:
+        import httpx2  # noqa: F401
+        import openai  # noqa: F401
+    except Exception:
+        pass  # the request that needs it reports the ImportError
+    finally:
+        _sdk_ready.set()
+
+
+def warm_up_sdk() -> None:
+    """Start importing the SDK in a background thread, once; returns at once."""
+    global _sdk_loader
+    with _sdk_lock:
+        if _sdk_loader is None and not _sdk_ready.is_set():
+            _sdk_loader = threading.Thread(target=_import_sdk, name="import-openai", daemon=True)
+            _sdk_loader.start()
+
+
+async def load_sdk() -> None:
+    """Have the SDK imported, without holding up the event loop while it loads."""
+    if _sdk_ready.is_set():
+        return
+    warm_up_sdk()
+    while not _sdk_ready.is_set():
+        await asyncio.sleep(0.01)
+
 
 # A placeholder for servers that take no key: the SDK refuses an empty one.
 NO_KEY = "no-key-needed"
@@ -114,6 +149,7 @@ class ProviderClients:
 
     async def list_models(self, endpoint: Endpoint, timeout: float = 10.0) -> list[str]:
         """Model ids from the provider's /models; raises ProviderError with a message."""
+        await load_sdk()
         try:
             async with asyncio.timeout(timeout):
                 page = await self.client(endpoint).models.list()
@@ -134,6 +170,7 @@ class ProviderClients:
         Cancelling the consuming task closes the HTTP response.
         """
         loop = asyncio.get_running_loop()
+        await load_sdk()
         saw_text = False
         finish_reason: str | None = None
         stream: Any = None

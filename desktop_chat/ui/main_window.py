@@ -39,7 +39,14 @@ from desktop_chat.core.directory import ProviderDirectory
 from desktop_chat.core.discovery import KNOWN_SERVERS, find_local_servers
 from desktop_chat.core.files import write_private
 from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, TINY_MODEL_LABEL, read_gguf_info
-from desktop_chat.core.providers import ProviderClients, ProviderError, ReasoningDelta, StreamEvent, TextDelta
+from desktop_chat.core.providers import (
+    ProviderClients,
+    ProviderError,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    warm_up_sdk,
+)
 from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
 from desktop_chat.core.settings import PromptPreset, Settings
@@ -274,6 +281,8 @@ class MainWindow(QMainWindow):
         self.edit_banner.hide()
         self.composer = Composer()
         self.composer.submitted.connect(self.send)
+        # Typing means a request is coming: load the SDK meanwhile, in the background.
+        self.composer.textChanged.connect(warm_up_sdk)
         self.send_blocker = QLabel()
         self.send_blocker.setObjectName("sendBlocker")
         self.send_blocker.setAccessibleName("Why the message cannot be sent")

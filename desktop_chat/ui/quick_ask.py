@@ -13,7 +13,7 @@ from PySide6.QtGui import QCursor, QGuiApplication, QHideEvent, QKeyEvent, QShow
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop_chat.core.conversation import Conversation
-from desktop_chat.core.providers import ReasoningDelta, StreamEvent, TextDelta
+from desktop_chat.core.providers import ReasoningDelta, StreamEvent, TextDelta, warm_up_sdk
 from desktop_chat.core.session import ChatSession, PendingReply
 from desktop_chat.core.store import HistoryStore, StoreWriteError
 
@@ -141,6 +141,7 @@ class QuickAskController:
             self.open()
 
     def open(self) -> None:
+        warm_up_sdk()  # a question is coming: load the SDK while it is typed
         if not self.window.isVisible():
             self.conversation = None  # a new question, a new conversation
             self.window.chat_view.show_messages([])

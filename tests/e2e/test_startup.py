@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 
-def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
+def test_first_paint_does_not_wait_for_openai_and_idle_does_not_load_it(tmp_path, fake_server):
     (tmp_path / "p").mkdir()
     (tmp_path / "p" / "settings.toml").write_text(
         f'first_run_done = true\ndefault_provider = "T"\n[[providers]]\nname = "T"\n'
@@ -17,7 +17,9 @@ def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
         f"""
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from PySide6.QtCore import QEvent, QObject
+        import time
+        from PySide6.QtCore import QEvent, QObject, QTimer
+        from PySide6.QtTest import QTest
         from PySide6.QtWidgets import QApplication
         from desktop_chat.app import LaunchOptions, run_gui
         from desktop_chat.core.paths import resolve_paths
@@ -30,8 +32,21 @@ def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
                 if event.type() == QEvent.Type.Paint and not seen and obj.isWidgetType() \\
                         and obj.window().objectName() == "mainWindow":
                     seen.append(("openai" in sys.modules, "httpx2" in sys.modules, "keyring" in sys.modules))
-                    app.quit()
+                    QTimer.singleShot(1500, idle)
                 return False
+
+        def idle():
+            # Idle after start-up, the SDK is still not loaded (and the keyring was never
+            # asked: no provider here takes a key).
+            seen.append(("openai" in sys.modules, "keyring" in sys.modules))
+            window = next(w for w in app.topLevelWidgets() if w.objectName() == "mainWindow")
+            QTest.keyClicks(window.composer, "hel")  # typing starts loading it
+            deadline = time.monotonic() + 30
+            while "openai" not in sys.modules and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.01)
+            seen.append("openai" in sys.modules)
+            window.quit_app()
 
         spy = FirstPaint()
         app.installEventFilter(spy)
@@ -41,5 +56,5 @@ def test_first_paint_does_not_wait_for_openai(tmp_path, fake_server):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[(False, False, False)] 0"
+    assert out.stdout.strip() == "[(False, False, False), (False, False), True] 0"
     assert fake_server.requests == []  # no network at start-up

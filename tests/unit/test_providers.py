@@ -290,3 +290,33 @@ def test_azure_prompt_filter_error_body(fake_server):
     events = collect(fake_server, Reply(status=400, headers={"content-type": "application/json"}, body=[body]))
     failure = last(events).failure
     assert failure.kind == "bad_request" and "content management policy" in failure.message.lower()
+
+
+def test_the_sdk_loads_in_a_background_thread_on_demand():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import asyncio, sys, threading
+        from desktop_chat.core import providers
+        print("openai" in sys.modules)
+        loop_turns = 0
+        async def main():
+            global loop_turns
+            async def ticker():
+                global loop_turns
+                while True:
+                    loop_turns += 1
+                    await asyncio.sleep(0.005)
+            tick = asyncio.ensure_future(ticker())
+            await providers.load_sdk()  # the event loop keeps turning while it imports
+            tick.cancel()
+        asyncio.run(main())
+        print("openai" in sys.modules, "httpx2" in sys.modules, loop_turns > 5)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True", "True"]
