@@ -259,6 +259,21 @@ def highlight(code: str, language: str, style: str) -> str:
     lexer = _lexer(language)
     if lexer is None:
         return _text(code)
-    from pygments import highlight as pyg_highlight
+    from pygments import format as pyg_format
+    from pygments.token import Text
 
-    return pyg_highlight(code, lexer, _formatter(style))
+    runs: list[tuple[Any, str]] = []
+    for kind, value in lexer.get_tokens(code):
+        if value.isspace():
+            # Whitespace's colour cannot be seen: it joins the run before it on the
+            # same line, or is plain text. Fewer runs, fewer fragments in the
+            # transcript's document, all of which Qt walks whenever a table is added.
+            if runs and not runs[-1][1].endswith("\n"):
+                kind = runs[-1][0]
+            else:
+                kind = Text
+        if runs and kind is runs[-1][0]:
+            runs[-1] = (kind, runs[-1][1] + value)
+        else:
+            runs.append((kind, value))
+    return str(pyg_format(runs, _formatter(style)))

@@ -269,6 +269,10 @@ class ChatView(QTextBrowser):
         self._flush_timer.stop()
         tail = "".join(self._tail_parts)
         cut = stable_prefix_length(tail)
+        # One edit for the whole frame: Qt lays out (and, when a table comes or goes,
+        # re-scans the document's frames) once per edit, not once per change.
+        edit = QTextCursor(self.document())
+        edit.beginEditBlock()
         if cut:
             done, tail = tail[:cut], tail[cut:]
             self._tail_parts = [tail]
@@ -278,6 +282,7 @@ class ChatView(QTextBrowser):
             self._start_block(cursor)
             self._tail_pos = cursor.position()
         self._show_tail(tail)
+        edit.endEditBlock()
 
     def _show_tail(self, tail: str) -> None:
         rendered = self.renderer.render(tail, code_offset=len(self._code_blocks))

@@ -64,3 +64,20 @@ def test_streaming_split_renders_the_same_blocks_as_whole():
     committed.append(tail)
     assert "".join(committed) == text
     assert "".join(render(part).html for part in committed) == render(text).html.replace("copy:0", "copy:0")
+
+
+def test_highlighting_keeps_every_character_in_few_runs():
+    import html
+
+    from desktop_chat.core.markdown import highlight
+
+    code = "def f(x):\n    return x + 1  # sum\n\n\tpass\n"
+    out = highlight(code, "python", "default")
+    # Every character is there, in order, and the keywords keep their colour...
+    assert html.unescape(re.sub(r"<[^>]+>", "", out)) == code
+    assert re.search(r'<span style="[^"]*font-weight: bold">def ', out)
+    # ...but whitespace has no span of its own (its colour cannot be seen): fewer
+    # runs of text, fewer fragments for Qt to walk when the transcript changes.
+    assert not re.search(r"<span[^>]*>\s+</span>", out)
+    plain = "x = 1\n"
+    assert html.unescape(re.sub(r"<[^>]+>", "", highlight(plain, "nosuchlanguage", "default"))) == plain
