@@ -16,6 +16,8 @@ import pytest
     ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
     ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),
     ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
+    ("startup", ("first_paint_s", "bare_first_paint_s", "ratio")),
+    ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
 ])
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
