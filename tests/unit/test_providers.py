@@ -163,6 +163,23 @@ def test_malformed_chunk(fake_server):
     assert last(events).failure.kind == "malformed"
 
 
+@pytest.mark.parametrize("bad", [b"data: 42\n\n", b'data: ["a list"]\n\n', b'data: {"choices": "nope"}\n\n'])
+def test_json_that_is_not_a_chunk_is_malformed(fake_server, bad):
+    body = text_stream(["good "], finish=None, usage=False, done=False) + [bad]
+    events = collect(fake_server, Reply(body=body))
+    assert text_of(events) == "good "
+    assert last(events).failure.kind == "malformed"
+
+
+def test_odd_but_harmless_chunk_fields_are_skipped(fake_server):
+    odd = [b'data: {"choices": [{"index": 0, "delta": {"content": null, "reasoning": 7}}], "usage": "n/a"}\n\n',
+           b'data: {"choices": [{"index": 1, "delta": {"content": "second choice"}}, "junk"]}\n\n',
+           b'data: {"choices": [], "x_groq": {"usage": {"prompt_tokens": 3, "completion_tokens": true}}}\n\n']
+    events = collect(fake_server, Reply(body=odd + text_stream(["fine"])))
+    assert text_of(events) == "fine" and last(events) == Finished("stop")
+    assert UsageReport(3, None, None) in events
+
+
 def test_keepalive_comments_and_empty_choices(fake_server):
     body = [b": keep-alive\n\n", sse(chunk(choices=False)), b": OPENROUTER PROCESSING\n\n"] + text_stream(["fine"])
     events = collect(fake_server, Reply(body=body))
