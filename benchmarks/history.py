@@ -15,10 +15,8 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -127,48 +125,24 @@ def measure_open(path: Path, repeats: int) -> float:
     return statistics.median(times)
 
 
-FIRST_PAINT = textwrap.dedent(
-    """
-    import os, sys, time
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtWidgets import QApplication
-    from desktop_chat.app import LaunchOptions, run_gui
-    from desktop_chat.core.paths import resolve_paths
-
-    app = QApplication([])
-    class FirstPaint(QObject):
-        def eventFilter(self, obj, event):
-            if event.type() == QEvent.Type.Paint and obj.isWidgetType() and obj.window().objectName() == "mainWindow":
-                print(time.time(), flush=True)
-                app.removeEventFilter(self)
-                app.quit()
-            return False
-    spy = FirstPaint()
-    app.installEventFilter(spy)
-    run_gui(LaunchOptions(resolve_paths(sys.argv[1])))
-    """
-)
-
-
 def first_paint_s(home: Path) -> float:
-    started = time.time()
-    out = subprocess.run([sys.executable, "-c", FIRST_PAINT, str(home)], capture_output=True, text=True, timeout=120)
-    return float(out.stdout.split()[0]) - started
+    """Process start to the first painted window, as the startup benchmark measures it."""
+    from .startup import launch
+
+    return launch("app", home)["first_paint"]
 
 
 def measure_startup_delta(path: Path, repeats: int) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        empty, big = Path(folder) / "empty", Path(folder) / "big"
-        for home in (empty, big):
-            home.mkdir()
-            (home / "settings.toml").write_text("first_run_done = true\n")
-        try:
-            os.link(path, big / "history.db")  # the same file, without copying hundreds of MB
-        except OSError:
-            import shutil
+    from .startup import make_profile
 
-            shutil.copy(path, big / "history.db")
+    with tempfile.TemporaryDirectory() as folder:
+        empty_folder, big_folder = Path(folder) / "empty", Path(folder) / "big"
+        empty_folder.mkdir()
+        big_folder.mkdir()
+        empty = make_profile(empty_folder, empty_history=True)
+        big = make_profile(big_folder, history=path)
+        first_paint_s(empty)  # untimed: bytecode and file caches, as for any later start
+        first_paint_s(big)
         empty_times, big_times = [], []
         for _ in range(repeats):
             empty_times.append(first_paint_s(empty))

@@ -136,8 +136,9 @@ def launch(kind: str, home: Path | None, then: str = "quit", timeout: float = 12
     return json.loads(lines[-1])
 
 
-def make_profile(folder: Path, history: Path | None = None) -> Path:
-    """A profile as a user's looks after the first run: settings saved, a history in it."""
+def make_profile(folder: Path, history: Path | None = None, empty_history: bool = False) -> Path:
+    """A profile as a user's looks after the first run: settings saved, and `history` (a
+    file, linked in), or no history at all, or by default the real ChatGPT export."""
     from desktop_chat.core.exchange import import_chatgpt
     from desktop_chat.core.settings import Settings, save_settings
     from desktop_chat.core.store import HistoryStore
@@ -152,7 +153,7 @@ def make_profile(folder: Path, history: Path | None = None) -> Path:
             import shutil
 
             shutil.copy(history, home / "history.db")
-    elif EXPORT.exists():
+    elif EXPORT.exists() and not empty_history:
         store = HistoryStore(home / "history.db")
         import_chatgpt(store, EXPORT)
         store.close()
