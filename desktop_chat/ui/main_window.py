@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
     # After the window closed and its work was cancelled; the app quits on it.
     closed = Signal()
     # Once, when the window has painted for the first time: start-up work that can
-    # wait (the keyring, the quick-ask window, the SDK import) starts from here.
+    # wait (the keyring, the quick-ask window, looking for local servers) starts here.
     first_painted = Signal()
 
     def __init__(
