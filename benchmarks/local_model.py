@@ -1,8 +1,9 @@
 """The built-in local model through the app, against the llama.cpp server alone.
 
 The same request at temperature 0, alternately (a) with a bare streaming HTTP client
-straight at the server and (b) through the app's path (ChatSession -> ProviderClients
--> AsyncOpenAI -> store). Figures: ttft_ratio (app / server; 1.0 = no cost),
+straight at the server and (b) through the app's path (ChatSession with the provider
+directory's endpoint, context check and system prompt -> ProviderClients -> AsyncOpenAI
+-> store). Figures: ttft_ratio (app / server; 1.0 = no cost),
 tokens_per_s_ratio (app / server): medians of the ratios of 21 back-to-back pairs;
 and both sides' medians.
 """
@@ -58,8 +59,12 @@ def run(quick: bool = False) -> dict[str, object]:
 
     if not runtime_available() or bundled_model() is None:
         return {"skipped": "needs pip install '.[local]'"}
-    from desktop_chat.core.providers import Endpoint, ProviderClients
+    from desktop_chat.core.directory import ProviderDirectory
+    from desktop_chat.core.local_models import LOCAL_NAME
+    from desktop_chat.core.providers import ProviderClients
+    from desktop_chat.core.secrets import KeyStore
     from desktop_chat.core.session import ChatSession
+    from desktop_chat.core.settings import Settings
     from desktop_chat.core.store import HistoryStore
 
     # The first token comes in ~16 ms here, so 1 ms of noise is 6%: many repeats.
@@ -71,15 +76,18 @@ def run(quick: bool = False) -> dict[str, object]:
         folder = tempfile.mkdtemp()
         store = HistoryStore(Path(folder) / "h.db")
         clients = ProviderClients()
-        session = ChatSession(store, clients, lambda name, model: Endpoint(base, None), 120, 60,
-                              default_system_prompt=lambda name: "You are a helpful assistant.")
+        # The window's own path: the directory picks the endpoint, checks the context
+        # (preflight) and adds the tiny model's system prompt.
+        directory = ProviderDirectory(Settings(), KeyStore(), server, tiny=bundled_model())
+        session = ChatSession(store, clients, directory.endpoint, 120, 60,
+                              preflight=directory.preflight, default_system_prompt=directory.system_prompt)
         import httpx2
 
         bare = httpx2.AsyncClient(timeout=120)  # kept open, as the app keeps its connection
         await _server_alone(bare, base, TINY_MODEL_ID)  # warm up: the model's first run
         alone, app = [], []
         for repeat in range(repeats):
-            conversation = store.create_conversation(provider="local", model=TINY_MODEL_ID, temperature=0.0)
+            conversation = store.create_conversation(provider=LOCAL_NAME, model=TINY_MODEL_ID, temperature=0.0)
             # Alternate who goes first: llama.cpp reuses the cached prompt of the run before.
             if repeat % 2 == 0:
                 alone.append(await _server_alone(bare, base, TINY_MODEL_ID))

@@ -26,6 +26,8 @@ from .settings import ProviderConfig, Settings
 
 # Room left in the context for the reply itself.
 REPLY_ROOM = 256
+# Tokens a tokenizer may add beyond one a byte (a leading-space or start token).
+TOKENIZER_SLACK = 8
 
 
 @dataclass
@@ -138,8 +140,13 @@ class ProviderDirectory:
         if name != LOCAL_NAME or self.local is None:
             return None
         text = "\n".join(m["content"] for m in request.messages)
-        tokens = await self.local.count_tokens(text)
         limit = self.local.context if self.local else DEFAULT_CONTEXT
+        if len(text.encode("utf-8")) + TOKENIZER_SLACK + REPLY_ROOM <= limit:
+            # A token is never shorter than a byte (byte-level BPE, SentencePiece with
+            # byte fallback), so this fits: no round trip to the tokenizer before the
+            # request, which the first token would wait for.
+            return None
+        tokens = await self.local.count_tokens(text)
         if tokens is not None and tokens + REPLY_ROOM > limit:
             return Failure(
                 "context",

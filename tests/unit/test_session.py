@@ -115,3 +115,38 @@ def test_missing_model_or_endpoint_is_a_failure_not_a_crash(tmp_path):
     assert store.message(outcome.message.id).status == FAILED
     assert not any(isinstance(e, TextDelta) for e in events)
     store.close()
+
+
+def test_local_preflight_asks_the_tokenizer_only_when_the_text_might_not_fit(tmp_path):
+    from desktop_chat.core.directory import REPLY_ROOM, ProviderDirectory
+    from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, LocalServer
+    from desktop_chat.core.providers import ChatRequest
+    from desktop_chat.core.secrets import KeyStore
+    from desktop_chat.core.settings import Settings
+
+    class CountingServer(LocalServer):
+        """The real class, its tokenizer answer given here (no model process in unit tests)."""
+
+        asked: list[str] = []
+
+        async def count_tokens(self, text: str) -> int | None:
+            self.asked.append(text)
+            return len(text.split()) * 2
+
+    server = CountingServer(tmp_path / "tiny.gguf")
+    directory = ProviderDirectory(Settings(), KeyStore(), server, tiny=tmp_path / "tiny.gguf")
+    limit = server.context
+
+    def request(text: str) -> ChatRequest:
+        return ChatRequest(TINY_MODEL_ID, [{"role": "user", "content": text}])
+
+    # Fits even at one token a byte: sent without a round trip first.
+    assert asyncio.run(directory.preflight(LOCAL_NAME, request("short question"))) is None
+    assert server.asked == []
+    # Might not fit: the tokenizer decides; here it says it fits...
+    fits = "word " * ((limit - REPLY_ROOM) // 5)
+    assert asyncio.run(directory.preflight(LOCAL_NAME, request(fits))) is None
+    # ...and here that it does not.
+    refused = asyncio.run(directory.preflight(LOCAL_NAME, request("word " * limit)))
+    assert refused is not None and refused.kind == "context"
+    assert len(server.asked) == 2
