@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == [LLAMA_SERVER_FLAG]:
         # The installed (frozen) app has no separate Python: it serves the local model itself.
         return run_llama_server(argv[1:])
+    from .core.secrets import READ_KEYS_FLAG
+
+    if argv[:1] == [READ_KEYS_FLAG]:
+        # ...and reads keys for its window in a helper process of its own.
+        from .core.secrets import serve_read_keys
+
+        return serve_read_keys()
     args = build_parser().parse_args(argv)
     from .core.paths import resolve_paths
 

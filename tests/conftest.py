@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +23,11 @@ def isolated_home(tmp_path, monkeypatch):
 
     from tests.fakes import memory_keyring
 
+    monkeypatch.setenv(memory_keyring.FILE_ENV, str(tmp_path / "test-keyring.json"))
     memory_keyring.clear()
     keyring.set_keyring(memory_keyring.MemoryKeyring())
+    # The helper process that reads keys for the window finds this backend from here.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     # No proxy from the environment may route loopback traffic elsewhere.
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,10 @@ from .files import write_private
 from .settings import OPENAI_NAME, ProviderConfig
 
 SERVICE = "desktop-chat"
+# `desktop-chat --read-keys`: the helper process that reads keys for the window.
+READ_KEYS_FLAG = "--read-keys"
+# How long the window's helper may take (an unlock prompt waits for the user).
+READ_KEYS_TIMEOUT_S = 120.0
 
 
 class KeyringUnavailable(RuntimeError):
@@ -92,9 +98,20 @@ class KeyStore:
             or bool(self.key_file is not None and self._file_keys().get(name))
         )
 
-    def look_up(self, providers: list[ProviderConfig]) -> frozenset[str]:
+    def look_up(self, providers: list[ProviderConfig], elsewhere: bool = False) -> frozenset[str]:
         """Ask the keyring for these providers' keys now (blocking; safe in a worker thread)
-        and return the names whose key it holds."""
+        and return the names whose key it holds.
+
+        With `elsewhere`, a short-lived helper process asks it: the keyring library and its
+        backends (~15 MB, measured) stay out of this process, and a keyring that hangs can
+        be given up on. If the helper cannot run, this process asks.
+        """
+        wanted = [p.name for p in providers if p.name not in self._looked_up]
+        if elsewhere and wanted:
+            found = read_keys_in_helper(wanted)
+            if found is not None:
+                for name in wanted:
+                    self._looked_up.setdefault(name, found.get(name))
         for provider in providers:
             self._ask_keyring(provider.name)
         return frozenset(p.name for p in providers if self._looked_up.get(p.name))
@@ -133,6 +150,38 @@ class KeyStore:
             pass
 
 
+def read_keys_in_helper(names: list[str], timeout: float = READ_KEYS_TIMEOUT_S) -> dict[str, str | None] | None:
+    """The keyring's answer for each name, read by `desktop-chat --read-keys`; None if the
+    helper could not run or answer (the caller then asks in-process)."""
+    if getattr(sys, "frozen", False):
+        command = [sys.executable, READ_KEYS_FLAG]  # the installed app is its own helper
+    else:
+        command = [sys.executable, "-m", "desktop_chat.core.secrets"]
+    try:
+        out = subprocess.run(command, input=json.dumps(names), capture_output=True, text=True, timeout=timeout,
+                             check=False)
+        answer = json.loads(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if not isinstance(answer, dict):
+        return None
+    return {name: value if isinstance(value, str) and value else None for name, value in answer.items()
+            if name in names}
+
+
+def serve_read_keys() -> int:
+    """The helper's side: provider names as JSON on stdin, their keys as JSON on stdout."""
+    try:
+        names = json.loads(sys.stdin.read())
+    except ValueError:
+        return 2
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return 2
+    keys = KeyStore()
+    print(json.dumps({name: keys._ask_keyring(name) for name in names}))
+    return 0
+
+
 def endpoint_for(provider: ProviderConfig, keys: KeyStore):  # type: ignore[no-untyped-def]
     """The endpoint to call for a provider, or NoEndpoint with what the user must do."""
     from .providers import Endpoint
@@ -156,3 +205,7 @@ def missing_key(provider: ProviderConfig) -> str:
 def _environment_key(provider: ProviderConfig) -> str | None:
     # The same variable the openai SDK reads, so scripts and the app agree.
     return (os.environ.get("OPENAI_API_KEY") or None) if provider.name == OPENAI_NAME else None
+
+
+if __name__ == "__main__":
+    sys.exit(serve_read_keys())

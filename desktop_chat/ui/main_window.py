@@ -617,7 +617,7 @@ class MainWindow(QMainWindow):
         wanted = [p for p in self.settings.providers if p.needs_key]
 
         def work() -> None:
-            held = self.keys.look_up(wanted)
+            held = self.keys.look_up(wanted, elsewhere=True)
             try:
                 loop.call_soon_threadsafe(self._keys_answered, held)
             except RuntimeError:

@@ -85,14 +85,12 @@ def _window_with_tiny_model(qtbot, tmp_path, settings, saved):
 
 
 def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, tmp_path):
-    import threading
-
     from desktop_chat.core.local_models import LOCAL_NAME
     from desktop_chat.core.settings import Settings
     from tests.fakes import memory_keyring
 
-    memory_keyring._STORE[("desktop-chat", "OpenAI")] = "sk-in-the-keyring"
-    memory_keyring.GATE = threading.Event()  # the keyring waits, as behind an unlock prompt
+    memory_keyring.put("OpenAI", "sk-in-the-keyring")
+    memory_keyring.close_gate()  # the keyring waits, as behind an unlock prompt
     saved: list[Settings] = []
     window, store = _window_with_tiny_model(qtbot, tmp_path, Settings(), saved)
     # Painted and usable while the keyring has not answered; never seen a key: the local model.
@@ -100,8 +98,8 @@ def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, 
     qtbot.wait(100)
     assert not window.keys_answered
     assert window.provider_box.currentText() == LOCAL_NAME and not window.send_blocker.isVisible()
-    memory_keyring.GATE.set()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    memory_keyring.open_gate()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
     # The keyring holds an OpenAI key: the new chat goes to OpenAI, and that is remembered (names only).
     assert window.provider_box.currentText() == "OpenAI" and not window.send_blocker.isVisible()
     assert saved[-1].keys_seen == ("OpenAI",)
@@ -110,14 +108,14 @@ def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, 
     store.close()
 
     # Next start: the keyring is slow again, but the window already shows what it will say.
-    memory_keyring.GATE = threading.Event()
+    memory_keyring.close_gate()
     window, store = _window_with_tiny_model(qtbot, tmp_path, saved[-1], saved)
     qtbot.waitUntil(lambda: window._painted, timeout=3000)
     assert not window.keys_answered and window.provider_box.currentText() == "OpenAI"
     # The key was removed from the keyring meanwhile: once it answers, back to the local model.
-    del memory_keyring._STORE[("desktop-chat", "OpenAI")]
-    memory_keyring.GATE.set()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    memory_keyring.remove("OpenAI")  # (the gate holds back reads only)
+    memory_keyring.open_gate()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
     assert window.provider_box.currentText() == LOCAL_NAME
     assert saved[-1].keys_seen == ()
     window.shutdown()
@@ -125,19 +123,17 @@ def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, 
 
 
 def test_a_choice_made_before_the_keyring_answers_is_kept(qtbot, qloop, tmp_path):
-    import threading
-
     from desktop_chat.core.settings import Settings
     from tests.fakes import memory_keyring
 
-    memory_keyring._STORE[("desktop-chat", "OpenAI")] = "sk-in-the-keyring"
-    memory_keyring.GATE = threading.Event()
+    memory_keyring.put("OpenAI", "sk-in-the-keyring")
+    memory_keyring.close_gate()
     saved: list[Settings] = []
     window, store = _window_with_tiny_model(qtbot, tmp_path, Settings(keys_seen=("OpenAI",)), saved)
     qtbot.waitUntil(lambda: window._painted, timeout=3000)
     window.provider_box.setCurrentText("Local (offline)")  # the user picked before the answer came
-    memory_keyring.GATE.set()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+    memory_keyring.open_gate()
+    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
     assert window.provider_box.currentText() == "Local (offline)"
     window.shutdown()
     store.close()

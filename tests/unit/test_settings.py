@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import sys
 from dataclasses import replace
 
 import pytest
@@ -88,14 +89,14 @@ def test_key_presence_is_known_without_the_keyring_only_where_it_can_be(monkeypa
     from tests.fakes import memory_keyring
 
     openai, other = ProviderConfig(OPENAI_NAME, "https://x/v1"), ProviderConfig("P", "http://x/v1")
-    memory_keyring._STORE[("desktop-chat", "P")] = "sk-p"
+    memory_keyring.put("P", "sk-p")
     keys = KeyStore()
     assert not keys.presence_known(openai) and not keys.presence_known(other)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
     assert keys.presence_known(openai)  # the SDK's variable answers for OpenAI at once
     assert keys.look_up([openai, other]) == frozenset({"P"})  # what the keyring itself holds
     assert keys.presence_known(other)
-    del memory_keyring._STORE[("desktop-chat", "P")]
+    memory_keyring.remove("P")
     assert keys.get(other) == "sk-p"  # answered once per run, until forgotten
     keys.forget_lookups()
     assert not keys.presence_known(other) and keys.get(other) is None
@@ -112,3 +113,33 @@ def test_settings_remember_which_keys_were_seen_and_reject_junk(tmp_path):
     assert load_settings(path).settings.keys_seen == ("OpenAI", "Groq")
     with pytest.raises(SettingsError, match="keys_seen"):
         parse_settings({"keys_seen": "OpenAI"})
+
+
+def test_keys_are_read_in_a_helper_process(monkeypatch):
+    import subprocess
+
+    from desktop_chat.core.secrets import read_keys_in_helper
+    from tests.fakes import memory_keyring
+
+    memory_keyring.put("OpenAI", "sk-o")
+    assert read_keys_in_helper(["OpenAI", "Nobody"]) == {"OpenAI": "sk-o", "Nobody": None}
+    # The window's lookup goes through it (and fills the session's answers from it).
+    keys = KeyStore()
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
+    assert keys.look_up([ProviderConfig(OPENAI_NAME, "https://x/v1")], elsewhere=True) == frozenset({OPENAI_NAME})
+    assert len(calls) == 1 and calls[0][-1] == "desktop_chat.core.secrets"
+    # A helper that cannot answer leaves the lookup to this process.
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: real_run([sys.executable, "-c", "raise SystemExit(3)"]))
+    again = KeyStore()
+    assert again.look_up([ProviderConfig(OPENAI_NAME, "https://x/v1")], elsewhere=True) == frozenset({OPENAI_NAME})
+
+
+def test_the_helper_refuses_bad_input():
+    import subprocess
+
+    for bad in ("not json", '{"a": 1}', "[1, 2]"):
+        out = subprocess.run([sys.executable, "-m", "desktop_chat.core.secrets"], input=bad, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 2 and out.stdout == ""
