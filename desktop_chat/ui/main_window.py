@@ -49,7 +49,7 @@ from desktop_chat.core.providers import (
 )
 from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.session import ChatSession, NoEndpoint, PendingReply
-from desktop_chat.core.settings import PromptPreset, Settings
+from desktop_chat.core.settings import PromptPreset, ProviderConfig, Settings
 from desktop_chat.core.store import HistoryStore, StoreWriteError
 from desktop_chat.platform.autostart import set_autostart
 
@@ -614,7 +614,7 @@ class MainWindow(QMainWindow):
         if self.keys_answered:
             return
         loop = asyncio.get_event_loop()
-        wanted = [p for p in self.settings.providers if p.needs_key]
+        wanted = self._providers_taking_keys()
 
         def work() -> None:
             held = self.keys.look_up(wanted, elsewhere=True)
@@ -629,7 +629,10 @@ class MainWindow(QMainWindow):
     def settle_keys(self) -> None:
         """Wait for the keyring now (only when its answer is needed before it came)."""
         if not self.keys_answered:
-            self._keys_answered(self.keys.look_up([p for p in self.settings.providers if p.needs_key]))
+            self._keys_answered(self.keys.look_up(self._providers_taking_keys()))
+
+    def _providers_taking_keys(self) -> list[ProviderConfig]:
+        return [p for p in self.settings.providers if p.needs_key]
 
     def _keys_answered(self, held: frozenset[str]) -> None:
         if self.keys_answered or self._quitting:
