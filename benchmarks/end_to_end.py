@@ -87,4 +87,9 @@ def run(quick: bool = False) -> dict[str, object]:
         server.stop()
         store.close()
     sdk, ours = statistics.median(alone), statistics.median(app_side)
-    return {"tokens": tokens, "tokens_per_s": round(ours), "sdk_tokens_per_s": round(sdk), "ratio": round(ours / sdk, 3)}
+    return {
+        "tokens": tokens,
+        "tokens_per_s": round(ours),
+        "sdk_tokens_per_s": round(sdk),
+        "ratio": round(ours / sdk, 3),
+    }

@@ -20,12 +20,33 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("apple river mountain cloud python stream window history search offline desktop native model token "
-         "reply answer question garden kitchen recipe travel music guitar physics chemistry database index "
-         "server client network keyboard shortcut theme dark light branch version export import").split()
-QUERIES = ["python", "river", "garden recipe", "database index", "guitar", "physics", "token stream", "export",
-           "mountain cloud", "keyboard", "theme", "offline", "server", "travel", "music", "chem", "netw", "version",
-           "apple", "kitchen"]
+WORDS = (
+    "apple river mountain cloud python stream window history search offline desktop native model token "
+    "reply answer question garden kitchen recipe travel music guitar physics chemistry database index "
+    "server client network keyboard shortcut theme dark light branch version export import"
+).split()
+QUERIES = [
+    "python",
+    "river",
+    "garden recipe",
+    "database index",
+    "guitar",
+    "physics",
+    "token stream",
+    "export",
+    "mountain cloud",
+    "keyboard",
+    "theme",
+    "offline",
+    "server",
+    "travel",
+    "music",
+    "chem",
+    "netw",
+    "version",
+    "apple",
+    "kitchen",
+]
 
 
 def generate(path: Path, conversations: int, messages_each: int, long_one: int) -> None:
@@ -46,8 +67,9 @@ def generate(path: Path, conversations: int, messages_each: int, long_one: int) 
             for i in range(count):
                 message_id += 1
                 text = " ".join(rng.choices(WORDS, k=rng.randint(8, 40)))
-                rows.append((message_id, c, parent, "user" if i % 2 == 0 else "assistant", text, created + i,
-                             f"m{message_id}"))
+                rows.append(
+                    (message_id, c, parent, "user" if i % 2 == 0 else "assistant", text, created + i, f"m{message_id}")
+                )
                 parent = message_id
             db.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, uid, current_leaf_id) VALUES (?, ?, ?, ?, ?, ?)",

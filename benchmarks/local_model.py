@@ -21,8 +21,15 @@ PROMPT = "List ten animals, one per line."
 
 
 async def _server_alone(client, base_url: str, model: str) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
-    body = {"model": model, "messages": [{"role": "system", "content": "You are a helpful assistant."},
-                                         {"role": "user", "content": PROMPT}], "temperature": 0, "stream": True}
+    body = {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": PROMPT},
+        ],
+        "temperature": 0,
+        "stream": True,
+    }
     started = time.perf_counter()
     first = None
     chunks = 0
@@ -79,8 +86,15 @@ def run(quick: bool = False) -> dict[str, object]:
         # The window's own path: the directory picks the endpoint, checks the context
         # (preflight) and adds the tiny model's system prompt.
         directory = ProviderDirectory(Settings(), KeyStore(), server, tiny=bundled_model())
-        session = ChatSession(store, clients, directory.endpoint, 120, 60,
-                              preflight=directory.preflight, default_system_prompt=directory.system_prompt)
+        session = ChatSession(
+            store,
+            clients,
+            directory.endpoint,
+            120,
+            60,
+            preflight=directory.preflight,
+            default_system_prompt=directory.system_prompt,
+        )
         import httpx2
 
         bare = httpx2.AsyncClient(timeout=120)  # kept open, as the app keeps its connection

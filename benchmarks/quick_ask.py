@@ -57,7 +57,9 @@ def run(quick: bool = False) -> dict[str, object]:
         root = x.screen().root
         grabber = display.Display(name)
         groot = grabber.screen().root
-        groot.grab_key(x.keysym_to_keycode(XK.string_to_keysym("F9")), X.ControlMask, True, X.GrabModeAsync, X.GrabModeAsync)
+        groot.grab_key(
+            x.keysym_to_keycode(XK.string_to_keysym("F9")), X.ControlMask, True, X.GrabModeAsync, X.GrabModeAsync
+        )
         grabber.sync()
         roundtrips = []
         for _ in range(repeats):
@@ -72,8 +74,12 @@ def run(quick: bool = False) -> dict[str, object]:
         (home / "settings.toml").write_text("first_run_done = true\n")
         env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
         env.update(DISPLAY=name, QT_QPA_PLATFORM="xcb")
-        app = subprocess.Popen([sys.executable, "-m", "desktop_chat", "--home", str(home)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        app = subprocess.Popen(
+            [sys.executable, "-m", "desktop_chat", "--home", str(home)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         root.change_attributes(event_mask=X.SubstructureNotifyMask)
         x.sync()
         if _wait(x, X.MapNotify, time.perf_counter() + 30) is None:  # the main window

@@ -128,8 +128,13 @@ def launch(kind: str, home: Path | None, then: str = "quit", timeout: float = 12
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     script = APP if kind == "app" else BARE
     started = time.time()
-    out = subprocess.run([sys.executable, "-c", script, repr(started), str(home or ""), then],
-                         capture_output=True, text=True, timeout=timeout, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", script, repr(started), str(home or ""), then],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"{kind} launch failed ({out.returncode}): {out.stderr[-2000:]}")

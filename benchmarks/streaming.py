@@ -14,8 +14,10 @@ import gc
 import statistics
 import time
 
-WORDS = ("stream token render block markdown window event loop cursor insert provider model reply "
-         "history search offline desktop native").split()
+WORDS = (
+    "stream token render block markdown window event loop cursor insert provider model reply "
+    "history search offline desktop native"
+).split()
 
 
 def make_reply(tokens: int) -> list[str]:
@@ -26,7 +28,9 @@ def make_reply(tokens: int) -> list[str]:
         section += 1
         pieces += ["## ", "Section ", f"{section}", "\n\n"]
         for i in range(40):
-            pieces.append(("**" if i % 13 == 0 else "") + WORDS[(section + i) % len(WORDS)] + ("**" if i % 13 == 0 else "") + " ")
+            pieces.append(
+                ("**" if i % 13 == 0 else "") + WORDS[(section + i) % len(WORDS)] + ("**" if i % 13 == 0 else "") + " "
+            )
         pieces.append("\n\n")
         for item in range(4):
             pieces += ["- ", "item ", f"{item}", " with `code`", "\n"]
@@ -62,7 +66,7 @@ def measure_incremental(pieces: list[str], per_frame: int) -> tuple[list[float],
     per_token: list[float] = []
     flushes: list[float] = []
     for start in range(0, len(pieces), per_frame):
-        batch = pieces[start:start + per_frame]
+        batch = pieces[start : start + per_frame]
         # CPU time of this thread: what the work costs, not how often the shared
         # machine took the core away.
         t0 = time.thread_time()
@@ -97,12 +101,12 @@ def measure_growth(pieces: list[str], window: int, per_frame: int) -> tuple[floa
     app, early = _view()
     _, late = _view()
     for start in range(0, len(pieces) - window, per_frame):  # the late view's head start, untimed
-        _feed(app, late, pieces[start:min(start + per_frame, len(pieces) - window)])
+        _feed(app, late, pieces[start : min(start + per_frame, len(pieces) - window)])
     first = last = 0.0
-    tail = pieces[len(pieces) - window:]
+    tail = pieces[len(pieces) - window :]
     for start in range(0, window, per_frame):
-        first += _feed(app, early, pieces[start:start + per_frame])
-        last += _feed(app, late, tail[start:start + per_frame])
+        first += _feed(app, early, pieces[start : start + per_frame])
+        last += _feed(app, late, tail[start : start + per_frame])
     early.close()
     late.close()
     return first / window, last / window

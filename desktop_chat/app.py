@@ -45,7 +45,9 @@ class DesktopIntegration:
         main = window
         self.quick_window = QuickAskWindow()
         self.quick_ask = QuickAskController(
-            self.quick_window, main.store, main.session,
+            self.quick_window,
+            main.store,
+            main.session,
             choice=main.choice_for_new_chats,
             open_in_main=main.continue_from_quick_ask,
             history_changed=main.refresh_conversations,
@@ -56,14 +58,14 @@ class DesktopIntegration:
             self.tray = QSystemTrayIcon(app.windowIcon(), app)
             self.tray.setToolTip(APP_NAME)
             menu = QMenu()
-            for text, slot in (("Open", self.show_main), ("Quick ask", self.quick_ask.toggle),
-                               ("Quit", main.quit_app)):
+            for text, slot in (("Open", self.show_main), ("Quick ask", self.quick_ask.toggle), ("Quit", main.quit_app)):
                 action = QAction(text, menu)
                 action.triggered.connect(slot)
                 menu.addAction(action)
             self.tray.setContextMenu(menu)
-            self.tray.activated.connect(lambda reason: self.show_main()
-                                        if reason == QSystemTrayIcon.ActivationReason.Trigger else None)
+            self.tray.activated.connect(
+                lambda reason: self.show_main() if reason == QSystemTrayIcon.ActivationReason.Trigger else None
+            )
             self.tray.show()
             self._menu = menu
         main.tray = self.tray
@@ -161,8 +163,9 @@ def run_gui(options: LaunchOptions) -> int:
     from .core.directory import ProviderDirectory
 
     directory = ProviderDirectory.create(settings, keys)
-    window = MainWindow(settings, store, keys, clients, persist, notices, key_file=options.paths.key_file,
-                        directory=directory)
+    window = MainWindow(
+        settings, store, keys, clients, persist, notices, key_file=options.paths.key_file, directory=directory
+    )
     apply_theme(app, window)
     if options.provider or options.model:
         window.choose_for_new_chats(options.provider, options.model)
@@ -187,6 +190,7 @@ def run_gui(options: LaunchOptions) -> int:
         window.first_painted.connect(integrate)
 
     openai_provider = settings.provider(OPENAI_NAME)
+
     # With the tiny local model there, a fresh start just works; keys can come later.
     def first_run() -> None:
         window.settle_keys()

@@ -25,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", metavar="DIR", help="keep every file of the app in DIR (also DESKTOP_CHAT_HOME)")
     parser.add_argument("--provider", help="provider for new chats (a name from Providers)")
     parser.add_argument("--model", help="model for new chats")
-    parser.add_argument("--quick-ask", action="store_true",
-                        help="show (or hide) the quick-ask window, starting the app if it is not running")
+    parser.add_argument(
+        "--quick-ask",
+        action="store_true",
+        help="show (or hide) the quick-ask window, starting the app if it is not running",
+    )
     sub = parser.add_subparsers(dest="command")
     ask = sub.add_parser("ask", help="stream one reply to stdout")
     ask.add_argument("prompt", nargs="?", help="the prompt; read from stdin when left out")
@@ -81,13 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ask":
         paths = resolve_paths(args.ask_home or args.home)
         return asyncio.run(
-            ask(paths, args.prompt, args.ask_provider or args.provider, args.ask_model or args.model,
-                args.system, args.temperature)
+            ask(
+                paths,
+                args.prompt,
+                args.ask_provider or args.provider,
+                args.ask_model or args.model,
+                args.system,
+                args.temperature,
+            )
         )
     from .app import LaunchOptions, run_gui
 
-    return run_gui(LaunchOptions(resolve_paths(args.home), provider=args.provider, model=args.model,
-                                 quick_ask=args.quick_ask))
+    return run_gui(
+        LaunchOptions(resolve_paths(args.home), provider=args.provider, model=args.model, quick_ask=args.quick_ask)
+    )
 
 
 async def ask(paths, prompt, provider_name, model, system, temperature) -> int:  # type: ignore[no-untyped-def]
@@ -133,10 +143,19 @@ async def ask(paths, prompt, provider_name, model, system, temperature) -> int: 
     # A script's one-off question is not kept in the history; the store is in memory.
     store = HistoryStore(":memory:")
     clients = ProviderClients()
-    session = ChatSession(store, clients, directory.endpoint, settings.first_token_timeout, settings.idle_timeout,
-                          preflight=directory.preflight, default_system_prompt=directory.system_prompt)
+    session = ChatSession(
+        store,
+        clients,
+        directory.endpoint,
+        settings.first_token_timeout,
+        settings.idle_timeout,
+        preflight=directory.preflight,
+        default_system_prompt=directory.system_prompt,
+    )
     conversation = store.create_conversation(
-        provider=name, model=chosen_model, system_prompt=system if system is not None else settings.system_prompt,
+        provider=name,
+        model=chosen_model,
+        system_prompt=system if system is not None else settings.system_prompt,
         temperature=temperature if temperature is not None else settings.temperature,
     )
     out = sys.stdout

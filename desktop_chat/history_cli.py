@@ -48,8 +48,15 @@ def _history(args: argparse.Namespace, store: HistoryStore) -> int:
     if args.history_command == "list":
         conversations = store.conversations(limit=args.limit)
         if args.json:
-            json.dump([{"id": c.id, "title": c.title, "updated_at": c.updated_at, "pinned": c.pinned,
-                        "model": c.model} for c in conversations], out, ensure_ascii=False, indent=1)
+            json.dump(
+                [
+                    {"id": c.id, "title": c.title, "updated_at": c.updated_at, "pinned": c.pinned, "model": c.model}
+                    for c in conversations
+                ],
+                out,
+                ensure_ascii=False,
+                indent=1,
+            )
             out.write("\n")
         for c in [] if args.json else conversations:
             out.write(f"{c.id:>6}  {_when(c.updated_at)}  {'* ' if c.pinned else ''}{c.title or 'New chat'}\n")
@@ -57,10 +64,22 @@ def _history(args: argparse.Namespace, store: HistoryStore) -> int:
     if args.history_command == "search":
         hits = store.search_messages(args.query, limit=args.limit)
         if args.json:
-            json.dump([{"conversation_id": h.conversation_id, "message_id": h.message_id, "title": h.title,
-                        "role": h.role, "created_at": h.created_at,
-                        "snippet": h.snippet.replace("<b>", "").replace("</b>", "")} for h in hits],
-                      out, ensure_ascii=False, indent=1)
+            json.dump(
+                [
+                    {
+                        "conversation_id": h.conversation_id,
+                        "message_id": h.message_id,
+                        "title": h.title,
+                        "role": h.role,
+                        "created_at": h.created_at,
+                        "snippet": h.snippet.replace("<b>", "").replace("</b>", ""),
+                    }
+                    for h in hits
+                ],
+                out,
+                ensure_ascii=False,
+                indent=1,
+            )
             out.write("\n")
             return 0
         import html
@@ -74,9 +93,26 @@ def _history(args: argparse.Namespace, store: HistoryStore) -> int:
         return _fail(f"no conversation with id {args.id}")
     path = store.tree(conversation.id).path_to(conversation.current_leaf_id)
     if args.json:
-        json.dump({"id": conversation.id, "title": conversation.title, "messages": [
-            {"id": m.id, "role": m.role, "content": m.content, "model": m.model, "status": m.status,
-             "created_at": m.created_at} for m in path]}, out, ensure_ascii=False, indent=1)
+        json.dump(
+            {
+                "id": conversation.id,
+                "title": conversation.title,
+                "messages": [
+                    {
+                        "id": m.id,
+                        "role": m.role,
+                        "content": m.content,
+                        "model": m.model,
+                        "status": m.status,
+                        "created_at": m.created_at,
+                    }
+                    for m in path
+                ],
+            },
+            out,
+            ensure_ascii=False,
+            indent=1,
+        )
         out.write("\n")
     else:
         out.write(export_markdown(store, [conversation.id]) + "\n")

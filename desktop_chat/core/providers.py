@@ -202,7 +202,13 @@ class ProviderClients:
                         last_yield = loop.time()
         except TimeoutError:
             if phase == "first":
-                yield Failed(Failure("first_token_timeout", f"No answer from {endpoint.host} within {first_token_timeout:g} s.", retry_after=None))
+                yield Failed(
+                    Failure(
+                        "first_token_timeout",
+                        f"No answer from {endpoint.host} within {first_token_timeout:g} s.",
+                        retry_after=None,
+                    )
+                )
             else:
                 yield Failed(Failure("idle_timeout", f"The reply stopped arriving: nothing for {idle_timeout:g} s."))
             return
@@ -238,8 +244,12 @@ class ProviderClients:
 
         async def post(extra: dict[str, Any]) -> Any:
             return await client.post(
-                "/chat/completions", body={**body, **extra}, cast_to=object, stream=True,
-                stream_cls=AsyncStream[object], options={"security": {"bearer_auth": True}},
+                "/chat/completions",
+                body={**body, **extra},
+                cast_to=object,
+                stream=True,
+                stream_cls=AsyncStream[object],
+                options={"security": {"bearer_auth": True}},
             )
 
         if endpoint.base_url in self._no_stream_options:
@@ -291,8 +301,11 @@ def chunk_events(chunk: Any) -> list[StreamEvent]:
         x_groq = chunk.get("x_groq")  # Groq puts it here
         usage = x_groq.get("usage") if isinstance(x_groq, dict) else None
     if isinstance(usage, dict):
-        events.append(UsageReport(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens"),
-                                  _count(usage, "total_tokens")))
+        events.append(
+            UsageReport(
+                _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), _count(usage, "total_tokens")
+            )
+        )
     return events
 
 
@@ -318,7 +331,9 @@ def _content_type_problem(response: Any) -> Failure | None:
         return Failure(
             "html",
             f"The server at {response.url.host} answered with a web page, not the API "
-            "(HTTP {0}). Is the base URL right, or is a proxy or captive portal in the way?".format(response.status_code),
+            "(HTTP {0}). Is the base URL right, or is a proxy or captive portal in the way?".format(
+                response.status_code
+            ),
             status=response.status_code,
         )
     return None
@@ -375,31 +390,49 @@ def describe_failure(exc: BaseException, endpoint: Endpoint, model: str, mid_str
         detail = _server_detail(exc)
         suffix = f" The server said: {detail}" if detail else ""
         if "html" in exc.response.headers.get("content-type", ""):
-            return Failure("html", f"The server at {host} answered with a web page, not the API (HTTP {status}). "
-                           "Is the base URL right, or is a proxy in the way?", status=status)
+            return Failure(
+                "html",
+                f"The server at {host} answered with a web page, not the API (HTTP {status}). "
+                "Is the base URL right, or is a proxy in the way?",
+                status=status,
+            )
         if status == 401:
-            return Failure("auth", f"{host} rejected the API key (401). Check the key in Providers.{suffix}", status=status)
+            return Failure(
+                "auth", f"{host} rejected the API key (401). Check the key in Providers.{suffix}", status=status
+            )
         if status == 403:
             return Failure("auth", f"{host} refused access (403).{suffix}", status=status)
         if status == 404:
-            return Failure("not_found", f"Not found (404): the model '{model}' or the address {endpoint.base_url} "
-                           f"does not exist at this provider.{suffix}", status=status)
+            return Failure(
+                "not_found",
+                f"Not found (404): the model '{model}' or the address {endpoint.base_url} "
+                f"does not exist at this provider.{suffix}",
+                status=status,
+            )
         if status == 429:
             wait = _retry_after(exc.response.headers)
             when = f" Try again in {wait:.0f} s." if wait is not None else " Wait a moment and try again."
-            return Failure("rate_limit", f"Rate limited by {host} (429).{when}{suffix}", status=status, retry_after=wait)
+            return Failure(
+                "rate_limit", f"Rate limited by {host} (429).{when}{suffix}", status=status, retry_after=wait
+            )
         if status >= 500:
-            return Failure("server", f"{host} had a server error ({status}). Try again in a moment.{suffix}", status=status)
+            return Failure(
+                "server", f"{host} had a server error ({status}). Try again in a moment.{suffix}", status=status
+            )
         return Failure("bad_request", f"{host} refused the request ({status}).{suffix}", status=status)
     if isinstance(exc, openai.APITimeoutError):
         return Failure("timeout", f"{host} did not answer in time.")
     causes = _chain(exc)
     if any(isinstance(c, socket.gaierror) for c in causes) or any(
-        "name or service not known" in str(c).lower() or "nodename nor servname" in str(c).lower()
-        or "temporary failure in name resolution" in str(c).lower() or "getaddrinfo failed" in str(c).lower()
+        "name or service not known" in str(c).lower()
+        or "nodename nor servname" in str(c).lower()
+        or "temporary failure in name resolution" in str(c).lower()
+        or "getaddrinfo failed" in str(c).lower()
         for c in causes
     ):
-        return Failure("dns", f"Could not find the server '{host}' (name resolution failed). Check the address and your network.")
+        return Failure(
+            "dns", f"Could not find the server '{host}' (name resolution failed). Check the address and your network."
+        )
     if any(isinstance(c, ConnectionRefusedError) for c in causes) or any("refused" in str(c).lower() for c in causes):
         return Failure("connection", f"Could not connect to {host}: connection refused. Is the server running?")
     if any(isinstance(c, json.JSONDecodeError | MalformedChunk) for c in causes):

@@ -40,16 +40,16 @@ def _record(payload: bytes) -> list[Any]:
             values.append(None)
         elif serial in (1, 2, 3, 4, 5, 6):
             size = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8}[serial]
-            values.append(int.from_bytes(payload[at:at + size], "big", signed=True))
+            values.append(int.from_bytes(payload[at : at + size], "big", signed=True))
             at += size
         elif serial == 7:
-            values.append(struct.unpack(">d", payload[at:at + 8])[0])
+            values.append(struct.unpack(">d", payload[at : at + 8])[0])
             at += 8
         elif serial in (8, 9):
             values.append(serial - 8)
         elif serial >= 12:
             size = (serial - 12) // 2
-            chunk = payload[at:at + size]
+            chunk = payload[at : at + size]
             if len(chunk) != size:
                 raise ValueError("record runs past its payload")
             values.append(chunk.decode("utf-8") if serial % 2 else bytes(chunk))
@@ -72,7 +72,7 @@ class Pages:
         self.count = len(data) // self.size
 
     def page(self, number: int) -> bytes:
-        return self.data[(number - 1) * self.size:number * self.size]
+        return self.data[(number - 1) * self.size : number * self.size]
 
     def free_pages(self) -> set[int]:
         free: set[int] = set()
@@ -82,7 +82,7 @@ class Pages:
             page = self.page(trunk)
             leaves = int.from_bytes(page[4:8], "big")
             for i in range(min(leaves, (self.usable - 8) // 4)):
-                free.add(int.from_bytes(page[8 + 4 * i:12 + 4 * i], "big"))
+                free.add(int.from_bytes(page[8 + 4 * i : 12 + 4 * i], "big"))
             trunk = int.from_bytes(page[0:4], "big")
         return free
 
@@ -91,14 +91,14 @@ class Pages:
         rowid, at = _varint(page, at)
         local_max = self.usable - 35
         if size <= local_max:
-            return rowid, page[at:at + size]
+            return rowid, page[at : at + size]
         minimum = (self.usable - 12) * 32 // 255 - 23
         local = minimum + (size - minimum) % (self.usable - 4)
         if local > local_max:
             local = minimum
-        parts = [page[at:at + local]]
+        parts = [page[at : at + local]]
         remaining = size - local
-        overflow = int.from_bytes(page[at + local:at + local + 4], "big")
+        overflow = int.from_bytes(page[at + local : at + local + 4], "big")
         seen = set()
         while remaining > 0:
             if not 0 < overflow <= self.count or overflow in seen:
@@ -106,7 +106,7 @@ class Pages:
             seen.add(overflow)
             chunk = self.page(overflow)
             take = min(remaining, self.usable - 4)
-            parts.append(chunk[4:4 + take])
+            parts.append(chunk[4 : 4 + take])
             remaining -= take
             overflow = int.from_bytes(chunk[0:4], "big")
         return rowid, b"".join(parts)
@@ -126,11 +126,11 @@ def salvage_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
         start = 100 if number == 1 else 0
         if page[start] != TABLE_LEAF:
             continue
-        cells = int.from_bytes(page[start + 3:start + 5], "big")
+        cells = int.from_bytes(page[start + 3 : start + 5], "big")
         for i in range(cells):
             pointer_at = start + 8 + 2 * i
             try:
-                at = int.from_bytes(page[pointer_at:pointer_at + 2], "big")
+                at = int.from_bytes(page[pointer_at : pointer_at + 2], "big")
                 if not start + 8 <= at < pages.usable:
                     continue
                 rowid, payload = pages.payload(page, at)

@@ -45,7 +45,11 @@ class KeyStore:
             data = json.loads(self.key_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+        return (
+            {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+            if isinstance(data, dict)
+            else {}
+        )
 
     def forget_lookups(self) -> None:
         """Ask the keyring again next time (after settings change, say)."""
@@ -131,8 +135,7 @@ class KeyStore:
             keyring.set_password(SERVICE, provider_name, key)
         except Exception as exc:
             raise KeyringUnavailable(
-                f"No system keyring is available ({type(exc).__name__}); "
-                "the key is used for this session only."
+                f"No system keyring is available ({type(exc).__name__}); the key is used for this session only."
             ) from exc
         del self.session_keys[provider_name]
 
@@ -158,15 +161,17 @@ def read_keys_in_helper(names: list[str], timeout: float = READ_KEYS_TIMEOUT_S) 
     else:
         command = [sys.executable, "-m", "desktop_chat.core.secrets"]
     try:
-        out = subprocess.run(command, input=json.dumps(names), capture_output=True, text=True, timeout=timeout,
-                             check=False)
+        out = subprocess.run(
+            command, input=json.dumps(names), capture_output=True, text=True, timeout=timeout, check=False
+        )
         answer = json.loads(out.stdout) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     if not isinstance(answer, dict):
         return None
-    return {name: value if isinstance(value, str) and value else None for name, value in answer.items()
-            if name in names}
+    return {
+        name: value if isinstance(value, str) and value else None for name, value in answer.items() if name in names
+    }
 
 
 def serve_read_keys() -> int:

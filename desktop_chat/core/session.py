@@ -145,10 +145,13 @@ class ChatSession:
         exchange = "\n\n".join(f"{m.role}: {m.content[:1500]}" for m in path[:2])
         if not exchange or not conversation.model:
             return None
-        request = ChatRequest(conversation.model, [
-            {"role": "system", "content": TITLE_PROMPT},
-            {"role": "user", "content": exchange},
-        ])
+        request = ChatRequest(
+            conversation.model,
+            [
+                {"role": "system", "content": TITLE_PROMPT},
+                {"role": "user", "content": exchange},
+            ],
+        )
         try:
             endpoint = await self._endpoint(conversation.provider or "", conversation.model or "")
         except NoEndpoint:
@@ -175,7 +178,9 @@ class ChatSession:
             messages.append({"role": "system", "content": system})
         for message in history:
             # Tool output from an import has no tool call to answer; empty replies say nothing.
-            if message.role not in ("user", "assistant", "system") or (message.role == "assistant" and not message.content):
+            if message.role not in ("user", "assistant", "system") or (
+                message.role == "assistant" and not message.content
+            ):
                 continue
             messages.append({"role": message.role, "content": message.content})
         if pending.prefix:
@@ -242,8 +247,12 @@ class ChatSession:
         reply.content, reply.status = text, status
         reply.error = failure.message if failure else None
         self._save(
-            reply.id, content=text, status=status, error=reply.error,
-            prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+            reply.id,
+            content=text,
+            status=status,
+            error=reply.error,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
             finish_reason=reply.finish_reason,
         )
         if self._storage_problem is None:

@@ -33,9 +33,7 @@ class PromptPreset:
 
 @dataclass(frozen=True)
 class Settings:
-    providers: tuple[ProviderConfig, ...] = (
-        ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),
-    )
+    providers: tuple[ProviderConfig, ...] = (ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),)
     default_provider: str = OPENAI_NAME
     default_model: str = ""
     system_prompt: str = ""
@@ -112,7 +110,11 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "shortcut_notice_shown": (bool,),
     "tray_notice_shown": (bool,),
 }
-_CHOICES = {"theme": ("system", "light", "dark"), "send_key": ("enter", "ctrl+enter"), "key_storage": ("keyring", "file")}
+_CHOICES = {
+    "theme": ("system", "light", "dark"),
+    "send_key": ("enter", "ctrl+enter"),
+    "key_storage": ("keyring", "file"),
+}
 
 
 def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:

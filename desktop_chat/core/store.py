@@ -163,7 +163,9 @@ def fts_query(text: str) -> str | None:
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:
     (cid, title, created, updated, provider, model, prompt, temperature, leaf, pinned, uid) = row
-    return Conversation(cid, title, created, updated, provider, model, prompt, temperature, leaf, bool(pinned), uid or "")
+    return Conversation(
+        cid, title, created, updated, provider, model, prompt, temperature, leaf, bool(pinned), uid or ""
+    )
 
 
 def _message(row: tuple[Any, ...]) -> Message:
@@ -266,8 +268,12 @@ class HistoryStore:
 
     @_writes
     def create_conversation(
-        self, title: str = "", provider: str | None = None, model: str | None = None,
-        system_prompt: str = "", temperature: float | None = None,
+        self,
+        title: str = "",
+        provider: str | None = None,
+        model: str | None = None,
+        system_prompt: str = "",
+        temperature: float | None = None,
     ) -> Conversation:
         now = self._now()
         uid = uuid.uuid4().hex
@@ -336,7 +342,10 @@ class HistoryStore:
             "WHERE c.deleted_at IS NULL ORDER BY f.id DESC",
             (query, limit, offset),
         )
-        return [SearchHit(cid, mid, title, role, created, _snippet_html(snippet)) for cid, mid, title, role, created, snippet in rows]
+        return [
+            SearchHit(cid, mid, title, role, created, _snippet_html(snippet))
+            for cid, mid, title, role, created, snippet in rows
+        ]
 
     _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
 
@@ -348,9 +357,7 @@ class HistoryStore:
         if not fields:
             return
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(
-            f"UPDATE conversations SET {assignments} WHERE id = ?", (*fields.values(), conversation_id)
-        )
+        self.db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*fields.values(), conversation_id))
 
     @_writes
     def touch(self, conversation_id: int) -> None:
@@ -364,8 +371,14 @@ class HistoryStore:
 
     @_writes
     def add_message(
-        self, conversation_id: int, parent_id: int | None, role: str, content: str,
-        status: str = COMPLETE, provider: str | None = None, model: str | None = None,
+        self,
+        conversation_id: int,
+        parent_id: int | None,
+        role: str,
+        content: str,
+        status: str = COMPLETE,
+        provider: str | None = None,
+        model: str | None = None,
     ) -> Message:
         """Append a message and make it the conversation's current branch tip."""
         now = self._now()
@@ -382,8 +395,19 @@ class HistoryStore:
                 "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
                 (message_id, now, conversation_id),
             )
-        return Message(message_id, conversation_id, parent_id, role, content, status, None, provider, model,
-                       created_at=now, uid=uid)
+        return Message(
+            message_id,
+            conversation_id,
+            parent_id,
+            role,
+            content,
+            status,
+            None,
+            provider,
+            model,
+            created_at=now,
+            uid=uid,
+        )
 
     @_writes
     def update_message(self, message_id: int, **fields: Any) -> None:
@@ -419,8 +443,17 @@ class HistoryStore:
             cur = self.db.execute(
                 "INSERT INTO conversations (title, created_at, updated_at, provider, model, system_prompt, temperature,"
                 " pinned, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (data.title, data.created_at, data.updated_at, data.provider, data.model, data.system_prompt,
-                 data.temperature, int(data.pinned), data.uid),
+                (
+                    data.title,
+                    data.created_at,
+                    data.updated_at,
+                    data.provider,
+                    data.model,
+                    data.system_prompt,
+                    data.temperature,
+                    int(data.pinned),
+                    data.uid,
+                ),
             )
             conversation_id = cur.lastrowid
             ids: dict[str, int] = {}
@@ -437,9 +470,22 @@ class HistoryStore:
                         "INSERT INTO messages (conversation_id, parent_id, role, content, status, error, provider, model,"
                         " prompt_tokens, completion_tokens, finish_reason, created_at, uid, extra)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (conversation_id, ids.get(m.parent_uid) if m.parent_uid else None, m.role, m.content, m.status,
-                         m.error, m.provider, m.model, m.prompt_tokens, m.completion_tokens, m.finish_reason,
-                         m.created_at, m.uid, m.extra),
+                        (
+                            conversation_id,
+                            ids.get(m.parent_uid) if m.parent_uid else None,
+                            m.role,
+                            m.content,
+                            m.status,
+                            m.error,
+                            m.provider,
+                            m.model,
+                            m.prompt_tokens,
+                            m.completion_tokens,
+                            m.finish_reason,
+                            m.created_at,
+                            m.uid,
+                            m.extra,
+                        ),
                     )
                     ids[m.uid] = cur.lastrowid or 0
                     progressed = True
@@ -502,18 +548,55 @@ def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
     conversation_fields = _CONVERSATION_COLUMNS.replace(" ", "").split(",")
     message_fields = _MESSAGE_COLUMNS.replace(" ", "").split(",")
     # Records in table order, as the migrations laid the columns out.
-    conversation_order = ["id", "title", "created_at", "updated_at", "provider", "model", "system_prompt",
-                          "temperature", "current_leaf_id", "pinned", "uid", "deleted_at"]
-    message_order = ["id", "conversation_id", "parent_id", "role", "content", "status", "error", "provider",
-                     "model", "prompt_tokens", "completion_tokens", "finish_reason", "created_at", "uid", "extra"]
+    conversation_order = [
+        "id",
+        "title",
+        "created_at",
+        "updated_at",
+        "provider",
+        "model",
+        "system_prompt",
+        "temperature",
+        "current_leaf_id",
+        "pinned",
+        "uid",
+        "deleted_at",
+    ]
+    message_order = [
+        "id",
+        "conversation_id",
+        "parent_id",
+        "role",
+        "content",
+        "status",
+        "error",
+        "provider",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "finish_reason",
+        "created_at",
+        "uid",
+        "extra",
+    ]
     conversations: dict[int, dict[str, Any]] = {}
     messages: dict[int, dict[str, Any]] = {}
     for rowid, values in salvage_rows(damaged):
-        if 13 <= len(values) <= 15 and values[3] in MESSAGE_ROLES and isinstance(values[1], int) \
-                and isinstance(values[4], str) and isinstance(values[12], int | float):
+        if (
+            13 <= len(values) <= 15
+            and values[3] in MESSAGE_ROLES
+            and isinstance(values[1], int)
+            and isinstance(values[4], str)
+            and isinstance(values[12], int | float)
+        ):
             messages.setdefault(rowid, dict(zip(message_order, values, strict=False)) | {"id": rowid})
-        elif 9 <= len(values) <= 12 and isinstance(values[1], str) and isinstance(values[2], int | float) \
-                and isinstance(values[3], int | float) and isinstance(values[6], str):
+        elif (
+            9 <= len(values) <= 12
+            and isinstance(values[1], str)
+            and isinstance(values[2], int | float)
+            and isinstance(values[3], int | float)
+            and isinstance(values[6], str)
+        ):
             conversations.setdefault(rowid, dict(zip(conversation_order, values, strict=False)) | {"id": rowid})
     have_c = {r[0] for r in store.db.execute("SELECT id FROM conversations")}
     have_m = {r[0] for r in store.db.execute("SELECT id FROM messages")}
@@ -527,8 +610,10 @@ def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
             if store.db.execute("SELECT 1 FROM conversations WHERE uid = ?", (row["uid"],)).fetchone():
                 continue
             record = {k: row.get(k) for k in conversation_fields if k != "current_leaf_id"}
-            store.db.execute(f"INSERT INTO conversations ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-                             tuple(record.values()))
+            store.db.execute(
+                f"INSERT INTO conversations ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+                tuple(record.values()),
+            )
             have_c.add(cid)
             added_c += 1
         for mid, row in sorted(messages.items()):
@@ -541,14 +626,18 @@ def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
             row["uid"] = row.get("uid") or uuid.uuid4().hex
             record = {k: row.get(k) for k in message_fields}
             record["status"] = record["status"] or COMPLETE
-            store.db.execute(f"INSERT INTO messages ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-                             tuple(record.values()))
+            store.db.execute(
+                f"INSERT INTO messages ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+                tuple(record.values()),
+            )
             have_m.add(mid)
             added_m += 1
         for cid, row in conversations.items():
             if cid in have_c and row.get("current_leaf_id") in have_m:
-                store.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id IS NULL",
-                                 (row["current_leaf_id"], cid))
+                store.db.execute(
+                    "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id IS NULL",
+                    (row["current_leaf_id"], cid),
+                )
         store.db.execute(
             "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "
             "WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL"
@@ -565,7 +654,9 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
     try:
         try:
             tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            columns_of = {t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")] for t in ("conversations", "messages")}
+            columns_of = {
+                t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")] for t in ("conversations", "messages")
+            }
         except sqlite3.DatabaseError:
             return 0, 0
         if not {"conversations", "messages"} <= tables:
@@ -583,8 +674,10 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
                 values["current_leaf_id"] = None  # set again below, once its message is known
                 names = ", ".join(values)
                 try:
-                    store.db.execute(f"INSERT INTO conversations ({names}) VALUES ({', '.join('?' * len(values))})",
-                                     tuple(values.values()))
+                    store.db.execute(
+                        f"INSERT INTO conversations ({names}) VALUES ({', '.join('?' * len(values))})",
+                        tuple(values.values()),
+                    )
                 except sqlite3.DatabaseError:
                     continue
                 known_conversations.add(values["id"])
@@ -603,15 +696,19 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
                     values["status"] = "interrupted"
                 names = ", ".join(values)
                 try:
-                    store.db.execute(f"INSERT INTO messages ({names}) VALUES ({', '.join('?' * len(values))})",
-                                     tuple(values.values()))
+                    store.db.execute(
+                        f"INSERT INTO messages ({names}) VALUES ({', '.join('?' * len(values))})",
+                        tuple(values.values()),
+                    )
                 except sqlite3.DatabaseError:
                     continue
                 known_messages.add(values["id"])
                 messages += 1
             for conversation_id, leaf in leaves.items():
                 if conversation_id in known_conversations and leaf in known_messages:
-                    store.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+                    store.db.execute(
+                        "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id)
+                    )
             # Where the shown branch's tip was lost, show the newest message that survived.
             store.db.execute(
                 "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "

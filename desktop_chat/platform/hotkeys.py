@@ -33,8 +33,18 @@ class KeyChord:
     key: str  # lower-case key name: "space", "k", "f1", "return"
 
 
-MODIFIER_NAMES = {"ctrl": "ctrl", "control": "ctrl", "alt": "alt", "option": "alt", "shift": "shift",
-                  "meta": "meta", "super": "meta", "win": "meta", "cmd": "meta", "command": "meta"}
+MODIFIER_NAMES = {
+    "ctrl": "ctrl",
+    "control": "ctrl",
+    "alt": "alt",
+    "option": "alt",
+    "shift": "shift",
+    "meta": "meta",
+    "super": "meta",
+    "win": "meta",
+    "cmd": "meta",
+    "command": "meta",
+}
 
 
 def parse_chord(text: str) -> KeyChord:
@@ -64,12 +74,37 @@ class HotkeyBackend(Protocol):
 # X11
 
 
-X11_KEYSYMS = {"space": "space", "return": "Return", "enter": "Return", "esc": "Escape", "escape": "Escape",
-               "tab": "Tab", "backspace": "BackSpace", "del": "Delete", "delete": "Delete", "ins": "Insert",
-               "home": "Home", "end": "End", "pgup": "Prior", "pgdown": "Next", "up": "Up", "down": "Down",
-               "left": "Left", "right": "Right", "`": "grave", ".": "period", ",": "comma", "/": "slash",
-               ";": "semicolon", "'": "apostrophe", "-": "minus", "=": "equal", "[": "bracketleft",
-               "]": "bracketright", "\\\\": "backslash"}
+X11_KEYSYMS = {
+    "space": "space",
+    "return": "Return",
+    "enter": "Return",
+    "esc": "Escape",
+    "escape": "Escape",
+    "tab": "Tab",
+    "backspace": "BackSpace",
+    "del": "Delete",
+    "delete": "Delete",
+    "ins": "Insert",
+    "home": "Home",
+    "end": "End",
+    "pgup": "Prior",
+    "pgdown": "Next",
+    "up": "Up",
+    "down": "Down",
+    "left": "Left",
+    "right": "Right",
+    "`": "grave",
+    ".": "period",
+    ",": "comma",
+    "/": "slash",
+    ";": "semicolon",
+    "'": "apostrophe",
+    "-": "minus",
+    "=": "equal",
+    "[": "bracketleft",
+    "]": "bracketright",
+    "\\\\": "backslash",
+}
 
 
 class X11Hotkey:
@@ -94,7 +129,9 @@ class X11Hotkey:
 
     def keycode(self, chord: KeyChord) -> tuple[int, int]:
         X, XK = self._X, self._XK
-        name = X11_KEYSYMS.get(chord.key) or (chord.key.upper() if chord.key.startswith("f") and chord.key[1:].isdigit() else chord.key)
+        name = X11_KEYSYMS.get(chord.key) or (
+            chord.key.upper() if chord.key.startswith("f") and chord.key[1:].isdigit() else chord.key
+        )
         keysym = XK.string_to_keysym(name)
         if not keysym:
             raise HotkeyError(f"Unknown key in the shortcut: {chord.key}")
@@ -149,9 +186,23 @@ class X11Hotkey:
 WIN_MODIFIERS = {"alt": 0x0001, "ctrl": 0x0002, "shift": 0x0004, "meta": 0x0008}
 MOD_NOREPEAT = 0x4000
 WM_HOTKEY = 0x0312
-WIN_KEYS = {"space": 0x20, "return": 0x0D, "enter": 0x0D, "tab": 0x09, "esc": 0x1B, "escape": 0x1B,
-            "backspace": 0x08, "delete": 0x2E, "home": 0x24, "end": 0x23, "up": 0x26, "down": 0x28,
-            "left": 0x25, "right": 0x27, "`": 0xC0}
+WIN_KEYS = {
+    "space": 0x20,
+    "return": 0x0D,
+    "enter": 0x0D,
+    "tab": 0x09,
+    "esc": 0x1B,
+    "escape": 0x1B,
+    "backspace": 0x08,
+    "delete": 0x2E,
+    "home": 0x24,
+    "end": 0x23,
+    "up": 0x26,
+    "down": 0x28,
+    "left": 0x25,
+    "right": 0x27,
+    "`": 0xC0,
+}
 
 
 def windows_virtual_key(key: str) -> int:
@@ -225,13 +276,57 @@ class WindowsHotkey:
 # macOS
 
 
-MAC_MODIFIERS = {"meta": 1 << 8, "shift": 1 << 9, "alt": 1 << 11, "ctrl": 1 << 12}  # cmdKey, shiftKey, optionKey, controlKey
+MAC_MODIFIERS = {
+    "meta": 1 << 8,
+    "shift": 1 << 9,
+    "alt": 1 << 11,
+    "ctrl": 1 << 12,
+}  # cmdKey, shiftKey, optionKey, controlKey
 # Carbon virtual key codes (kVK_ANSI_*), which follow the US layout's positions.
 MAC_KEYS = {
-    "a": 0, "s": 1, "d": 2, "f": 3, "h": 4, "g": 5, "z": 6, "x": 7, "c": 8, "v": 9, "b": 11, "q": 12,
-    "w": 13, "e": 14, "r": 15, "y": 16, "t": 17, "1": 18, "2": 19, "3": 20, "4": 21, "6": 22, "5": 23,
-    "9": 25, "7": 26, "8": 28, "0": 29, "o": 31, "u": 32, "i": 34, "p": 35, "l": 37, "j": 38, "k": 40,
-    "n": 45, "m": 46, "space": 49, "return": 36, "enter": 36, "tab": 48, "esc": 53, "escape": 53, "`": 50,
+    "a": 0,
+    "s": 1,
+    "d": 2,
+    "f": 3,
+    "h": 4,
+    "g": 5,
+    "z": 6,
+    "x": 7,
+    "c": 8,
+    "v": 9,
+    "b": 11,
+    "q": 12,
+    "w": 13,
+    "e": 14,
+    "r": 15,
+    "y": 16,
+    "t": 17,
+    "1": 18,
+    "2": 19,
+    "3": 20,
+    "4": 21,
+    "6": 22,
+    "5": 23,
+    "9": 25,
+    "7": 26,
+    "8": 28,
+    "0": 29,
+    "o": 31,
+    "u": 32,
+    "i": 34,
+    "p": 35,
+    "l": 37,
+    "j": 38,
+    "k": 40,
+    "n": 45,
+    "m": 46,
+    "space": 49,
+    "return": 36,
+    "enter": 36,
+    "tab": 48,
+    "esc": 53,
+    "escape": 53,
+    "`": 50,
 }
 
 

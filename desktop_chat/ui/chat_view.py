@@ -115,8 +115,11 @@ class ChatView(QTextBrowser):
         parts = [self._message_html(item) for item in items]
         if hidden_before:
             link = f"color:{self.palette_colors.link}; text-decoration:none"
-            parts.insert(0, f'<p align="center"><a href="action:earlier:0" style="{link}">'
-                            f"Show {hidden_before:,} earlier messages</a></p>")
+            parts.insert(
+                0,
+                f'<p align="center"><a href="action:earlier:0" style="{link}">'
+                f"Show {hidden_before:,} earlier messages</a></p>",
+            )
         if not items:
             parts.append(self._empty_html())
         self.setHtml("".join(parts))
@@ -153,10 +156,12 @@ class ChatView(QTextBrowser):
             if len(content) > USER_TEXT_SHOWN:
                 hidden = len(content) - USER_TEXT_SHOWN
                 content = content[:USER_TEXT_SHOWN]
-                more = (f'<br/><i style="color:{self.palette_colors.muted}">… {hidden:,} more characters '
-                        "not shown — Copy gives the whole message</i>")
+                more = (
+                    f'<br/><i style="color:{self.palette_colors.muted}">… {hidden:,} more characters '
+                    "not shown — Copy gives the whole message</i>"
+                )
             text = html.escape(content).replace("\n", "<br/>")
-            return f"<p style=\"margin-top:0px\">{text}{more}</p>"
+            return f'<p style="margin-top:0px">{text}{more}</p>'
         rendered = self.renderer.render(message.content, code_offset=len(self._code_blocks))
         self._code_blocks.extend(rendered.code_blocks)
         return rendered.html
@@ -185,7 +190,8 @@ class ChatView(QTextBrowser):
             text = html.escape(message.error or _status_text(message.status))
             carry_on = (
                 f' &#183; <a href="action:continue:{message.id}" style="{link}"><b>Continue</b></a>'
-                if message.content else ""
+                if message.content
+                else ""
             )
             problem = (
                 f'<p style="color:#d93025; margin-top:4px">&#9888; {text} '
@@ -439,4 +445,3 @@ def _status_text(status: str) -> str:
         INTERRUPTED: "The app closed while this reply was arriving.",
         FAILED: "The reply failed.",
     }.get(status, status)
-

@@ -49,7 +49,7 @@ class Composer(QPlainTextEdit):
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
             ctrl = modifiers == Qt.KeyboardModifier.ControlModifier
-            if (ctrl if self.send_with_ctrl_enter else not modifiers):
+            if ctrl if self.send_with_ctrl_enter else not modifiers:
                 self.submit()
             else:
                 self.insertPlainText("\n")

@@ -144,7 +144,9 @@ class ConversationModel(QAbstractListModel):
         return True
 
     def row_of(self, conversation_id: int) -> int:
-        return next((i for i, c in enumerate(self._rows) if isinstance(c, Conversation) and c.id == conversation_id), -1)
+        return next(
+            (i for i, c in enumerate(self._rows) if isinstance(c, Conversation) and c.id == conversation_id), -1
+        )
 
     def conversation_at(self, row: int) -> Conversation | None:
         item = self._rows[row] if 0 <= row < len(self._rows) else None

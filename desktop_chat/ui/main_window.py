@@ -82,7 +82,10 @@ class ModelPicker(QComboBox):
 
 class ConversationSettingsDialog(QDialog):
     def __init__(
-        self, conversation_prompt: str, temperature: float | None, parent: QWidget | None = None,
+        self,
+        conversation_prompt: str,
+        temperature: float | None,
+        parent: QWidget | None = None,
         presets: tuple[PromptPreset, ...] = (),
     ) -> None:
         super().__init__(parent)
@@ -155,9 +158,13 @@ class MainWindow(QMainWindow):
         # Every provider: configured, the built-in local model, local servers found.
         self.directory = directory or ProviderDirectory(settings, keys)
         self.session = ChatSession(
-            store, clients, self.directory.endpoint,
-            first_token_timeout=settings.first_token_timeout, idle_timeout=settings.idle_timeout,
-            preflight=self.directory.preflight, default_system_prompt=self.directory.system_prompt,
+            store,
+            clients,
+            self.directory.endpoint,
+            first_token_timeout=settings.first_token_timeout,
+            idle_timeout=settings.idle_timeout,
+            preflight=self.directory.preflight,
+            default_system_prompt=self.directory.system_prompt,
         )
         self.discovery_task: asyncio.Task[None] | None = None
         # Where to look for local servers (tests point these at their own ports).
@@ -211,8 +218,12 @@ class MainWindow(QMainWindow):
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.clicked.connect(self.new_chat)
         self.conversation_list = ConversationList(self.store)
-        self.conversation_list.clicked.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
-        self.conversation_list.activated.connect(lambda index: self.open_conversation(self.conversation_list.current_id()))
+        self.conversation_list.clicked.connect(
+            lambda index: self.open_conversation(self.conversation_list.current_id())
+        )
+        self.conversation_list.activated.connect(
+            lambda index: self.open_conversation(self.conversation_list.current_id())
+        )
         self.conversation_list.model_.renamed.connect(self._renamed)
         self.conversation_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.conversation_list.customContextMenuRequested.connect(self._list_menu)
@@ -335,7 +346,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.usage_label)
 
     def _build_actions(self) -> None:
-        def action(menu_name: str, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], object]) -> QAction:
+        def action(
+            menu_name: str, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], object]
+        ) -> QAction:
             act = QAction(text, self)
             if shortcut is not None:
                 act.setShortcut(QKeySequence(shortcut))
@@ -383,10 +396,13 @@ class MainWindow(QMainWindow):
         for name in self.directory.names():
             self.provider_box.addItem(name)
             if name == LOCAL_NAME:
-                self.provider_box.setItemData(self.provider_box.count() - 1, TINY_MODEL_LABEL, Qt.ItemDataRole.ToolTipRole)
+                self.provider_box.setItemData(
+                    self.provider_box.count() - 1, TINY_MODEL_LABEL, Qt.ItemDataRole.ToolTipRole
+                )
             elif name in self.directory.found:
-                self.provider_box.setItemData(self.provider_box.count() - 1, "Found running on this computer",
-                                              Qt.ItemDataRole.ToolTipRole)
+                self.provider_box.setItemData(
+                    self.provider_box.count() - 1, "Found running on this computer", Qt.ItemDataRole.ToolTipRole
+                )
         if current:
             self.provider_box.setCurrentText(current)
         self.provider_box.blockSignals(False)
@@ -531,10 +547,12 @@ class MainWindow(QMainWindow):
         if self.key_file is None:
             return None
         box = QMessageBox(
-            QMessageBox.Icon.Warning, "No keyring",
+            QMessageBox.Icon.Warning,
+            "No keyring",
             "This system has no keyring to keep API keys safe. Keep them in a file that only "
             f"you can read ({self.key_file})? Otherwise they are used until you quit.",
-            QMessageBox.StandardButton.NoButton, self,
+            QMessageBox.StandardButton.NoButton,
+            self,
         )
         use_file = box.addButton("Keep in a private file", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("This session only", QMessageBox.ButtonRole.RejectRole)
@@ -554,6 +572,7 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings))
+
         def to_providers() -> None:
             dialog.reject()
             self.edit_providers()
@@ -730,7 +749,7 @@ class MainWindow(QMainWindow):
         assert self.conversation is not None
         self.tree = self.store.tree(self.conversation.id)
         path = self.tree.path_to(leaf_id)
-        shown = path[-self._window:]
+        shown = path[-self._window :]
         self.chat_view.show_messages([self._item(m) for m in shown], hidden_before=len(path) - len(shown))
 
     def show_earlier(self) -> None:
@@ -774,15 +793,29 @@ class MainWindow(QMainWindow):
         if not all_conversations and self.conversation is None:
             self.show_notice("Open a conversation to export it, or use Export all conversations.")
             return
-        name = "desktop-chat-history" if all_conversations else (self.conversation.title if self.conversation else "") or "conversation"
+        name = (
+            "desktop-chat-history"
+            if all_conversations
+            else (self.conversation.title if self.conversation else "") or "conversation"
+        )
         safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in name).strip() or "conversation"
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Export", str(Path.home() / f"{safe}.md"),
+            self,
+            "Export",
+            str(Path.home() / f"{safe}.md"),
             "Markdown (*.md);;JSON, complete (*.json);;Web page (*.html)",
         )
         if path:
-            fmt = "json" if "JSON" in chosen or path.endswith(".json") else "html" if "Web" in chosen or path.endswith(".html") else "md"
-            self.export_to(Path(path), fmt, None if all_conversations else [self.conversation.id] if self.conversation else None)
+            fmt = (
+                "json"
+                if "JSON" in chosen or path.endswith(".json")
+                else "html"
+                if "Web" in chosen or path.endswith(".html")
+                else "md"
+            )
+            self.export_to(
+                Path(path), fmt, None if all_conversations else [self.conversation.id] if self.conversation else None
+            )
 
     def export_to(self, path: Path, fmt: str, ids: list[int] | None) -> bool:
         from desktop_chat.core.exchange import export_html, export_json, export_markdown
@@ -1094,7 +1127,9 @@ class MainWindow(QMainWindow):
     async def _retry_later(self, reply: Message, wait: float) -> None:
         try:
             while wait > 0:
-                self.statusBar().showMessage(f"Rate limited: retrying in {wait:.0f} s, as the provider asked (Esc cancels)")
+                self.statusBar().showMessage(
+                    f"Rate limited: retrying in {wait:.0f} s, as the provider asked (Esc cancels)"
+                )
                 await asyncio.sleep(min(1.0, wait))
                 wait = self._retry_not_before - asyncio.get_running_loop().time()
         finally:
@@ -1119,7 +1154,9 @@ class MainWindow(QMainWindow):
         if self.streaming or self.conversation is None:
             return
         conversation = self.store.conversation(self.conversation.id)
-        last = self.store.message(conversation.current_leaf_id) if conversation and conversation.current_leaf_id else None
+        last = (
+            self.store.message(conversation.current_leaf_id) if conversation and conversation.current_leaf_id else None
+        )
         if last is not None and last.role == "assistant":
             self.regenerate(last)
 
@@ -1169,8 +1206,11 @@ class MainWindow(QMainWindow):
 
     async def wait_for_tasks(self) -> None:
         """Let cancelled work finish its clean-up (a stopped reply is saved as 'stopped')."""
-        tasks = [t for t in (self.reply_task, self.models_task, self.title_task, self.discovery_task)
-                 if t is not None and not t.done()]
+        tasks = [
+            t
+            for t in (self.reply_task, self.models_task, self.title_task, self.discovery_task)
+            if t is not None and not t.done()
+        ]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 

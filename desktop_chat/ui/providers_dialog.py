@@ -146,7 +146,9 @@ class ProvidersDialog(QDialog):
         self.no_key.setChecked(not provider.needs_key)
         self.key.setText(self._entered_keys.get(provider.name, ""))
         stored = self._entered_keys.get(provider.name) or self.keys.get(provider)
-        self.key.setPlaceholderText("a key is stored — type to replace it" if stored else "stored in the system keyring")
+        self.key.setPlaceholderText(
+            "a key is stored — type to replace it" if stored else "stored in the system keyring"
+        )
 
     def _commit_row(self) -> bool:
         """Validate the form into the provider being edited; say what is wrong if anything."""
@@ -164,7 +166,10 @@ class ProvidersDialog(QDialog):
             return False
         old = self._providers[self._current]
         self._providers[self._current] = replace(
-            old, name=name, base_url=url, default_model=self.default_model.text().strip(),
+            old,
+            name=name,
+            base_url=url,
+            default_model=self.default_model.text().strip(),
             needs_key=not self.no_key.isChecked(),
         )
         if self.key.text().strip():

@@ -29,7 +29,9 @@ class QuickAskWindow(QWidget):
     closedByUser = Signal()
 
     def __init__(self) -> None:
-        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
+        super().__init__(
+            None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        )
         self.setWindowTitle(TITLE)
         self.setObjectName("quickAsk")
         self.setAccessibleName("Quick ask")
@@ -38,7 +40,9 @@ class QuickAskWindow(QWidget):
         self.composer = Composer()
         self.composer.setAccessibleName("Quick question")
         self.composer.setMaximumHeight(72)
-        self.composer.setPlaceholderText("Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close")
+        self.composer.setPlaceholderText(
+            "Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close"
+        )
         self.composer.submitted.connect(self.submitted)
         self.composer.cancelRequested.connect(self.hide_by_user)
         self.chat_view = ChatView()
@@ -184,7 +188,9 @@ class QuickAskController:
 
         try:
             outcome = await self.session.stream(pending, on_event)
-            self.window.status.setText(outcome.failure.message if outcome.failure else "Esc closes · kept in your history")
+            self.window.status.setText(
+                outcome.failure.message if outcome.failure else "Esc closes · kept in your history"
+            )
         finally:
             self.window.chat_view.end_reply(MessageItem(pending.reply))
 

@@ -22,8 +22,14 @@ def write_settings(home, base_url):
 def ask(*args, stdin=None, env_extra=None):
     env = dict(os.environ)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "desktop_chat", "ask", *args], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_chat", "ask", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_ask_streams_to_stdout(fake_server, isolated_home):
@@ -45,8 +51,13 @@ def test_ask_reads_stdin(fake_server, isolated_home):
 
 def test_ask_failure_is_one_line_and_nonzero(fake_server, isolated_home):
     write_settings(isolated_home, fake_server.base_url)
-    fake_server.queue(Reply(status=404, headers={"content-type": "application/json"},
-                            body=[b'{"error": {"message": "model nope does not exist"}}']))
+    fake_server.queue(
+        Reply(
+            status=404,
+            headers={"content-type": "application/json"},
+            body=[b'{"error": {"message": "model nope does not exist"}}'],
+        )
+    )
     out = ask("hi", "--model", "nope")
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1 and "Not found (404)" in out.stderr
@@ -74,7 +85,9 @@ def test_ask_openai_without_key_says_what_to_do(isolated_home):
 def test_ask_uses_openai_env_variables(fake_server, isolated_home):
     # The variables the openai SDK reads work for the OpenAI provider.
     fake_server.queue(Reply(body=text_stream(["env ok"])))
-    out = ask("hi", "--provider", "OpenAI", env_extra={"OPENAI_API_KEY": "sk-env", "OPENAI_BASE_URL": fake_server.base_url})
+    out = ask(
+        "hi", "--provider", "OpenAI", env_extra={"OPENAI_API_KEY": "sk-env", "OPENAI_BASE_URL": fake_server.base_url}
+    )
     assert out.returncode == 0 and out.stdout == "env ok\n"
     assert fake_server.headers[-1]["authorization"] == "Bearer sk-env"
     assert fake_server.requests[-1]["model"] == "gpt-4o-mini"

@@ -14,8 +14,13 @@ CHATGPT = TESTDATA / "chatgpt-export" / "conversations.json"
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "desktop_chat", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OPENAI_API_KEY": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_chat", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OPENAI_API_KEY": ""},
+    )
 
 
 def test_import_list_search_show_export(tmp_path, isolated_home):
@@ -53,11 +58,19 @@ def test_import_list_search_show_export(tmp_path, isolated_home):
 
     # Our JSON into a fresh profile gives the same history.
     other = tmp_path / "other"
-    out = subprocess.run([sys.executable, "-m", "desktop_chat", "import", "json", str(target), "--home", str(other)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "desktop_chat", "import", "json", str(target), "--home", str(other)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0 and "Imported 192 conversations" in out.stdout
-    roundtrip = subprocess.run([sys.executable, "-m", "desktop_chat", "export", "--format", "json", "--home", str(other)],
-                               capture_output=True, text=True, timeout=120)
+    roundtrip = subprocess.run(
+        [sys.executable, "-m", "desktop_chat", "export", "--format", "json", "--home", str(other)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     again = json.loads(roundtrip.stdout)
     key = lambda c: c["uid"]  # noqa: E731
     assert sorted(again["conversations"], key=key) == sorted(data["conversations"], key=key)

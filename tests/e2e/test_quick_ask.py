@@ -20,8 +20,13 @@ pytestmark = pytest.mark.xvfb
 def launch(display_name, home, *extra):
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(DISPLAY=display_name, QT_QPA_PLATFORM="xcb")
-    return subprocess.Popen([sys.executable, "-m", "desktop_chat", "--home", str(home), *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "desktop_chat", "--home", str(home), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def visible(display_name, name):

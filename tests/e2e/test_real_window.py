@@ -33,8 +33,9 @@ def display():
 
 
 def xdotool(display, *args):
-    return subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display},
-                          capture_output=True, text=True, timeout=20)
+    return subprocess.run(
+        ["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=20
+    )
 
 
 def wait_for(predicate, timeout=20.0):
@@ -51,8 +52,9 @@ def start_app(display, home, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb")
     log = open(tmp_path / "app.log", "a")
-    app = subprocess.Popen([sys.executable, "-m", "desktop_chat", "--home", str(home)],
-                           env=env, stdout=log, stderr=subprocess.STDOUT)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop_chat", "--home", str(home)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     log.close()
     window = wait_for(lambda: xdotool(display, "search", "--onlyvisible", "--name", "Desktop Chat").stdout.split())
     assert window, (tmp_path / "app.log").read_text()
@@ -111,7 +113,9 @@ def test_real_window_answers_typed_question(display, fake_server, isolated_home,
 @pytest.mark.parametrize("how", ["ctrl+q", "SIGTERM"])
 def test_quitting_mid_reply_keeps_it_as_stopped(display, fake_server, isolated_home, tmp_path, app_process, how):
     write_settings(isolated_home, fake_server.base_url)
-    fake_server.queue(Reply(body=text_stream(["kept ", "so ", "far"], finish=None, usage=False, done=False), end="hang"))
+    fake_server.queue(
+        Reply(body=text_stream(["kept ", "so ", "far"], finish=None, usage=False, done=False), end="hang")
+    )
     app = start_app(display, isolated_home, tmp_path)
     app_process.append(app)
     xdotool(display, "type", "question")

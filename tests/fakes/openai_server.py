@@ -41,15 +41,24 @@ class Reply:
     hang_limit: float = 30.0
 
 
-def chunk(content: str | None = None, finish: str | None = None, model: str = "test-model",
-          usage: dict[str, int] | None = None, role: str | None = None, choices: bool = True) -> dict[str, Any]:
+def chunk(
+    content: str | None = None,
+    finish: str | None = None,
+    model: str = "test-model",
+    usage: dict[str, int] | None = None,
+    role: str | None = None,
+    choices: bool = True,
+) -> dict[str, Any]:
     delta: dict[str, Any] = {}
     if role:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
     data: dict[str, Any] = {
-        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1700000000, "model": model,
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else [],
     }
     if usage is not None:
@@ -62,8 +71,14 @@ def sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
-def text_stream(pieces: Iterable[str], model: str = "test-model", usage: bool = True, done: bool = True,
-                finish: str | None = "stop", delay: float = 0.0) -> list[bytes | Pause]:
+def text_stream(
+    pieces: Iterable[str],
+    model: str = "test-model",
+    usage: bool = True,
+    done: bool = True,
+    finish: str | None = "stop",
+    delay: float = 0.0,
+) -> list[bytes | Pause]:
     """The body a real server sends for a reply made of these pieces."""
     body: list[bytes | Pause] = [sse(chunk(role="assistant", content="", model=model))]
     for piece in pieces:
@@ -73,7 +88,13 @@ def text_stream(pieces: Iterable[str], model: str = "test-model", usage: bool = 
     if finish:
         body.append(sse(chunk(finish=finish, model=model)))
     if usage:
-        body.append(sse(chunk(choices=False, model=model, usage={"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46})))
+        body.append(
+            sse(
+                chunk(
+                    choices=False, model=model, usage={"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46}
+                )
+            )
+        )
     if done:
         body.append(b"data: [DONE]\n\n")
     return body
@@ -143,9 +164,14 @@ class FakeOpenAI:
                     body = json.dumps({"models": [{"name": m, "model": m, "size": 1} for m in server.models]}).encode()
                     self._plain(200, body, "application/json")
                 elif self.path.rstrip("/").endswith("/models"):
-                    body = json.dumps({"object": "list", "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in server.models
-                    ]}).encode()
+                    body = json.dumps(
+                        {
+                            "object": "list",
+                            "data": [
+                                {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in server.models
+                            ],
+                        }
+                    ).encode()
                     self._plain(200, body, "application/json")
                 else:
                     self._plain(404, b'{"error": {"message": "no such route"}}', "application/json")
@@ -160,8 +186,11 @@ class FakeOpenAI:
                 except queue.Empty:
                     last = payload.get("messages", [{}])[-1].get("content", "")
                     text = DEMO_REPLY if "demo" in str(last).lower() or not last else f"You said: {last}"
-                    reply = Reply(body=text_stream(demo_pieces(text), model=payload.get("model", "test-model"),
-                                                   delay=server.default_delay))
+                    reply = Reply(
+                        body=text_stream(
+                            demo_pieces(text), model=payload.get("model", "test-model"), delay=server.default_delay
+                        )
+                    )
                 self._stream(reply)
 
             def _plain(self, status: int, body: bytes, kind: str) -> None:

@@ -66,7 +66,12 @@ def window_factory(qtbot, qloop, tmp_path):
     yield make
     for window in made:
         window.shutdown()
-        qtbot.waitUntil(lambda w=window: all(t is None or t.done() for t in (w.reply_task, w.models_task, w.title_task, w.discovery_task)), timeout=5000)
+        qtbot.waitUntil(
+            lambda w=window: all(
+                t is None or t.done() for t in (w.reply_task, w.models_task, w.title_task, w.discovery_task)
+            ),
+            timeout=5000,
+        )
         closing = asyncio.ensure_future(window.clients.aclose())
         qtbot.waitUntil(closing.done, timeout=5000)
         window.store.close()

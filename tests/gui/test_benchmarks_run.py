@@ -10,19 +10,27 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("name, keys", [
-    ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max")),
-    ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
-    ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
-    ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),
-    ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
-    ("startup", ("first_paint_s", "bare_first_paint_s", "ratio")),
-    ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
-])
+@pytest.mark.parametrize(
+    "name, keys",
+    [
+        ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max")),
+        ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
+        ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
+        ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),
+        ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
+        ("startup", ("first_paint_s", "bare_first_paint_s", "ratio")),
+        ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
+    ],
+)
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-m", "benchmarks", name, "--quick", "--json"],
-                         capture_output=True, text=True, timeout=600, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", name, "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     required = os.environ.get("DESKTOP_CHAT_REQUIRE_XVFB" if name == "quick_ask" else "DESKTOP_CHAT_REQUIRE_LOCAL")

@@ -114,8 +114,13 @@ def test_edit_and_resend_starts_a_branch(qtbot, window, fake_server):
 
 
 def test_failure_inline_with_retry(qtbot, window, fake_server):
-    fake_server.queue(Reply(status=401, headers={"content-type": "application/json"},
-                            body=[b'{"error": {"message": "Incorrect API key"}}']))
+    fake_server.queue(
+        Reply(
+            status=401,
+            headers={"content-type": "application/json"},
+            body=[b'{"error": {"message": "Incorrect API key"}}'],
+        )
+    )
     type_and_send(qtbot, window, "hello")
     wait_idle(qtbot, window)
     text = transcript_text(window)
@@ -127,7 +132,9 @@ def test_failure_inline_with_retry(qtbot, window, fake_server):
 
 
 def test_cut_midstream_keeps_text_and_offers_retry(qtbot, window, fake_server):
-    fake_server.queue(Reply(body=text_stream(["half an ", "answer"], finish=None, usage=False, done=False), end="reset"))
+    fake_server.queue(
+        Reply(body=text_stream(["half an ", "answer"], finish=None, usage=False, done=False), end="reset")
+    )
     type_and_send(qtbot, window, "hello")
     wait_idle(qtbot, window)
     text = transcript_text(window)
@@ -190,8 +197,10 @@ def test_links_open_only_on_click_and_only_web_or_mail(qtbot, window, fake_serve
     for scheme in ("https", "http", "mailto", "file", "javascript"):
         QDesktopServices.setUrlHandler(scheme, catcher, "open")
     try:
-        hostile = ("[site](https://example.org/page) [js](javascript:alert(1)) [f](file:///etc/passwd) "
-                   "<a href='https://evil.example'>raw</a> ![pic](https://example.org/pixel.png)\n")
+        hostile = (
+            "[site](https://example.org/page) [js](javascript:alert(1)) [f](file:///etc/passwd) "
+            "<a href='https://evil.example'>raw</a> ![pic](https://example.org/pixel.png)\n"
+        )
         fake_server.queue(Reply(body=text_stream([hostile])))
         type_and_send(qtbot, window, "links")
         wait_idle(qtbot, window)
@@ -340,8 +349,10 @@ def test_model_titles_after_the_first_exchange(qtbot, window_factory, fake_serve
     from tests.gui.conftest import make_settings
 
     window = window_factory(replace(make_settings(fake_server.base_url), model_titles=True))
-    fake_server.queue(Reply(body=text_stream(["Boiling eggs takes ten minutes."])),
-                      Reply(body=text_stream(['"Perfect ', 'Boiled Eggs"'])))
+    fake_server.queue(
+        Reply(body=text_stream(["Boiling eggs takes ten minutes."])),
+        Reply(body=text_stream(['"Perfect ', 'Boiled Eggs"'])),
+    )
     type_and_send(qtbot, window, "how do I boil an egg so that it is just right?")
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.title_task is not None and window.title_task.done(), timeout=5000)

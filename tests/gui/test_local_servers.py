@@ -12,10 +12,16 @@ from tests.gui.helpers import transcript_text, type_and_send, wait_idle
 
 def test_probes_find_running_servers_and_skip_closed_ports():
     with FakeOpenAI(models=["llama3.2:latest", "qwen2.5:0.5b"]) as ollama, FakeOpenAI(models=["phi-3"]) as lmstudio:
-        targets = (("Ollama", ollama.port, "/api/tags"), ("LM Studio", lmstudio.port, "/v1/models"),
-                   ("Nothing", 9, "/v1/models"))
+        targets = (
+            ("Ollama", ollama.port, "/api/tags"),
+            ("LM Studio", lmstudio.port, "/v1/models"),
+            ("Nothing", 9, "/v1/models"),
+        )
         found = asyncio.run(find_local_servers(targets))
-    assert [(f.name, f.models) for f in found] == [("Ollama", ("llama3.2:latest", "qwen2.5:0.5b")), ("LM Studio", ("phi-3",))]
+    assert [(f.name, f.models) for f in found] == [
+        ("Ollama", ("llama3.2:latest", "qwen2.5:0.5b")),
+        ("LM Studio", ("phi-3",)),
+    ]
     assert found[0].base_url == f"http://127.0.0.1:{ollama.port}/v1"
 
 
@@ -60,7 +66,9 @@ def test_no_key_means_the_tiny_local_model_labelled_honestly(qtbot, qloop, tmp_p
     window.provider_box.setCurrentText("OpenAI")  # no key: says why it cannot send
     assert window.send_blocker.isVisible() and not window.model_note.isVisible()
     window.shutdown()
-    qtbot.waitUntil(lambda: all(t is None or t.done() for t in (window.models_task, window.discovery_task)), timeout=5000)
+    qtbot.waitUntil(
+        lambda: all(t is None or t.done() for t in (window.models_task, window.discovery_task)), timeout=5000
+    )
     store.close()
 
 

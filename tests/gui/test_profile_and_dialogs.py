@@ -73,8 +73,13 @@ def test_first_run_dialog_stores_key_in_keyring_not_settings(qtbot, window_facto
 def test_adding_a_provider_preset(qtbot, window_factory, fake_server):
     window = window_factory(make_settings(fake_server.base_url))
     dialog = window.edit_providers()
-    dialog._add(next(p for p in __import__("desktop_chat.ui.providers_dialog", fromlist=["PRESETS"]).PRESETS
-                     if p.name == "Ollama"))
+    dialog._add(
+        next(
+            p
+            for p in __import__("desktop_chat.ui.providers_dialog", fromlist=["PRESETS"]).PRESETS
+            if p.name == "Ollama"
+        )
+    )
     assert dialog.name.text() == "Ollama" and dialog.no_key.isChecked()
     dialog.base_url.setText("not a url")
     assert not dialog._commit_row() and "http://" in dialog.error.text()
@@ -115,8 +120,13 @@ def test_conversation_settings_are_sent(qtbot, window_factory, fake_server):
 
 def test_rate_limit_retry_waits_for_retry_after(qtbot, window_factory, fake_server):
     window = window_factory(make_settings(fake_server.base_url))
-    fake_server.queue(Reply(status=429, headers={"content-type": "application/json", "retry-after": "1"},
-                            body=[b'{"error": {"message": "slow down"}}']))
+    fake_server.queue(
+        Reply(
+            status=429,
+            headers={"content-type": "application/json", "retry-after": "1"},
+            body=[b'{"error": {"message": "slow down"}}'],
+        )
+    )
     type_and_send(qtbot, window, "hi")
     wait_idle(qtbot, window)
     assert "Try again in 1 s" in transcript_text(window)
@@ -134,7 +144,7 @@ def test_reasoning_model_shows_thinking(qtbot, window_factory, fake_server):
     raw = recorded("vercel_ai__deepseek_reasoner_reasoning_content.sse")
     cut = raw.index(b'"content":"') if b'"content":"' in raw else len(raw) // 2
     head = raw[: raw.rfind(b"\n\n", 0, cut) + 2]
-    fake_server.queue(Reply(body=[head, Pause(1.0), raw[len(head):]]))
+    fake_server.queue(Reply(body=[head, Pause(1.0), raw[len(head) :]]))
     type_and_send(qtbot, window, "think")
     qtbot.waitUntil(lambda: "Thinking…" in transcript_text(window), timeout=5000)
     wait_idle(qtbot, window)
@@ -174,8 +184,9 @@ def test_prompt_preset_fills_the_system_prompt(qtbot, window_factory, fake_serve
     from desktop_chat.core.settings import PromptPreset
     from desktop_chat.ui.main_window import ConversationSettingsDialog
 
-    window = window_factory(replace(make_settings(fake_server.base_url),
-                                    prompt_presets=(PromptPreset("Pirate", "Talk like a pirate."),)))
+    window = window_factory(
+        replace(make_settings(fake_server.base_url), prompt_presets=(PromptPreset("Pirate", "Talk like a pirate."),))
+    )
     window.edit_conversation_settings()
     dialog = window.findChild(ConversationSettingsDialog)
     dialog.presets.setCurrentIndex(1)
@@ -198,7 +209,10 @@ def test_disk_full_while_streaming_still_shows_the_reply(qtbot, window_factory, 
     window.store.db.execute(f"PRAGMA max_page_count = {pages}")
     wait_idle(qtbot, window, timeout=15000)
     assert transcript_text(window).count("word") >= 40000  # the whole reply is on screen
-    assert "disk is full" in window.notice_label.text() and "shown but will not be in your history" in window.notice_label.text()
+    assert (
+        "disk is full" in window.notice_label.text()
+        and "shown but will not be in your history" in window.notice_label.text()
+    )
     window.store.db.execute("PRAGMA max_page_count = 1000000000")
 
 

@@ -14,8 +14,14 @@ def setup(window_factory, fake_server, qtbot):
     main = window_factory(make_settings(fake_server.base_url))
     quick = QuickAskWindow()
     qtbot.addWidget(quick)
-    controller = QuickAskController(quick, main.store, main.session, main.choice_for_new_chats,
-                                    main.continue_from_quick_ask, main.refresh_conversations)
+    controller = QuickAskController(
+        quick,
+        main.store,
+        main.session,
+        main.choice_for_new_chats,
+        main.continue_from_quick_ask,
+        main.refresh_conversations,
+    )
     main.quick_ask = controller
     return main, quick, controller
 
@@ -25,7 +31,10 @@ def test_ask_stop_and_continue_in_main_window(qtbot, window_factory, fake_server
     assert quick.windowTitle() == TITLE and not quick.isVisible()
     controller.toggle()
     assert quick.isVisible()
-    assert quick.windowFlags() & Qt.WindowType.FramelessWindowHint and quick.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+    assert (
+        quick.windowFlags() & Qt.WindowType.FramelessWindowHint
+        and quick.windowFlags() & Qt.WindowType.WindowStaysOnTopHint
+    )
     fake_server.queue(Reply(body=text_stream(["Four."])))
     qtbot.keyClicks(quick.composer, "2+2?")
     qtbot.keyClick(quick.composer, Qt.Key.Key_Return)

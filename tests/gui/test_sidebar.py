@@ -19,7 +19,9 @@ def test_groups_and_pins(qtbot, tmp_path):
     view = ConversationList(store)
     qtbot.addWidget(view)
     view.model_.reload()
-    rows = [(view.model_.index(i).data(), view.model_.index(i).data(HEADER_ROLE)) for i in range(view.model_.rowCount())]
+    rows = [
+        (view.model_.index(i).data(), view.model_.index(i).data(HEADER_ROLE)) for i in range(view.model_.rowCount())
+    ]
     headers = [text for text, header in rows if header]
     titles = [text for text, header in rows if not header]
     assert titles == ["long ago", "today", "yesterday", "this week", "this month"]
@@ -49,7 +51,9 @@ def test_large_history_is_loaded_a_page_at_a_time(qtbot, tmp_path):
     while view.model_.canFetchMore():
         view.model_.fetchMore()
     assert loaded() == 5 * PAGE
-    titles = [view.model_.index(i).data() for i in range(view.model_.rowCount()) if not view.model_.index(i).data(HEADER_ROLE)]
+    titles = [
+        view.model_.index(i).data() for i in range(view.model_.rowCount()) if not view.model_.index(i).data(HEADER_ROLE)
+    ]
     assert titles[0] == f"c{5 * PAGE - 1}" and titles[-1] == "c0"  # newest activity first, none twice
     assert len(set(titles)) == len(titles)
     store.close()

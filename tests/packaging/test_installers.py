@@ -13,15 +13,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not shutil.which("makensis") and not os.environ.get("DESKTOP_CHAT_REQUIRE_PACKAGING"),
-                    reason="needs makensis (apt-get install nsis)")
+@pytest.mark.skipif(
+    not shutil.which("makensis") and not os.environ.get("DESKTOP_CHAT_REQUIRE_PACKAGING"),
+    reason="needs makensis (apt-get install nsis)",
+)
 def test_nsis_installer_script_compiles_without_warnings(tmp_path):
     bundle = tmp_path / "desktop-chat"
     bundle.mkdir()
     (bundle / "desktop-chat.exe").write_bytes(b"MZ placeholder for the PyInstaller bundle")
     out = tmp_path / "DesktopChat-installer.exe"
-    result = subprocess.run(["makensis", "-V2", "-WX", f"-DSOURCE={bundle}", f"-DOUTFILE={out}", "desktop-chat.nsi"],
-                            cwd=ROOT / "packaging" / "windows", capture_output=True, text=True)
+    result = subprocess.run(
+        ["makensis", "-V2", "-WX", f"-DSOURCE={bundle}", f"-DOUTFILE={out}", "desktop-chat.nsi"],
+        cwd=ROOT / "packaging" / "windows",
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert out.read_bytes()[:2] == b"MZ"
     script = (ROOT / "packaging" / "windows" / "desktop-chat.nsi").read_text()
@@ -30,6 +36,13 @@ def test_nsis_installer_script_compiles_without_warnings(tmp_path):
 
 def test_release_workflow_builds_every_platform_from_the_shared_spec():
     workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
-    for needed in ("windows-2022", "macos-14", "macos-13", "packaging/desktop-chat.spec", "makensis", "hdiutil",
-                   "--version"):
+    for needed in (
+        "windows-2022",
+        "macos-14",
+        "macos-13",
+        "packaging/desktop-chat.spec",
+        "makensis",
+        "hdiutil",
+        "--version",
+    ):
         assert needed in workflow, needed

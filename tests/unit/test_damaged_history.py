@@ -143,8 +143,12 @@ def test_kill_9_fifty_times_mid_stream(tmp_path, fake_server):
     rng = random.Random(11)
     for round_number in range(50):
         fake_server.queue(Reply(body=text_stream([f"r{round_number}w{i} " for i in range(400)], delay=0.002)))
-        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(path), fake_server.base_url],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(path), fake_server.base_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "streaming"
         time.sleep(rng.uniform(0.0, 0.5))  # somewhere in the reply (400 words at 2 ms)
         proc.kill()
@@ -155,8 +159,7 @@ def test_kill_9_fifty_times_mid_stream(tmp_path, fake_server):
     store = HistoryStore(path)
     assert store.check() is None
     interrupted = store.mark_interrupted()
-    partial = store.db.execute(
-        "SELECT COUNT(*) FROM messages WHERE role = 'assistant' AND content != ''").fetchone()[0]
+    partial = store.db.execute("SELECT COUNT(*) FROM messages WHERE role = 'assistant' AND content != ''").fetchone()[0]
     assert interrupted >= 40  # nearly every round was cut mid-reply and says so now
     assert partial >= 40  # and kept what had arrived
     store.close()

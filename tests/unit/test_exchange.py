@@ -47,12 +47,38 @@ def snapshot(store):
         uid = {m.id: m.uid for m in tree.messages.values()}
         leaf = uid.get(c.current_leaf_id)
         msgs = sorted(
-            (m.uid, uid.get(m.parent_id), m.role, m.content, m.status, m.error, m.provider, m.model,
-             m.prompt_tokens, m.completion_tokens, m.finish_reason, m.created_at, m.extra)
+            (
+                m.uid,
+                uid.get(m.parent_id),
+                m.role,
+                m.content,
+                m.status,
+                m.error,
+                m.provider,
+                m.model,
+                m.prompt_tokens,
+                m.completion_tokens,
+                m.finish_reason,
+                m.created_at,
+                m.extra,
+            )
             for m in tree.messages.values()
         )
-        out.append((c.uid, c.title, c.created_at, c.updated_at, c.provider, c.model, c.system_prompt,
-                    c.temperature, c.pinned, leaf, msgs))
+        out.append(
+            (
+                c.uid,
+                c.title,
+                c.created_at,
+                c.updated_at,
+                c.provider,
+                c.model,
+                c.system_prompt,
+                c.temperature,
+                c.pinned,
+                leaf,
+                msgs,
+            )
+        )
     return out
 
 
@@ -87,7 +113,9 @@ def test_markdown_shows_the_current_branch(store):
 def test_html_is_standalone_and_inert(store):
     conv = store.create_conversation("x")
     u = store.add_message(conv.id, None, "user", "<script>alert(1)</script>")
-    store.add_message(conv.id, u.id, "assistant", "![t](http://evil.example/p.gif) <img src=x onerror=y()> [ok](https://a.example)")
+    store.add_message(
+        conv.id, u.id, "assistant", "![t](http://evil.example/p.gif) <img src=x onerror=y()> [ok](https://a.example)"
+    )
     page = export_html(store)
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;" in page
@@ -115,11 +143,15 @@ def test_chatgpt_export_imports_with_branches(store):
     assert conv.title == first["title"] and conv.created_at == first["create_time"]
     # Every non-empty message is there: none silently dropped.
     expected = sum(
-        1 for c in raw for n in c["mapping"].values()
-        if n.get("message") and not (
+        1
+        for c in raw
+        for n in c["mapping"].values()
+        if n.get("message")
+        and not (
             n["message"]["author"]["role"] == "system"
             and not any(isinstance(p, str) and p.strip() for p in n["message"]["content"].get("parts", []) or [])
-        ) and n["message"].get("weight") != 0
+        )
+        and n["message"].get("weight") != 0
     )
     assert report.messages == expected
     # The conversations with edits/regenerations keep their branch tree, and show the current branch.
@@ -131,7 +163,9 @@ def test_chatgpt_export_imports_with_branches(store):
         assert any(len(tree.children(m.id)) > 1 for m in tree.messages.values()) or len(tree.children(None)) > 1
         path = tree.path_to(conv.current_leaf_id)
         node = c["current_node"]
-        while node and (not c["mapping"][node].get("message") or c["mapping"][node]["message"]["author"]["role"] == "system"):
+        while node and (
+            not c["mapping"][node].get("message") or c["mapping"][node]["message"]["author"]["role"] == "system"
+        ):
             node = c["mapping"][node]["parent"]
         assert path[-1].uid.endswith(f":{node}")
     # Code and quotes are shown as text.
@@ -150,23 +184,65 @@ def test_chatgpt_import_twice_adds_nothing(store):
 def test_chatgpt_zip_and_newer_formats(tmp_path, store):
     # The zip from "Export data"; a newer export wrapped in {"conversations": [...]}, with a
     # client-created root, multimodal parts with an image, and a kind this app does not know.
-    newer = {"conversations": [{
-        "id": "new-1", "title": "Newer", "create_time": 1700000000.0, "update_time": 1700000100.0,
-        "current_node": "n3",
-        "mapping": {
-            "client-created-root": {"id": "client-created-root", "message": None, "parent": None, "children": ["n1"]},
-            "n1": {"id": "n1", "parent": "client-created-root", "children": ["n2"], "message": {
-                "id": "m1", "author": {"role": "user"}, "create_time": 1700000001.0,
-                "content": {"content_type": "multimodal_text", "parts": [
-                    {"content_type": "image_asset_pointer", "asset_pointer": "file-service://abc"}, "What is this?"]}}},
-            "n2": {"id": "n2", "parent": "n1", "children": ["n3"], "message": {
-                "id": "m2", "author": {"role": "assistant"}, "create_time": 1700000002.0,
-                "content": {"content_type": "thoughts", "thoughts": [{"summary": "hmm"}]}}},
-            "n3": {"id": "n3", "parent": "n2", "children": [], "message": {
-                "id": "m3", "author": {"role": "assistant"}, "create_time": 1700000003.0,
-                "metadata": {"model_slug": "gpt-4o", "finish_details": {"type": "stop"}},
-                "content": {"content_type": "text", "parts": ["A cat."]}}},
-        }}]}
+    newer = {
+        "conversations": [
+            {
+                "id": "new-1",
+                "title": "Newer",
+                "create_time": 1700000000.0,
+                "update_time": 1700000100.0,
+                "current_node": "n3",
+                "mapping": {
+                    "client-created-root": {
+                        "id": "client-created-root",
+                        "message": None,
+                        "parent": None,
+                        "children": ["n1"],
+                    },
+                    "n1": {
+                        "id": "n1",
+                        "parent": "client-created-root",
+                        "children": ["n2"],
+                        "message": {
+                            "id": "m1",
+                            "author": {"role": "user"},
+                            "create_time": 1700000001.0,
+                            "content": {
+                                "content_type": "multimodal_text",
+                                "parts": [
+                                    {"content_type": "image_asset_pointer", "asset_pointer": "file-service://abc"},
+                                    "What is this?",
+                                ],
+                            },
+                        },
+                    },
+                    "n2": {
+                        "id": "n2",
+                        "parent": "n1",
+                        "children": ["n3"],
+                        "message": {
+                            "id": "m2",
+                            "author": {"role": "assistant"},
+                            "create_time": 1700000002.0,
+                            "content": {"content_type": "thoughts", "thoughts": [{"summary": "hmm"}]},
+                        },
+                    },
+                    "n3": {
+                        "id": "n3",
+                        "parent": "n2",
+                        "children": [],
+                        "message": {
+                            "id": "m3",
+                            "author": {"role": "assistant"},
+                            "create_time": 1700000003.0,
+                            "metadata": {"model_slug": "gpt-4o", "finish_details": {"type": "stop"}},
+                            "content": {"content_type": "text", "parts": ["A cat."]},
+                        },
+                    },
+                },
+            }
+        ]
+    }
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("chat.html", "<html></html>")
@@ -175,7 +251,11 @@ def test_chatgpt_zip_and_newer_formats(tmp_path, store):
     assert report.imported == 1 and report.unsupported_parts == {"image": 1, "thoughts": 1}
     conv = store.conversation_by_uid("chatgpt:new-1")
     path = store.tree(conv.id).path_to(conv.current_leaf_id)
-    assert [m.content for m in path] == ["[image asset pointer not shown]\nWhat is this?", "[thoughts not shown]", "A cat."]
+    assert [m.content for m in path] == [
+        "[image asset pointer not shown]\nWhat is this?",
+        "[thoughts not shown]",
+        "A cat.",
+    ]
     kept = json.loads(path[0].extra)
     assert kept["unsupported"]["data"]["parts"][0]["asset_pointer"] == "file-service://abc"
     assert json.loads(path[1].extra)["unsupported"]["content_type"] == "thoughts"

@@ -22,7 +22,12 @@ from desktop_chat.platform.hotkeys import (
 def test_parse_chord():
     assert parse_chord("Ctrl+Alt+Space") == KeyChord(frozenset({"ctrl", "alt"}), "space")
     assert parse_chord("Meta+Shift+K") == KeyChord(frozenset({"meta", "shift"}), "k")
-    for bad, words in [("", "empty"), ("Space", "at least one"), ("Ctrl+Alt", "needs a key"), ("Hyper+K", "Unknown modifier")]:
+    for bad, words in [
+        ("", "empty"),
+        ("Space", "at least one"),
+        ("Ctrl+Alt", "needs a key"),
+        ("Hyper+K", "Unknown modifier"),
+    ]:
         with pytest.raises(HotkeyError, match=words):
             parse_chord(bad)
 
@@ -94,12 +99,15 @@ def test_mac_backend_logic():
     assert mac_key_code("k") == 40
 
 
-@pytest.mark.parametrize("env, platform, words", [
-    ({"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux", "Wayland"),
-    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", "Wayland"),
-    ({}, "linux", "No display"),
-    ({}, "darwin", "macOS"),
-])
+@pytest.mark.parametrize(
+    "env, platform, words",
+    [
+        ({"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, "linux", "Wayland"),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", "Wayland"),
+        ({}, "linux", "No display"),
+        ({}, "darwin", "macOS"),
+    ],
+)
 def test_no_backend_says_why_and_how_to_bind(env, platform, words):
     with pytest.raises(HotkeyError) as info:
         platform_backend(env, platform)

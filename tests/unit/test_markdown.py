@@ -10,9 +10,21 @@ render = MarkdownRenderer().render
 
 
 def test_structure_is_rendered():
-    out = render("# Title\n\n*em* **strong** `code` ~~gone~~\n\n- a\n- b\n\n1. x\n2. y\n\n> quote\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n")
-    for fragment in ("<h1>Title</h1>", "<i>em</i>", "<b>strong</b>", "code</code>", "<s>gone</s>",
-                     "<ul><li>a</li>", "<ol><li>x</li>", "<blockquote", "<table", '<td align="right">2</td>'):
+    out = render(
+        "# Title\n\n*em* **strong** `code` ~~gone~~\n\n- a\n- b\n\n1. x\n2. y\n\n> quote\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n"
+    )
+    for fragment in (
+        "<h1>Title</h1>",
+        "<i>em</i>",
+        "<b>strong</b>",
+        "code</code>",
+        "<s>gone</s>",
+        "<ul><li>a</li>",
+        "<ol><li>x</li>",
+        "<blockquote",
+        "<table",
+        '<td align="right">2</td>',
+    ):
         assert fragment in out.html, fragment
 
 
@@ -54,7 +66,7 @@ def test_stable_prefix_marks_finished_blocks_only():
 
 def test_streaming_split_renders_the_same_blocks_as_whole():
     text = "Intro **bold**.\n\n- a\n- b\n\n```js\nlet x = 1;\n```\n\n| h |\n|---|\n| c |\n\nEnd.\n"
-    pieces, tail, committed = [text[i:i + 3] for i in range(0, len(text), 3)], "", []
+    pieces, tail, committed = [text[i : i + 3] for i in range(0, len(text), 3)], "", []
     for piece in pieces:
         tail += piece
         cut = stable_prefix_length(tail)

@@ -30,9 +30,15 @@ def collect(server, *replies, timeouts=(5.0, 2.0), endpoint=None, request=REQUES
     async def run():
         clients = ProviderClients()
         try:
-            return [e async for e in clients.stream_reply(
-                endpoint or Endpoint(server.base_url, "sk-test"), request,
-                first_token_timeout=timeouts[0], idle_timeout=timeouts[1])]
+            return [
+                e
+                async for e in clients.stream_reply(
+                    endpoint or Endpoint(server.base_url, "sk-test"),
+                    request,
+                    first_token_timeout=timeouts[0],
+                    idle_timeout=timeouts[1],
+                )
+            ]
         finally:
             await clients.aclose()
 
@@ -59,8 +65,11 @@ def test_plain_stream_text_usage_and_request(fake_server):
 
 
 def test_server_rejecting_stream_options_is_asked_again_without(fake_server):
-    refusal = Reply(status=400, headers={"content-type": "application/json"},
-                    body=[b'{"error": {"message": "Unrecognized request argument supplied: stream_options"}}'])
+    refusal = Reply(
+        status=400,
+        headers={"content-type": "application/json"},
+        body=[b'{"error": {"message": "Unrecognized request argument supplied: stream_options"}}'],
+    )
     events = collect(fake_server, refusal, Reply(body=text_stream(["ok"], usage=False)))
     assert text_of(events) == "ok" and last(events) == Finished("stop")
     assert "stream_options" not in fake_server.requests[-1]
@@ -86,7 +95,9 @@ def test_http_errors_become_clear_failures(fake_server, status, body, kind, word
 
 def test_rate_limit_reports_retry_after(fake_server):
     body = (TESTDATA / "openai-streams" / "pydantic_ai__openrouter_429_provider_error.reserialized.json").read_bytes()
-    events = collect(fake_server, Reply(status=429, headers={"content-type": "application/json", "retry-after": "17"}, body=[body]))
+    events = collect(
+        fake_server, Reply(status=429, headers={"content-type": "application/json", "retry-after": "17"}, body=[body])
+    )
     failure = last(events).failure
     assert failure.kind == "rate_limit" and failure.retry_after == 17
     assert "Try again in 17 s" in failure.message
@@ -105,6 +116,7 @@ def test_connection_refused():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+
     # Nothing listens on that port now.
     async def run():
         clients = ProviderClients()
@@ -136,8 +148,11 @@ def test_no_first_token_within_the_limit(fake_server):
 
 
 def test_stream_going_silent_midway_keeps_text(fake_server):
-    events = collect(fake_server, Reply(body=text_stream(["partial ", "answer"], finish=None, usage=False, done=False), end="hang"),
-                     timeouts=(5.0, 0.5))
+    events = collect(
+        fake_server,
+        Reply(body=text_stream(["partial ", "answer"], finish=None, usage=False, done=False), end="hang"),
+        timeouts=(5.0, 0.5),
+    )
     assert text_of(events) == "partial answer"
     assert last(events).failure.kind == "idle_timeout"
 
@@ -172,9 +187,11 @@ def test_json_that_is_not_a_chunk_is_malformed(fake_server, bad):
 
 
 def test_odd_but_harmless_chunk_fields_are_skipped(fake_server):
-    odd = [b'data: {"choices": [{"index": 0, "delta": {"content": null, "reasoning": 7}}], "usage": "n/a"}\n\n',
-           b'data: {"choices": [{"index": 1, "delta": {"content": "second choice"}}, "junk"]}\n\n',
-           b'data: {"choices": [], "x_groq": {"usage": {"prompt_tokens": 3, "completion_tokens": true}}}\n\n']
+    odd = [
+        b'data: {"choices": [{"index": 0, "delta": {"content": null, "reasoning": 7}}], "usage": "n/a"}\n\n',
+        b'data: {"choices": [{"index": 1, "delta": {"content": "second choice"}}, "junk"]}\n\n',
+        b'data: {"choices": [], "x_groq": {"usage": {"prompt_tokens": 3, "completion_tokens": true}}}\n\n',
+    ]
     events = collect(fake_server, Reply(body=odd + text_stream(["fine"])))
     assert text_of(events) == "fine" and last(events) == Finished("stop")
     assert UsageReport(3, None, None) in events
@@ -192,7 +209,7 @@ def test_multibyte_characters_split_across_reads(fake_server):
     # Cut the body into 1-byte pieces with pauses, so every UTF-8 sequence is split.
     pieces = []
     for i in range(len(raw)):
-        pieces.append(raw[i:i + 1])
+        pieces.append(raw[i : i + 1])
         if i % 7 == 0:
             pieces.append(Pause(0.001))
     events = collect(fake_server, Reply(body=pieces))
@@ -200,7 +217,9 @@ def test_multibyte_characters_split_across_reads(fake_server):
 
 
 def test_error_object_inside_a_200_stream(fake_server):
-    events = collect(fake_server, Reply(body=[recorded("pydantic_ai__openrouter_keepalive_comments_midstream_error.sse")]))
+    events = collect(
+        fake_server, Reply(body=[recorded("pydantic_ai__openrouter_keepalive_comments_midstream_error.sse")])
+    )
     failure = last(events).failure
     assert failure.kind == "stream_error" and "Token limit reached" in failure.message
 

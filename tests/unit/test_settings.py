@@ -16,7 +16,9 @@ from desktop_chat.core.settings import OPENAI_NAME, ProviderConfig, Settings, lo
 
 def test_round_trip_and_private_file(tmp_path):
     path = tmp_path / "cfg" / "settings.toml"
-    settings = Settings().with_provider(ProviderConfig("Ollama", "http://localhost:11434/v1", "llama3", needs_key=False))
+    settings = Settings().with_provider(
+        ProviderConfig("Ollama", "http://localhost:11434/v1", "llama3", needs_key=False)
+    )
     settings = replace(settings, temperature=0.3, system_prompt="Be brief.")
     save_settings(path, settings)
     assert load_settings(path).settings == settings
@@ -36,7 +38,7 @@ def test_broken_toml_is_kept_aside(tmp_path):
 
 def test_invalid_values_are_reported(tmp_path):
     path = tmp_path / "settings.toml"
-    path.write_text('temperature = 7\n')
+    path.write_text("temperature = 7\n")
     result = load_settings(path)
     assert "between 0 and 2" in result.problem
     path.write_text('[[providers]]\nname = "X"\nbase_url = "ftp://x"\n')
@@ -140,6 +142,7 @@ def test_the_helper_refuses_bad_input():
     import subprocess
 
     for bad in ("not json", '{"a": 1}', "[1, 2]"):
-        out = subprocess.run([sys.executable, "-m", "desktop_chat.core.secrets"], input=bad, capture_output=True,
-                             text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "desktop_chat.core.secrets"], input=bad, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 2 and out.stdout == ""

@@ -106,7 +106,9 @@ def test_old_schema_is_migrated_and_indexed(tmp_path):
 
     m001_initial(db)
     db.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'old', 1, 1)")
-    db.execute("INSERT INTO messages (conversation_id, role, content, created_at) VALUES (1, 'user', 'ancient words', 1)")
+    db.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at) VALUES (1, 'user', 'ancient words', 1)"
+    )
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
