@@ -1,7 +1,7 @@
 """Start-up: process start to the first painted main window, against a bare PySide6
 window (a QMainWindow, nothing in it) started the same way in the same run.
 
-The app starts with a real profile: the ChatGPT export from shared/testdata imported
+The app starts with a real profile: the ChatGPT export from tests/data imported
 (192 conversations), settings saved, the first-run dialog done.
 
 Figures: first_paint_s (median), bare_first_paint_s (median), ratio (app / bare).
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPORT = ROOT.parent / "shared" / "testdata" / "chatgpt-export" / "conversations.json"
+EXPORT = ROOT / "tests" / "data" / "chatgpt-export" / "conversations.json"
 
 # The real entry point (desktop_chat.cli.main), with a spy on the application's events
 # that reports when the main window first paints. `then` says what to do after it:
@@ -67,7 +67,7 @@ APP = textwrap.dedent(
 
     def opened():
         figures["conversation_rss_mb"] = rss_mb()
-        figures["messages_shown"] = len(main_window().tree.messages)
+        figures["messages_shown"] = len(main_window().chat.tree.messages)
         finish()
 
     def finish():
@@ -145,12 +145,15 @@ def make_profile(folder: Path, history: Path | None = None, empty_history: bool 
     """A profile as a user's looks after the first run: settings saved, and `history` (a
     file, linked in), or no history at all, or by default the real ChatGPT export."""
     from desktop_chat.core.exchange import import_chatgpt
+    from desktop_chat.core.paths import resolve_paths
     from desktop_chat.core.settings import Settings, save_settings
+    from desktop_chat.core.state import StateFile
     from desktop_chat.core.store import HistoryStore
 
     home = folder / "profile"
     home.mkdir(mode=0o700)
-    save_settings(home / "settings.toml", Settings(first_run_done=True))
+    save_settings(home / "settings.toml", Settings())
+    StateFile.load(resolve_paths(home).state_file).update(first_run_done=True)
     if history is not None:
         try:
             os.link(history, home / "history.db")  # the same file, without copying hundreds of MB

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
+# Recorded streams and a real ChatGPT export, with their sources and licences: tests/data/README.md.
+TESTDATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @dataclass
