@@ -1,5 +1,6 @@
-"""The whole path, loopback SSE server -> AsyncOpenAI on qasync -> ChatSession -> ChatView,
-against the raw SDK loop alone over the same server, in the same run.
+"""The whole path, loopback SSE server -> AsyncOpenAI on qasync -> ChatController (and its
+ChatSession) -> ChatPresenter -> ChatView, as the window sends a message, against the raw
+SDK loop alone over the same server, in the same run.
 
 Figures: tokens_per_s (the app), sdk_tokens_per_s (the SDK loop alone), ratio (app / SDK).
 """
@@ -22,11 +23,14 @@ def run(quick: bool = False) -> dict[str, object]:
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
 
-    from desktop_chat.core.conversation import STREAMING, Message
-    from desktop_chat.core.providers import ChatRequest, Endpoint, ProviderClients, TextDelta
-    from desktop_chat.core.session import ChatSession
+    from desktop_chat.core.events import StreamEvent, TextDelta
+    from desktop_chat.core.providers import ChatRequest, Endpoint
+    from desktop_chat.core.services import Services
+    from desktop_chat.core.settings import ProviderConfig, Settings
     from desktop_chat.core.store import HistoryStore
-    from desktop_chat.ui.chat_view import ChatView, MessageItem
+    from desktop_chat.ui.chat_presenter import ChatPresenter
+    from desktop_chat.ui.chat_view import ChatView
+    from desktop_chat.ui.composer import Composer
     from tests.fakes.openai_server import FakeOpenAI, Reply, text_stream
 
     tokens = 2_000 if quick else 20_000
@@ -40,35 +44,40 @@ def run(quick: bool = False) -> dict[str, object]:
     view.resize(900, 700)
     view.show()
     store = HistoryStore(Path(tempfile.mkdtemp()) / "h.db")
-    clients = ProviderClients()
+    provider = ProviderConfig("Bench", server.base_url, "m", needs_key=False)
+    services = Services.build(
+        Settings(providers=(provider,), default_provider="Bench", first_token_timeout=60, idle_timeout=60), store
+    )
+    clients = services.clients
     endpoint = Endpoint(server.base_url, None)
-    session = ChatSession(store, clients, lambda name, model: endpoint, 60, 60)
+    presenter = ChatPresenter(services, view, Composer())
+    shown = presenter.stream_event
+    count = 0
+
+    def counted(event: StreamEvent) -> None:
+        nonlocal count
+        count += isinstance(event, TextDelta)
+        shown(event)
+
+    presenter.stream_event = counted  # type: ignore[method-assign]  # (counting, then what the window does)
 
     async def sdk_alone() -> float:
         server.queue(Reply(body=text_stream(pieces)))
         started = time.perf_counter()
-        count = 0
+        received = 0
         async for event in clients.stream_reply(endpoint, ChatRequest("m", [{"role": "user", "content": "go"}])):
-            count += isinstance(event, TextDelta)
-        return count / (time.perf_counter() - started)
+            received += isinstance(event, TextDelta)
+        return received / (time.perf_counter() - started)
 
     async def through_app() -> float:
+        nonlocal count
         server.queue(Reply(body=text_stream(pieces)))
-        conversation = store.create_conversation(provider="p", model="m")
-        pending = session.prepare_send(conversation, "go")
-        view.show_messages([])
-        view.begin_reply(Message(pending.reply.id, conversation.id, None, "assistant", "", STREAMING, model="m"))
+        presenter.chat.new_chat()
         count = 0
-
-        def on_event(event: object) -> None:
-            nonlocal count
-            if isinstance(event, TextDelta):
-                count += 1
-                view.append_delta(event.text)
-
         started = time.perf_counter()
-        outcome = await session.stream(pending, on_event)
-        view.end_reply(MessageItem(outcome.message))
+        task = presenter.chat.send("go")
+        assert task is not None
+        await task
         return count / (time.perf_counter() - started)
 
     async def measure() -> tuple[list[float], list[float]]:
@@ -77,7 +86,7 @@ def run(quick: bool = False) -> dict[str, object]:
         for _ in range(repeats):
             alone.append(await sdk_alone())
             app_side.append(await through_app())
-        await clients.aclose()
+        await services.aclose()
         return alone, app_side
 
     try:

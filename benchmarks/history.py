@@ -120,15 +120,14 @@ def measure_open(path: Path, repeats: int) -> float:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from desktop_chat.core.providers import ProviderClients
-    from desktop_chat.core.secrets import KeyStore
+    from desktop_chat.core.services import Services
     from desktop_chat.core.settings import Settings
     from desktop_chat.core.store import HistoryStore
     from desktop_chat.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     store = HistoryStore(path)
-    window = MainWindow(Settings(first_run_done=True), store, KeyStore(), ProviderClients(), lambda s: None)
+    window = MainWindow(Services.build(Settings(), store))
     window.resize(1100, 720)
     window.show()
     app.processEvents()

@@ -68,10 +68,9 @@ def run(quick: bool = False) -> dict[str, object]:
         return {"skipped": "needs pip install '.[local]'"}
     from desktop_chat.core.directory import ProviderDirectory
     from desktop_chat.core.local_models import LOCAL_NAME
-    from desktop_chat.core.providers import ProviderClients
     from desktop_chat.core.secrets import KeyStore
-    from desktop_chat.core.session import ChatSession
-    from desktop_chat.core.settings import Settings
+    from desktop_chat.core.services import Services
+    from desktop_chat.core.settings import Settings, SettingsStore
     from desktop_chat.core.store import HistoryStore
 
     # The first token comes in ~16 ms here, so 1 ms of noise is 6%: many repeats.
@@ -82,19 +81,12 @@ def run(quick: bool = False) -> dict[str, object]:
         base = await server.ensure_running()
         folder = tempfile.mkdtemp()
         store = HistoryStore(Path(folder) / "h.db")
-        clients = ProviderClients()
         # The window's own path: the directory picks the endpoint, checks the context
         # (preflight) and adds the tiny model's system prompt.
-        directory = ProviderDirectory(Settings(), KeyStore(), server, tiny=bundled_model())
-        session = ChatSession(
-            store,
-            clients,
-            directory.endpoint,
-            120,
-            60,
-            preflight=directory.preflight,
-            default_system_prompt=directory.system_prompt,
-        )
+        settings = SettingsStore(Settings(first_token_timeout=120, idle_timeout=60))
+        directory = ProviderDirectory(settings, KeyStore(), local=server, tiny=bundled_model())
+        services = Services.build(settings, store, directory=directory)
+        session, clients = services.session, services.clients
         import httpx2
 
         bare = httpx2.AsyncClient(timeout=120)  # kept open, as the app keeps its connection

@@ -71,7 +71,7 @@ def run(quick: bool = False) -> dict[str, object]:
         grabber.close()
 
         home = Path(tempfile.mkdtemp())
-        (home / "settings.toml").write_text("first_run_done = true\n")
+        (home / "state.json").write_text('{"first_run_done": true}\n')
         env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
         env.update(DISPLAY=name, QT_QPA_PLATFORM="xcb")
         app = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""The composition root: builds QApplication and the qasync loop, wires core into ui."""
+"""The composition root: builds QApplication and the qasync loop, opens the services once,
+and wires them into the window and the desktop integration."""
 
 from __future__ import annotations
 
@@ -6,21 +7,18 @@ import asyncio
 import gc
 import signal
 import sys
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from . import APP_NAME, __version__
 from .core.paths import AppPaths
-from .core.profile import close_history, open_profile
-from .core.providers import ProviderClients
-from .core.secrets import KeyStore
-from .core.settings import OPENAI_NAME, Settings, save_settings
-from .core.store import StoreError
+from .core.services import HistoryUse, Services, open_services
+from .core.settings import OPENAI_NAME
+from .core.store import NewerHistory
 
-if TYPE_CHECKING:
-    from PySide6.QtWidgets import QApplication
-
-    from .ui.main_window import MainWindow
+FIRST_RUN_INTRO = (
+    "Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), or add another "
+    "provider such as Ollama or LM Studio. You can do this later under File → Providers."
+)
 
 
 @dataclass
@@ -29,88 +27,6 @@ class LaunchOptions:
     provider: str | None = None
     model: str | None = None
     quick_ask: bool = False
-
-
-class DesktopIntegration:
-    """The quick-ask window, its global shortcut, the tray icon and commands from other launches."""
-
-    def __init__(self, app: QApplication, window: MainWindow, options: LaunchOptions) -> None:
-        from PySide6.QtGui import QAction
-        from PySide6.QtWidgets import QMenu, QSystemTrayIcon
-
-        from .platform.hotkeys import HotkeyError, parse_chord, platform_backend
-        from .ui.quick_ask import QuickAskController, QuickAskWindow
-
-        self.window = window
-        main = window
-        self.quick_window = QuickAskWindow()
-        self.quick_ask = QuickAskController(
-            self.quick_window,
-            main.store,
-            main.session,
-            choice=main.choice_for_new_chats,
-            open_in_main=main.continue_from_quick_ask,
-            history_changed=main.refresh_conversations,
-        )
-        main.quick_ask = self.quick_ask
-        self.tray = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            self.tray = QSystemTrayIcon(app.windowIcon(), app)
-            self.tray.setToolTip(APP_NAME)
-            menu = QMenu()
-            for text, slot in (("Open", self.show_main), ("Quick ask", self.quick_ask.toggle), ("Quit", main.quit_app)):
-                action = QAction(text, menu)
-                action.triggered.connect(slot)
-                menu.addAction(action)
-            self.tray.setContextMenu(menu)
-            self.tray.activated.connect(
-                lambda reason: self.show_main() if reason == QSystemTrayIcon.ActivationReason.Trigger else None
-            )
-            self.tray.show()
-            self._menu = menu
-        main.tray = self.tray
-        self.backend = None
-        self.hotkey_problem: str | None = None
-        self._errors = (HotkeyError,)
-        self._parse = parse_chord
-        try:
-            self.backend = platform_backend()
-        except HotkeyError as exc:
-            self.hotkey_problem = str(exc)
-        self.bind(main.settings.quick_ask_shortcut)
-        main.shortcut_changed = self.bind
-
-    def bind(self, text: str) -> None:
-        """(Re)register the global shortcut; say once, plainly, when that cannot be done."""
-        main = self.window
-        if self.backend is not None:
-            try:
-                self.backend.register(self._parse(text), self.quick_ask.toggle)
-                self.hotkey_problem = None
-            except self._errors as exc:
-                self.hotkey_problem = f"The quick-ask shortcut {text} is not available: {exc}"
-        if self.hotkey_problem and not main.settings.shortcut_notice_shown:
-            main.show_notice(self.hotkey_problem)
-            main.apply_settings(replace(main.settings, shortcut_notice_shown=True))
-
-    def show_main(self) -> None:
-        main = self.window
-        main.showNormal()
-        main.raise_()
-        main.activateWindow()
-
-    def command(self, command: str) -> None:
-        if command == "quick-ask":
-            self.quick_ask.toggle()
-        else:
-            self.show_main()
-
-    def close(self) -> None:
-        if self.backend is not None:
-            self.backend.unregister()
-        if self.tray is not None:
-            self.tray.hide()
-        self.quick_window.close()
 
 
 def run_gui(options: LaunchOptions) -> int:
@@ -143,40 +59,29 @@ def run_gui(options: LaunchOptions) -> int:
     instance.listen()
 
     try:
-        profile = open_profile(options.paths)
-    except StoreError as exc:
+        services = open_services(options.paths, HistoryUse.WINDOW)
+    except NewerHistory as exc:
         # A newer app's history: refuse it, untouched, rather than risk it.
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 1
-    settings, store, notices = profile.settings, profile.store, profile.notices
-
-    keys = KeyStore(key_file=options.paths.key_file if settings.key_storage == "file" else None)
-    clients = ProviderClients()
-
-    def persist(new: Settings) -> None:
-        save_settings(options.paths.settings_file, new)
+    services.directory.preferred = (options.provider, options.model)
 
     from .ui.main_window import MainWindow
 
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    from .core.directory import ProviderDirectory
-
-    directory = ProviderDirectory.create(settings, keys)
-    window = MainWindow(
-        settings, store, keys, clients, persist, notices, key_file=options.paths.key_file, directory=directory
-    )
+    window = MainWindow(services)
     apply_theme(app, window)
-    if options.provider or options.model:
-        window.choose_for_new_chats(options.provider, options.model)
     holder: list[DesktopIntegration] = []
 
     def integrate() -> DesktopIntegration:
         # The quick-ask window, the X key grab and the tray: made once, kept hidden.
         if not holder:
-            holder.append(DesktopIntegration(app, window, options))
+            holder.append(DesktopIntegration(app, window, services))
             instance.received.connect(holder[0].command)
         return holder[0]
+
+    from .ui.desktop import DesktopIntegration
 
     if options.quick_ask:
         desktop = integrate()
@@ -189,19 +94,16 @@ def run_gui(options: LaunchOptions) -> int:
         # Right after the first paint, not before it.
         window.first_painted.connect(integrate)
 
-    openai_provider = settings.provider(OPENAI_NAME)
+    openai_provider = services.settings.current.provider(OPENAI_NAME)
 
     # With the tiny local model there, a fresh start just works; keys can come later.
     def first_run() -> None:
         window.settle_keys()
-        if openai_provider and not keys.get(openai_provider):
-            window.edit_providers(
-                intro="Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), "
-                "or add another provider such as Ollama or LM Studio. You can do this later under File → Providers."
-            )
-            window.apply_settings(replace(window.settings, first_run_done=True))
+        if openai_provider and not services.keys.get(openai_provider):
+            window.edit_providers(intro=FIRST_RUN_INTRO)
+            services.state.update(first_run_done=True)
 
-    if not settings.first_run_done and openai_provider and not directory.has_local:
+    if not services.state.current.first_run_done and openai_provider and not services.directory.has_local:
         window.first_painted.connect(lambda: QTimer.singleShot(300, first_run))
 
     def freeze_startup_objects() -> None:
@@ -216,16 +118,17 @@ def run_gui(options: LaunchOptions) -> int:
 
     window.first_painted.connect(after_first_paint)
 
-    async def close_down() -> None:
+    async def close_down(services: Services) -> None:
         # The reply being streamed is saved (as stopped) before connections close,
         # while the event loop still runs: only then does the app quit.
         await window.wait_for_tasks()
-        await clients.aclose()
-        directory.shutdown()  # the local model server goes with the app
+        if holder:
+            await holder[0].wait()
+        await services.aclose()
         app.quit()
 
     app.setQuitOnLastWindowClosed(False)
-    window.closed.connect(lambda: asyncio.ensure_future(close_down()))
+    window.closed.connect(lambda: asyncio.ensure_future(close_down(services)))
     # Ctrl+C in the terminal quits like Ctrl+Q does.
     signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.quit_app))
     signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, window.quit_app))
@@ -240,5 +143,5 @@ def run_gui(options: LaunchOptions) -> int:
     if holder:
         holder[0].close()
     instance.close()
-    close_history(options.paths, store)
+    services.close()
     return 0

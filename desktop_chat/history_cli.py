@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from .core.exchange import ImportError_, export_html, export_json, export_markdown, import_chatgpt, import_json
-from .core.files import write_private
+from .core.exchange import EXPORT_FORMATS, ImportFailed, export_file, export_markdown, import_file
 from .core.paths import AppPaths
 from .core.profile import close_history, open_history
 from .core.store import HistoryStore, StoreError
+from .errors import SaveFailed
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -27,7 +27,6 @@ def _when(stamp: float) -> str:
 def run_history_command(args: argparse.Namespace, paths: AppPaths) -> int:
     notices: list[str] = []
     try:
-        paths.ensure()
         store = open_history(paths, notices)
     except (StoreError, OSError) as exc:
         return _fail(str(exc))
@@ -123,29 +122,22 @@ def _export(args: argparse.Namespace, store: HistoryStore) -> int:
     missing = [i for i in args.ids if store.conversation(i) is None]
     if missing:
         return _fail(f"no conversation with id {', '.join(map(str, missing))}")
-    exporter = {"md": export_markdown, "json": export_json, "html": export_html}[args.format]
-    text = exporter(store, args.ids or None)
-    if args.out:
-        try:
-            write_private(Path(args.out), text)
-        except OSError as exc:
-            return _fail(f"could not write {args.out}: {exc.strerror or exc}")
-        print(f"Exported {len(args.ids) or store.count_conversations()} conversations to {args.out}", file=sys.stderr)
-    else:
+    if not args.out:
+        text = EXPORT_FORMATS[args.format].write(store, args.ids or None)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    try:
+        export_file(store, args.format, Path(args.out), args.ids or None)
+    except OSError as exc:
+        return _fail(f"could not write {args.out}: {exc.strerror or exc}")
+    print(f"Exported {len(args.ids) or store.count_conversations()} conversations to {args.out}", file=sys.stderr)
     return 0
 
 
 def _import(args: argparse.Namespace, store: HistoryStore) -> int:
-    path = Path(args.file).expanduser()
-    if not path.exists():
-        return _fail(f"no such file: {path}")
     try:
-        if args.kind == "chatgpt":
-            report = import_chatgpt(store, path)
-        else:
-            report = import_json(store, path.read_text(encoding="utf-8"))
-    except (ImportError_, OSError, UnicodeDecodeError) as exc:
+        report = import_file(store, args.kind, Path(args.file).expanduser())
+    except (ImportFailed, SaveFailed) as exc:
         return _fail(str(exc))
     print(report.summary())
     return 0

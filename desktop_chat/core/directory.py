@@ -1,16 +1,18 @@
 """Every provider the app can talk to: the configured ones, the built-in local model,
-and local servers found on this machine; and how to reach each."""
+and local servers found on this machine; how to reach each; and which provider and
+model a chat uses (`choose`, the one place that decides it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .discovery import FoundServer
+from .discovery import KNOWN_SERVERS, FoundServer, find_local_servers
+from .events import Failure, FailureKind
 from .local_models import (
-    DEFAULT_CONTEXT,
     LOCAL_NAME,
     TINY_MODEL_ID,
+    TINY_MODEL_LABEL,
     TINY_SYSTEM_PROMPT,
     GgufInfo,
     LocalServer,
@@ -19,10 +21,9 @@ from .local_models import (
     read_gguf_info,
     runtime_available,
 )
-from .providers import ChatRequest, Endpoint, Failure
+from .providers import ChatRequest, Endpoint, NoEndpoint, ProviderClients
 from .secrets import KeyStore, endpoint_for, missing_key
-from .session import NoEndpoint
-from .settings import ProviderConfig, Settings
+from .settings import ProviderConfig, Settings, SettingsStore
 
 # Room left in the context for the reply itself.
 REPLY_ROOM = 256
@@ -30,25 +31,48 @@ REPLY_ROOM = 256
 TOKENIZER_SLACK = 8
 
 
-@dataclass
-class ProviderDirectory:
-    settings: Settings
-    keys: KeyStore
-    local: LocalServer | None = None
-    found: dict[str, FoundServer] = field(default_factory=dict)
+@dataclass(frozen=True)
+class Choice:
+    """The provider and model a chat sends to."""
 
-    # The bundled tiny model's file, when installed.
-    tiny: Path | None = None
-    # Set while the keyring's answers are not in (the window paints before asking it):
-    # meanwhile a provider is taken to have a key when the keyring held one last time.
-    assume_keys: frozenset[str] | None = None
+    provider: str
+    model: str
+
+
+class ProviderDirectory:
+    def __init__(
+        self,
+        settings: SettingsStore,
+        keys: KeyStore,
+        clients: ProviderClients | None = None,
+        local: LocalServer | None = None,
+        tiny: Path | None = None,
+    ) -> None:
+        self._settings = settings
+        self.keys = keys
+        self.clients = clients or ProviderClients()
+        self.local = local
+        # The bundled tiny model's file, when installed.
+        self.tiny = tiny
+        # Local servers found running on this machine, by name.
+        self.found: dict[str, FoundServer] = {}
+        # Where to look for them (tests point these at their own ports).
+        self.discovery_targets: tuple[tuple[str, int, str], ...] = KNOWN_SERVERS
+        # Model ids each provider listed this run (asked once, when a picker opens).
+        self.listed: dict[str, list[str]] = {}
+        # --provider/--model of this launch: what new chats start with (not saved).
+        self.preferred: tuple[str | None, str | None] = (None, None)
 
     @classmethod
-    def create(cls, settings: Settings, keys: KeyStore) -> ProviderDirectory:
+    def create(cls, settings: SettingsStore, keys: KeyStore, clients: ProviderClients) -> ProviderDirectory:
         if not runtime_available():
-            return cls(settings, keys)
+            return cls(settings, keys, clients)
         tiny = bundled_model()
-        return cls(settings, keys, LocalServer(tiny), tiny=tiny)
+        return cls(settings, keys, clients, LocalServer(tiny), tiny=tiny)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings.current
 
     def added_models(self) -> list[GgufInfo]:
         """The .gguf files the user added (Add a local model…) that are still there."""
@@ -71,35 +95,64 @@ class ProviderDirectory:
         names.extend(n for n in self.found if n not in names)
         return names
 
-    def default_choice(self) -> tuple[str, str]:
-        """The default provider and model for new chats: the settings' choice, or the tiny
-        local model when that choice has no key (a fresh machine with no key still works)."""
+    def describe(self, name: str) -> str:
+        """A line about a provider for its tooltip, where there is something to say."""
+        if name == LOCAL_NAME:
+            return TINY_MODEL_LABEL
+        if name in self.found:
+            return "Found running on this computer"
+        return ""
+
+    def model_labels(self, name: str) -> dict[str, str]:
+        """Longer names for some models of a provider (the local model files)."""
+        if name != LOCAL_NAME:
+            return {}
+        labels = {m.path.stem: m.label for m in self.added_models()}
+        labels[TINY_MODEL_ID] = TINY_MODEL_LABEL
+        return labels
+
+    # Choosing
+
+    def _default(self) -> Choice:
+        """The settings' choice, or the tiny local model when that choice has no key
+        (a fresh machine with no key still works)."""
         name = self.settings.default_provider
         config = self.settings.provider(name)
         model = self.settings.default_model or (config.default_model if config else "")
-        if config is not None and self.has_local and config.needs_key and not self.has_key(config):
-            return LOCAL_NAME, TINY_MODEL_ID
-        return name, model
+        if config is not None and self.has_local and config.needs_key and not self.keys.has_key(config):
+            return Choice(LOCAL_NAME, TINY_MODEL_ID)
+        return Choice(name, model)
 
-    def has_key(self, config: ProviderConfig) -> bool:
-        if self.assume_keys is not None and not self.keys.presence_known(config):
-            return config.name in self.assume_keys
-        return bool(self.keys.get(config))
+    def choose(self, provider: str | None, model: str | None) -> Choice:
+        """What a chat uses when asked for `provider` and `model` (either may be missing):
+        an unknown provider gives the default one; a missing model the provider's default."""
+        if provider is None or provider not in self.names():
+            default = self._default()
+            provider, model = default.provider, model or default.model
+        if not model and provider == self.settings.default_provider:
+            model = self.settings.default_model
+        return Choice(provider, model or self.default_model(provider))
+
+    def for_new_chats(self) -> Choice:
+        return self.choose(*self.preferred)
 
     def models_of(self, name: str) -> list[str] | None:
-        """Models known without asking the network (local ones), else None."""
+        """Models known without asking the network (local ones, or listed already), else None."""
         if name == LOCAL_NAME:
             return ([TINY_MODEL_ID] if self.tiny else []) + [m.path.stem for m in self.added_models()]
         if name in self.found:
             return list(self.found[name].models)
-        return None
+        return self.listed.get(name)
 
     def default_model(self, name: str) -> str:
-        known = self.models_of(name)
-        if known:
-            return known[0]
+        if name == LOCAL_NAME or name in self.found:
+            known = self.models_of(name)
+            if known:
+                return known[0]
         config = self.settings.provider(name)
         return config.default_model if config else ""
+
+    # Reaching a provider
 
     def check_endpoint(self, name: str) -> None:
         """Raise NoEndpoint if this provider cannot be used as things stand (no network used)."""
@@ -108,8 +161,11 @@ class ProviderDirectory:
         config = self.settings.provider(name)
         if config is None:
             raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
-        if config.needs_key and not self.has_key(config):
+        if config.needs_key and not self.keys.has_key(config):
             raise NoEndpoint(missing_key(config))
+
+    def providers_taking_keys(self) -> list[ProviderConfig]:
+        return [p for p in self.settings.providers if p.needs_key]
 
     async def endpoint(self, name: str, model: str = "") -> Endpoint:
         if name == LOCAL_NAME:
@@ -140,7 +196,7 @@ class ProviderDirectory:
         if name != LOCAL_NAME or self.local is None:
             return None
         text = "\n".join(m["content"] for m in request.messages)
-        limit = self.local.context if self.local else DEFAULT_CONTEXT
+        limit = self.local.context
         if len(text.encode("utf-8")) + TOKENIZER_SLACK + REPLY_ROOM <= limit:
             # A token is never shorter than a byte (byte-level BPE, SentencePiece with
             # byte fallback), so this fits: no round trip to the tokenizer before the
@@ -149,15 +205,33 @@ class ProviderDirectory:
         tokens = await self.local.count_tokens(text)
         if tokens is not None and tokens + REPLY_ROOM > limit:
             return Failure(
-                "context",
+                FailureKind.CONTEXT,
                 f"The conversation is longer than this model's context ({limit:,} tokens; this one needs "
                 f"about {tokens:,}). Start a new chat, or edit an earlier message to leave older ones out.",
             )
         return None
 
+    # Finding out
+
+    async def list_models(self, name: str) -> list[str]:
+        """The provider's models, asked over the network once per run; raises NoEndpoint or
+        ProviderError with what to tell the user."""
+        known = self.models_of(name)
+        if known is not None:
+            return known
+        endpoint = await self.endpoint(name)
+        models = await self.clients.list_models(endpoint)
+        self.listed[name] = models
+        return models
+
+    async def discover(self) -> bool:
+        """Probe for Ollama and LM Studio on this computer; True when what was found changed."""
+        found = {server.name: server for server in await find_local_servers(self.discovery_targets)}
+        if found == self.found:
+            return False
+        self.found = found
+        return True
+
     def shutdown(self) -> None:
         if self.local is not None:
             self.local.stop()
-
-
-__all__ = ["ProviderDirectory", "ProviderConfig"]

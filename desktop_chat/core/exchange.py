@@ -6,12 +6,15 @@ import html
 import json
 import time
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop_chat.errors import DesktopChatError
+
 from .conversation import Conversation, Message, MessageTree
+from .files import write_private
 from .markdown import MarkdownRenderer
 from .store import HistoryStore, ImportedConversation, ImportedMessage
 
@@ -19,7 +22,7 @@ FORMAT = "desktop-chat-history"
 VERSION = 1
 
 
-class ImportError_(ValueError):
+class ImportFailed(DesktopChatError):
     """The file is not something we can import; the message says why, for the user."""
 
 
@@ -162,46 +165,55 @@ def import_json(store: HistoryStore, text: str) -> ImportReport:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportError_(f"This is not a JSON file ({exc.msg} at line {exc.lineno}).") from exc
+        raise ImportFailed(f"This is not a JSON file ({exc.msg} at line {exc.lineno}).") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ImportError_("This JSON file is not a Desktop Chat export.")
+        raise ImportFailed("This JSON file is not a Desktop Chat export.")
     if data.get("version", 0) > VERSION:
-        raise ImportError_("This export comes from a newer version of Desktop Chat; please update the app.")
+        raise ImportFailed("This export comes from a newer version of Desktop Chat; please update the app.")
     report = ImportReport()
-    for c in sorted(data.get("conversations", []), key=lambda c: c.get("created_at", 0.0)):
-        messages = [
-            ImportedMessage(
-                uid=m["uid"],
-                parent_uid=m.get("parent"),
-                role=m["role"],
-                content=m.get("content", ""),
-                created_at=m.get("created_at", 0.0),
-                status=m.get("status", "complete"),
-                error=m.get("error"),
-                provider=m.get("provider"),
-                model=m.get("model"),
-                prompt_tokens=m.get("prompt_tokens"),
-                completion_tokens=m.get("completion_tokens"),
-                finish_reason=m.get("finish_reason"),
-                extra=m.get("extra"),
-            )
-            for m in c.get("messages", [])
-        ]
-        conversation = ImportedConversation(
-            uid=c["uid"],
-            title=c.get("title", ""),
-            created_at=c.get("created_at", 0.0),
-            updated_at=c.get("updated_at", 0.0),
-            messages=messages,
-            current_leaf_uid=c.get("current_leaf"),
-            provider=c.get("provider"),
-            model=c.get("model"),
-            system_prompt=c.get("system_prompt", ""),
-            temperature=c.get("temperature"),
-            pinned=bool(c.get("pinned")),
-        )
-        _count(report, store.import_conversation(conversation), len(messages))
+    try:
+        conversations = sorted(data.get("conversations", []), key=lambda c: c.get("created_at", 0.0))
+        for c in conversations:
+            _import_one(store, c, report)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # Hand-edited or cut short: what came before this conversation is in.
+        raise ImportFailed(f"This Desktop Chat export is damaged ({type(exc).__name__}: {exc}).") from exc
     return report
+
+
+def _import_one(store: HistoryStore, c: dict[str, Any], report: ImportReport) -> None:
+    messages = [
+        ImportedMessage(
+            uid=m["uid"],
+            parent_uid=m.get("parent"),
+            role=m["role"],
+            content=m.get("content", ""),
+            created_at=m.get("created_at", 0.0),
+            status=m.get("status", "complete"),
+            error=m.get("error"),
+            provider=m.get("provider"),
+            model=m.get("model"),
+            prompt_tokens=m.get("prompt_tokens"),
+            completion_tokens=m.get("completion_tokens"),
+            finish_reason=m.get("finish_reason"),
+            extra=m.get("extra"),
+        )
+        for m in c.get("messages", [])
+    ]
+    conversation = ImportedConversation(
+        uid=c["uid"],
+        title=c.get("title", ""),
+        created_at=c.get("created_at", 0.0),
+        updated_at=c.get("updated_at", 0.0),
+        messages=messages,
+        current_leaf_uid=c.get("current_leaf"),
+        provider=c.get("provider"),
+        model=c.get("model"),
+        system_prompt=c.get("system_prompt", ""),
+        temperature=c.get("temperature"),
+        pinned=bool(c.get("pinned")),
+    )
+    _count(report, store.import_conversation(conversation), len(messages))
 
 
 def _count(report: ImportReport, new_id: int | None, messages: int) -> None:
@@ -219,11 +231,11 @@ def read_chatgpt_export(path: Path) -> Any:
             with zipfile.ZipFile(path) as archive:
                 name = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "conversations.json"), None)
                 if name is None:
-                    raise ImportError_("The zip has no conversations.json; is it a ChatGPT data export?")
+                    raise ImportFailed("The zip has no conversations.json; is it a ChatGPT data export?")
                 return json.loads(archive.read(name))
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
-        raise ImportError_(f"Could not read {path.name}: {exc}") from exc
+        raise ImportFailed(f"Could not read {path.name}: {exc}") from exc
 
 
 def _hidden(message: dict[str, Any]) -> bool:
@@ -274,7 +286,7 @@ def import_chatgpt(store: HistoryStore, path: Path) -> ImportReport:
     if isinstance(data, dict) and isinstance(data.get("conversations"), list):
         data = data["conversations"]
     if not isinstance(data, list):
-        raise ImportError_("This file does not look like ChatGPT's conversations.json.")
+        raise ImportFailed("This file does not look like ChatGPT's conversations.json.")
     report = ImportReport()
     # Oldest first, so the history's own order (newest first in search) matches time.
     data = sorted((c for c in data if isinstance(c, dict)), key=lambda c: float(c.get("create_time") or 0.0))
@@ -360,5 +372,59 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
     )
 
 
-def report_dict(report: ImportReport) -> dict[str, Any]:
-    return asdict(report)
+# What the window's File menu and the command line's verbs offer, in one place each.
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str  # as `desktop-chat export --format` takes it
+    label: str  # as a file dialog lists it
+    suffix: str
+    write: Callable[[HistoryStore, Iterable[int] | None], str]
+
+
+EXPORT_FORMATS = {
+    f.key: f
+    for f in (
+        ExportFormat("md", "Markdown", ".md", export_markdown),
+        ExportFormat("json", "JSON, complete", ".json", export_json),
+        ExportFormat("html", "Web page", ".html", export_html),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    key: str  # as `desktop-chat import KIND FILE` takes it
+    label: str  # what the file is, for a menu and a file dialog
+    patterns: str  # file names a file dialog offers
+    read: Callable[[HistoryStore, Path], ImportReport]
+
+
+IMPORT_KINDS = {
+    k.key: k
+    for k in (
+        ImportKind("chatgpt", "ChatGPT export", "conversations.json *.zip", import_chatgpt),
+        ImportKind("json", "Desktop Chat export", "*.json", lambda store, path: import_json(store, _read_text(path))),
+    )
+}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFailed(f"Could not read {path.name}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def import_file(store: HistoryStore, kind: str, path: Path) -> ImportReport:
+    """Import a file of one of IMPORT_KINDS; ImportFailed says why it could not be read
+    (StoreWriteError: the history could not take it)."""
+    if not path.exists():
+        raise ImportFailed(f"There is no such file: {path}")
+    return IMPORT_KINDS[kind].read(store, path)
+
+
+def export_file(store: HistoryStore, key: str, path: Path, ids: Iterable[int] | None = None) -> None:
+    """Write conversations (all when ids is None) to a file only the user can read; OSError if it cannot be."""
+    write_private(path, EXPORT_FORMATS[key].write(store, ids))

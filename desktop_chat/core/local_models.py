@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_chat.errors import DesktopChatError
+
 LOCAL_NAME = "Local (offline)"
 TINY_MODEL_ID = "smollm2-135m-instruct"
 TINY_MODEL_LABEL = "SmolLM2 135M — tiny offline model, for trying the app without a key"
@@ -80,7 +82,7 @@ class GgufInfo:
 
 def read_gguf_info(path: Path) -> GgufInfo:
     """Name, size and context length from a GGUF file's header (gguf, llama.cpp's reader)."""
-    from gguf import GGUFReader  # type: ignore[import-not-found]
+    from gguf import GGUFReader
 
     try:
         reader = GGUFReader(str(path))
@@ -112,7 +114,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class LocalServerError(RuntimeError):
+class LocalServerError(DesktopChatError):
     """The local model could not be started; the message says why, for the user."""
 
 

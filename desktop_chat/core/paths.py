@@ -24,6 +24,11 @@ class AppPaths:
         return self.config_dir / "keys.json"
 
     @property
+    def state_file(self) -> Path:
+        """What the app remembers that is not a setting (core/state.py)."""
+        return self.data_dir / "state.json"
+
+    @property
     def history_file(self) -> Path:
         return self.data_dir / "history.db"
 

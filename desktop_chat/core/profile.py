@@ -1,13 +1,12 @@
-"""Opening the user's profile: settings and history, with whatever is broken kept aside."""
+"""Opening the user's history, with whatever is broken kept aside and the user told."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from .paths import AppPaths
-from .settings import Settings, load_settings
-from .store import HistoryStore, StoreError, recover_history
+from .recovery import recover_history
+from .store import HistoryStore, NewerHistory, StoreError, StoreWriteError, check_marker
 
 # Present while the app has the history open: found at start, the last run did not end cleanly.
 IN_USE = "history.db.in-use"
@@ -15,23 +14,25 @@ IN_USE = "history.db.in-use"
 CHECK_ALWAYS_BELOW = 64 * 1024 * 1024
 
 
-def open_history(paths: AppPaths, notices: list[str]) -> HistoryStore:
-    """Open the history; a damaged file is kept aside, what SQLite can read is recovered.
+def open_history(paths: AppPaths, notices: list[str], *, mark_in_use: bool = False) -> HistoryStore:
+    """Open the history; a damaged file is kept aside, what can be read is recovered.
 
-    Raises StoreError only for a file written by a newer version (left untouched).
+    The window marks the file in use while it has it open (`mark_in_use`), so that a
+    crash is noticed at the next start; the command line's short visits do not.
+    Raises NewerHistory for a file written by a newer version (left untouched).
     """
     path = paths.history_file
-    marker = paths.data_dir / IN_USE
-    crashed = marker.exists()
+    paths.ensure()
+    suspect = (paths.data_dir / IN_USE).exists() or check_marker(path).exists()
     problem = None
     store: HistoryStore | None = None
     try:
         store = HistoryStore(path)
-        if crashed or path.stat().st_size < CHECK_ALWAYS_BELOW:
+        if suspect or path.stat().st_size < CHECK_ALWAYS_BELOW:
             problem = store.check()
+    except NewerHistory:
+        raise
     except StoreError as exc:
-        if "newer version" in str(exc):
-            raise
         problem = str(exc)
     if problem:
         if store is not None:
@@ -48,40 +49,29 @@ def open_history(paths: AppPaths, notices: list[str]) -> HistoryStore:
             f"{conversations} conversations and {messages} messages were recovered from it."
         )
     assert store is not None
-    marker.touch(mode=0o600)
+    check_marker(path).unlink(missing_ok=True)
+    if mark_in_use:
+        (paths.data_dir / IN_USE).touch(mode=0o600)
     return store
 
 
-def close_history(paths: AppPaths, store: HistoryStore) -> None:
+def close_history(paths: AppPaths, store: HistoryStore, *, marked_in_use: bool = False) -> None:
     store.close()
-    (paths.data_dir / IN_USE).unlink(missing_ok=True)
+    if marked_in_use:
+        (paths.data_dir / IN_USE).unlink(missing_ok=True)
 
 
-@dataclass
-class Profile:
-    settings: Settings
-    store: HistoryStore
-    notices: list[str]
-
-
-def open_profile(paths: AppPaths) -> Profile:
-    """Read settings and history; whatever is broken is kept aside and the user told.
-
-    Raises StoreError only for a history file written by a newer version.
-    """
-    paths.ensure()
-    notices: list[str] = []
-    loaded = load_settings(paths.settings_file)
-    if loaded.problem:
-        where = f" The original was kept as {loaded.backup}." if loaded.backup else ""
-        notices.append(f"Your settings file could not be used ({loaded.problem}); defaults are in use.{where}")
-    notices.extend(f"settings.toml: {w}" for w in loaded.warnings)
-    store = open_history(paths, notices)
-    store.purge_trash()  # conversations deleted last time, past their Undo
-    interrupted = store.mark_interrupted()
+def tidy_history(store: HistoryStore, notices: list[str]) -> None:
+    """What the window does once at start: purge the trash past its Undo, and mark
+    replies a crash left streaming as interrupted (and say so)."""
+    try:
+        store.purge_trash()
+        interrupted = store.mark_interrupted()
+    except StoreWriteError as exc:
+        notices.append(str(exc))
+        return
     if interrupted:
         notices.append(
             f"{interrupted} {'reply was' if interrupted == 1 else 'replies were'} cut off when the app last "
             "closed; what had arrived is kept, with Retry."
         )
-    return Profile(loaded.settings, store, notices)

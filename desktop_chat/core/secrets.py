@@ -1,16 +1,28 @@
 """API keys: the OS keyring, the SDK's environment variable for OpenAI, or — only where
-there is no keyring and the user chose it — a file readable by them alone."""
+there is no keyring and the user chose it — a file readable by them alone.
+
+A key is stored under its provider's id (`provider:<id>`), so it follows a rename and
+leaves with the provider. Keys stored by an older version under a provider's display
+name are moved the first time they are read: the new entry is written first, then the
+old one deleted, so a move cut short is finished by the next read.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop_chat.errors import DesktopChatError
+
 from .files import write_private
+from .providers import Endpoint, NoEndpoint
 from .settings import OPENAI_NAME, ProviderConfig
 
 SERVICE = "desktop-chat"
@@ -20,8 +32,58 @@ READ_KEYS_FLAG = "--read-keys"
 READ_KEYS_TIMEOUT_S = 120.0
 
 
-class KeyringUnavailable(RuntimeError):
+class KeyringUnavailable(DesktopChatError):
     """No usable keyring on this system; the message says so for the user."""
+
+
+def key_account(provider: ProviderConfig) -> str:
+    """The user name of the keyring entry that holds this provider's key."""
+    return f"provider:{provider.id}"
+
+
+def _keyring_get(account: str) -> str | None:
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(SERVICE, account) or None
+        except KeyringError:
+            return None
+    except Exception:  # a broken keyring backend must not stop the app
+        return None
+
+
+def _keyring_set(account: str, key: str) -> None:
+    import keyring
+
+    keyring.set_password(SERVICE, account, key)
+
+
+def _keyring_delete(account: str) -> None:
+    try:
+        import keyring
+
+        keyring.delete_password(SERVICE, account)
+    except Exception:
+        pass  # not there, or no keyring: nothing to remove
+
+
+def read_or_move(account: str, legacy: str | None) -> str | None:
+    """The keyring's key for `account`; when an older version stored it under `legacy` (a
+    display name), it is moved to `account` first (written, then the old entry deleted)."""
+    stored = _keyring_get(account)
+    if legacy:
+        old = _keyring_get(legacy)
+        if old is not None:
+            if stored is None:
+                try:
+                    _keyring_set(account, old)
+                except Exception:
+                    return old  # kept where it was; moved another time
+                stored = old
+            _keyring_delete(legacy)
+    return stored
 
 
 @dataclass
@@ -32,11 +94,119 @@ class KeyStore:
     so the user can still chat; they are told the key will not be remembered.
     """
 
-    session_keys: dict[str, str] = field(default_factory=dict)
     # Set when the user chose to keep keys in a private file (no keyring on this system).
     key_file: Path | None = None
-    # What the keyring answered, per provider: asking it again (D-Bus) costs tens of ms.
+    # Provider id -> the display name its key was stored under by an older version, for
+    # providers whose key may still wait to be moved.
+    legacy_names: dict[str, str] = field(default_factory=dict)
+    # Until the keyring has answered (the window asks it after the first paint): the ids of
+    # providers taken to have a key, because they had one last time.
+    assumed: frozenset[str] | None = None
+    session_keys: dict[str, str] = field(default_factory=dict)
+    # What the keyring answered, per account: asking it again (D-Bus) costs tens of ms.
     _looked_up: dict[str, str | None] = field(default_factory=dict)
+
+    # Reading
+
+    def get(self, provider: ProviderConfig) -> str | None:
+        account = key_account(provider)
+        if account in self.session_keys:
+            return self.session_keys[account]
+        filed = self._file_key(provider)
+        if filed:
+            return filed
+        return self._ask_keyring(provider) or _environment_key(provider)
+
+    def has_key(self, provider: ProviderConfig) -> bool:
+        """Whether there is a key, without waiting for the keyring while it has not answered yet."""
+        if self.assumed is not None and not self.presence_known(provider):
+            return provider.id in self.assumed
+        return bool(self.get(provider))
+
+    def presence_known(self, provider: ProviderConfig) -> bool:
+        """Whether `get` can tell if there is a key without asking the keyring (which may
+        take long: a D-Bus round trip, its backends' imports, an unlock prompt)."""
+        account = key_account(provider)
+        return (
+            account in self.session_keys
+            or account in self._looked_up
+            or _environment_key(provider) is not None
+            or bool(self._file_key(provider))
+        )
+
+    @property
+    def answered(self) -> bool:
+        return self.assumed is None
+
+    def _ask_keyring(self, provider: ProviderConfig) -> str | None:
+        account = key_account(provider)
+        if account not in self._looked_up:
+            self._looked_up[account] = read_or_move(account, self.legacy_names.get(provider.id))
+        return self._looked_up[account]
+
+    def forget_lookups(self) -> None:
+        """Ask the keyring again next time (after settings change, say)."""
+        self._looked_up.clear()
+
+    def look_up(self, providers: Iterable[ProviderConfig], elsewhere: bool = False) -> frozenset[str]:
+        """Ask the keyring for these providers' keys now (blocking; safe in a worker thread)
+        and return the ids of those whose key it holds.
+
+        With `elsewhere`, a short-lived helper process asks it: the keyring library and its
+        backends (~15 MB, measured) stay out of this process, and a keyring that hangs can
+        be given up on. If the helper cannot run, this process asks.
+        """
+        providers = list(providers)
+        wanted = [p for p in providers if key_account(p) not in self._looked_up]
+        if elsewhere and wanted:
+            found = read_keys_in_helper([(key_account(p), self.legacy_names.get(p.id)) for p in wanted])
+            if found is not None:
+                for provider in wanted:
+                    self._looked_up.setdefault(key_account(provider), found.get(key_account(provider)))
+        for provider in providers:
+            self._ask_keyring(provider)
+        return frozenset(p.id for p in providers if self._looked_up.get(key_account(p)))
+
+    async def look_up_in_background(self, providers: Iterable[ProviderConfig]) -> frozenset[str]:
+        """look_up(elsewhere=True) in a worker thread: the event loop goes on meanwhile."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[frozenset[str]] = loop.create_future()
+        wanted = list(providers)
+
+        def settle(held: frozenset[str] | None, error: BaseException | None) -> None:
+            if answer.done():
+                return
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(held or frozenset())
+
+        def work() -> None:
+            try:
+                held, error = self.look_up(wanted, elsewhere=True), None
+            except Exception as exc:  # the answer must come, whatever the keyring did
+                held, error = None, exc
+            try:
+                loop.call_soon_threadsafe(settle, held, error)
+            except RuntimeError:
+                pass  # the app closed meanwhile
+
+        # A daemon thread: a keyring that never answers must not hold up quitting.
+        threading.Thread(target=work, name="keyring", daemon=True).start()
+        held = await answer
+        self.assumed = None
+        return held
+
+    def settle(self, providers: Iterable[ProviderConfig]) -> frozenset[str] | None:
+        """Wait for the keyring now, when its answer is needed before it came; None if it had
+        answered already."""
+        if self.answered:
+            return None
+        held = self.look_up(providers)
+        self.assumed = None
+        return held
+
+    # The private file
 
     def _file_keys(self) -> dict[str, str]:
         if self.key_file is None or not self.key_file.exists():
@@ -45,153 +215,114 @@ class KeyStore:
             data = json.loads(self.key_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        return (
-            {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-            if isinstance(data, dict)
-            else {}
-        )
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
-    def forget_lookups(self) -> None:
-        """Ask the keyring again next time (after settings change, say)."""
-        self._looked_up.clear()
+    def _write_file_keys(self, keys: dict[str, str]) -> None:
+        assert self.key_file is not None
+        write_private(self.key_file, json.dumps(keys, indent=1))
+
+    def _file_key(self, provider: ProviderConfig) -> str | None:
+        if self.key_file is None:
+            return None
+        keys = self._file_keys()
+        account, legacy = key_account(provider), self.legacy_names.get(provider.id)
+        if legacy and legacy in keys:
+            # An older version's entry, under the display name: move it.
+            keys.setdefault(account, keys[legacy])
+            del keys[legacy]
+            try:
+                self._write_file_keys(keys)
+            except OSError:
+                pass  # read as it is; moved another time
+        return keys.get(account) or None
 
     def use_file(self, path: Path) -> None:
         """Keep keys in `path` (0600) from now on, starting with the ones held for this session."""
         self.key_file = path
         keys = self._file_keys()
         keys.update(self.session_keys)
-        write_private(path, json.dumps(keys, indent=1))
+        self._write_file_keys(keys)
         self.session_keys.clear()
 
-    def get(self, provider: ProviderConfig) -> str | None:
-        if provider.name in self.session_keys:
-            return self.session_keys[provider.name]
-        if self.key_file is not None:
-            found = self._file_keys().get(provider.name)
-            if found:
-                return found
-        stored = self._ask_keyring(provider.name)
-        if stored:
-            return stored
-        return _environment_key(provider)
+    # Writing
 
-    def _ask_keyring(self, name: str) -> str | None:
-        if name in self._looked_up:
-            return self._looked_up[name]
-        try:
-            import keyring
-            from keyring.errors import KeyringError
-
-            try:
-                stored = keyring.get_password(SERVICE, name)
-            except KeyringError:
-                stored = None
-        except Exception:  # a broken keyring backend must not stop the app
-            stored = None
-        self._looked_up[name] = stored
-        return stored
-
-    def presence_known(self, provider: ProviderConfig) -> bool:
-        """Whether `get` can tell if there is a key without asking the keyring (which may
-        take long: a D-Bus round trip, its backends' imports, an unlock prompt)."""
-        name = provider.name
-        return (
-            name in self.session_keys
-            or name in self._looked_up
-            or _environment_key(provider) is not None
-            or bool(self.key_file is not None and self._file_keys().get(name))
-        )
-
-    def look_up(self, providers: list[ProviderConfig], elsewhere: bool = False) -> frozenset[str]:
-        """Ask the keyring for these providers' keys now (blocking; safe in a worker thread)
-        and return the names whose key it holds.
-
-        With `elsewhere`, a short-lived helper process asks it: the keyring library and its
-        backends (~15 MB, measured) stay out of this process, and a keyring that hangs can
-        be given up on. If the helper cannot run, this process asks.
-        """
-        wanted = [p.name for p in providers if p.name not in self._looked_up]
-        if elsewhere and wanted:
-            found = read_keys_in_helper(wanted)
-            if found is not None:
-                for name in wanted:
-                    self._looked_up.setdefault(name, found.get(name))
-        for provider in providers:
-            self._ask_keyring(provider.name)
-        return frozenset(p.name for p in providers if self._looked_up.get(p.name))
-
-    def set(self, provider_name: str, key: str) -> None:
-        """Store in the keyring; raise KeyringUnavailable (keeping it for the session) if none works."""
-        self._looked_up.pop(provider_name, None)
+    def set(self, provider: ProviderConfig, key: str) -> None:
+        """Store the key; raise KeyringUnavailable (keeping it for the session) if no keyring works."""
+        account = key_account(provider)
+        self._looked_up.pop(account, None)
         if self.key_file is not None:
             keys = self._file_keys()
-            keys[provider_name] = key
-            write_private(self.key_file, json.dumps(keys, indent=1))
+            keys[account] = key
+            self._write_file_keys(keys)
             return
-        self.session_keys[provider_name] = key
+        self.session_keys[account] = key
         try:
-            import keyring
-
-            keyring.set_password(SERVICE, provider_name, key)
+            _keyring_set(account, key)
         except Exception as exc:
             raise KeyringUnavailable(
                 f"No system keyring is available ({type(exc).__name__}); the key is used for this session only."
             ) from exc
-        del self.session_keys[provider_name]
+        del self.session_keys[account]
 
-    def delete(self, provider_name: str) -> None:
-        self.session_keys.pop(provider_name, None)
-        self._looked_up.pop(provider_name, None)
-        if self.key_file is not None and provider_name in (keys := self._file_keys()):
-            del keys[provider_name]
-            write_private(self.key_file, json.dumps(keys, indent=1))
-        try:
-            import keyring
-
-            keyring.delete_password(SERVICE, provider_name)
-        except Exception:
-            pass
+    def delete(self, provider: ProviderConfig) -> None:
+        """Forget the provider's key everywhere the app keeps keys."""
+        account = key_account(provider)
+        self.session_keys.pop(account, None)
+        self._looked_up.pop(account, None)
+        if self.key_file is not None and account in (keys := self._file_keys()):
+            del keys[account]
+            self._write_file_keys(keys)
+        _keyring_delete(account)
 
 
-def read_keys_in_helper(names: list[str], timeout: float = READ_KEYS_TIMEOUT_S) -> dict[str, str | None] | None:
-    """The keyring's answer for each name, read by `desktop-chat --read-keys`; None if the
-    helper could not run or answer (the caller then asks in-process)."""
+def read_keys_in_helper(
+    wanted: list[tuple[str, str | None]], timeout: float = READ_KEYS_TIMEOUT_S
+) -> dict[str, str | None] | None:
+    """The keyring's answer for each (account, legacy name), read (and moved) by
+    `desktop-chat --read-keys`; None if the helper could not run or answer (the caller
+    then asks in-process)."""
     if getattr(sys, "frozen", False):
         command = [sys.executable, READ_KEYS_FLAG]  # the installed app is its own helper
     else:
         command = [sys.executable, "-m", "desktop_chat.core.secrets"]
     try:
         out = subprocess.run(
-            command, input=json.dumps(names), capture_output=True, text=True, timeout=timeout, check=False
+            command, input=json.dumps(wanted), capture_output=True, text=True, timeout=timeout, check=False
         )
         answer = json.loads(out.stdout) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     if not isinstance(answer, dict):
         return None
+    accounts = {account for account, _ in wanted}
     return {
-        name: value if isinstance(value, str) and value else None for name, value in answer.items() if name in names
+        name: value if isinstance(value, str) and value else None for name, value in answer.items() if name in accounts
     }
 
 
 def serve_read_keys() -> int:
-    """The helper's side: provider names as JSON on stdin, their keys as JSON on stdout."""
+    """The helper's side: [account, legacy name or null] pairs as JSON on stdin, each
+    account's key (or null) as a JSON object on stdout."""
     try:
-        names = json.loads(sys.stdin.read())
+        wanted = json.loads(sys.stdin.read())
     except ValueError:
         return 2
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if not isinstance(wanted, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and (pair[1] is None or isinstance(pair[1], str))
+        for pair in wanted
+    ):
         return 2
-    keys = KeyStore()
-    print(json.dumps({name: keys._ask_keyring(name) for name in names}))
+    print(json.dumps({account: read_or_move(account, legacy) for account, legacy in wanted}))
     return 0
 
 
-def endpoint_for(provider: ProviderConfig, keys: KeyStore):  # type: ignore[no-untyped-def]
+def endpoint_for(provider: ProviderConfig, keys: KeyStore) -> Endpoint:
     """The endpoint to call for a provider, or NoEndpoint with what the user must do."""
-    from .providers import Endpoint
-    from .session import NoEndpoint
-
     base_url = provider.base_url
     if provider.name == OPENAI_NAME and os.environ.get("OPENAI_BASE_URL"):
         # Honour the variable the openai SDK reads, as scripts using it expect.

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from .conversation import COMPLETE, FAILED, STOPPED, STREAMING, Conversation, Message
-from .providers import (
-    ChatRequest,
-    Endpoint,
-    Failed,
-    Failure,
-    Finished,
-    ProviderClients,
-    StreamEvent,
-    TextDelta,
-    UsageReport,
-)
+from .directory import ProviderDirectory
+from .events import Failed, Failure, FailureKind, Finished, StreamEvent, TextDelta, UsageReport
+from .providers import ChatRequest, NoEndpoint
+from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
 
 # A crash loses at most this much received text (in seconds of streaming).
@@ -49,16 +41,6 @@ class ReplyOutcome:
     storage_problem: str | None = None
 
 
-class NoEndpoint(Exception):
-    """The provider cannot be used (unknown, or no key); the message says why."""
-
-
-# (provider, model) -> the endpoint, or an awaitable of it (the local model server
-# starts on demand, with the model asked for).
-EndpointResolver = Callable[[str, str], "Endpoint | Awaitable[Endpoint]"]
-Preflight = Callable[[str, ChatRequest], Awaitable[Failure | None]]
-
-
 def title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
@@ -71,23 +53,10 @@ class ChatSession:
     stream() in a task; cancelling that task is how Stop works.
     """
 
-    def __init__(
-        self,
-        store: HistoryStore,
-        clients: ProviderClients,
-        resolve_endpoint: EndpointResolver,
-        first_token_timeout: float = 60.0,
-        idle_timeout: float = 30.0,
-        preflight: Preflight | None = None,
-        default_system_prompt: Callable[[str], str] = lambda provider: "",
-    ) -> None:
+    def __init__(self, store: HistoryStore, directory: ProviderDirectory, settings: SettingsStore) -> None:
         self.store = store
-        self.clients = clients
-        self.resolve_endpoint = resolve_endpoint
-        self.preflight = preflight
-        self.default_system_prompt = default_system_prompt
-        self.first_token_timeout = first_token_timeout
-        self.idle_timeout = idle_timeout
+        self.directory = directory
+        self.settings = settings
 
     def _placeholder(self, conversation: Conversation, parent_id: int) -> PendingReply:
         provider = conversation.provider or ""
@@ -133,12 +102,6 @@ class ChatSession:
         model = conversation.model or reply.model or ""
         return PendingReply(conversation, reply, provider, model, prefix=reply.content)
 
-    async def _endpoint(self, provider: str, model: str) -> Endpoint:
-        endpoint = self.resolve_endpoint(provider, model)
-        if inspect.isawaitable(endpoint):
-            return await endpoint
-        return endpoint
-
     async def suggest_title(self, conversation: Conversation) -> str | None:
         """Ask the conversation's model for a short title; None if that fails (the title stays)."""
         path = self.store.tree(conversation.id).path_to(conversation.current_leaf_id)
@@ -153,11 +116,13 @@ class ChatSession:
             ],
         )
         try:
-            endpoint = await self._endpoint(conversation.provider or "", conversation.model or "")
+            endpoint = await self.directory.endpoint(conversation.provider or "", conversation.model or "")
         except NoEndpoint:
             return None
         parts = []
-        async for event in self.clients.stream_reply(endpoint, request, first_token_timeout=20, idle_timeout=10):
+        async for event in self.directory.clients.stream_reply(
+            endpoint, request, first_token_timeout=20, idle_timeout=10
+        ):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, Failed):
@@ -166,14 +131,17 @@ class ChatSession:
         if not title:
             return None
         title = title_from(title)
-        self.store.update_conversation(conversation.id, title=title)
+        try:
+            self.store.update_conversation(conversation.id, title=title)
+        except StoreWriteError:
+            return None  # the first words stay the title
         return title
 
     def request_for(self, pending: PendingReply) -> ChatRequest:
         tree = self.store.tree(pending.conversation.id)
         history = tree.path_to(pending.reply.parent_id)
         messages: list[dict[str, str]] = []
-        system = pending.conversation.system_prompt.strip() or self.default_system_prompt(pending.provider)
+        system = pending.conversation.system_prompt.strip() or self.directory.system_prompt(pending.provider)
         if system:
             messages.append({"role": "system", "content": system})
         for message in history:
@@ -197,27 +165,19 @@ class ChatSession:
         is saved with status 'stopped' and CancelledError propagates.
         """
         reply = pending.reply
+        saving = _Saving(self.store)
         parts: list[str] = [pending.prefix] if pending.prefix else []
         failure: Failure | None = None
         last_save = time.monotonic()
-        self._storage_problem: str | None = None
+        settings = self.settings.current
         try:
-            if not pending.model:
-                raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
-            endpoint = await self._endpoint(pending.provider, pending.model)
-            request = self.request_for(pending)
-            refusal = await self.preflight(pending.provider, request) if self.preflight else None
-            if refusal is not None:
-                raise NoEndpoint(refusal.message)
-            async for event in self.clients.stream_reply(
-                endpoint, request, first_token_timeout=self.first_token_timeout, idle_timeout=self.idle_timeout
-            ):
+            async for event in self._events(pending, settings.first_token_timeout, settings.idle_timeout):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     now = time.monotonic()
-                    if now - last_save >= SAVE_INTERVAL_S and self._storage_problem is None:
+                    if now - last_save >= SAVE_INTERVAL_S:
                         last_save = now
-                        self._save(reply.id, content="".join(parts))
+                        saving.save(reply.id, content="".join(parts))
                 elif isinstance(event, UsageReport):
                     reply.prompt_tokens, reply.completion_tokens = event.prompt_tokens, event.completion_tokens
                 elif isinstance(event, Finished):
@@ -226,27 +186,55 @@ class ChatSession:
                     failure = event.failure
                 if on_event is not None:
                     on_event(event)
-        except NoEndpoint as exc:
-            failure = Failure("setup", str(exc))
-            if on_event is not None:
-                on_event(Failed(failure))
         except asyncio.CancelledError:
-            self._finish(reply, "".join(parts), STOPPED, None)
+            saving.finish(reply, "".join(parts), STOPPED, None)
             raise
-        self._finish(reply, "".join(parts), FAILED if failure else COMPLETE, failure)
-        return ReplyOutcome(reply, failure, self._storage_problem)
+        saving.finish(reply, "".join(parts), FAILED if failure else COMPLETE, failure)
+        return ReplyOutcome(reply, failure, saving.problem)
 
-    def _save(self, message_id: int, **fields: object) -> None:
-        # The reply goes on streaming and is shown even when it cannot be saved.
+    async def _events(
+        self, pending: PendingReply, first_token_timeout: float, idle_timeout: float
+    ) -> AsyncIterator[StreamEvent]:
+        """The reply's events; what stops it before anything is sent is a Failed event too."""
+        try:
+            if not pending.model:
+                raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
+            endpoint = await self.directory.endpoint(pending.provider, pending.model)
+        except NoEndpoint as exc:
+            yield Failed(Failure(FailureKind.SETUP, str(exc)))
+            return
+        request = self.request_for(pending)
+        refusal = await self.directory.preflight(pending.provider, request)
+        if refusal is not None:
+            yield Failed(refusal)
+            return
+        async for event in self.directory.clients.stream_reply(
+            endpoint, request, first_token_timeout=first_token_timeout, idle_timeout=idle_timeout
+        ):
+            yield event
+
+
+class _Saving:
+    """Writes one reply as it streams; a disk that refuses is noted once, and the reply goes
+    on streaming and is shown all the same."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.problem: str | None = None
+
+    def save(self, message_id: int, **fields: object) -> None:
+        if self.problem is not None:
+            return
         try:
             self.store.update_message(message_id, **fields)
         except StoreWriteError as exc:
-            self._storage_problem = str(exc)
+            self.problem = str(exc)
 
-    def _finish(self, reply: Message, text: str, status: str, failure: Failure | None) -> None:
+    def finish(self, reply: Message, text: str, status: str, failure: Failure | None) -> None:
         reply.content, reply.status = text, status
         reply.error = failure.message if failure else None
-        self._save(
+        self.problem = None  # the final state is worth one more try
+        self.save(
             reply.id,
             content=text,
             status=status,
@@ -255,8 +243,8 @@ class ChatSession:
             completion_tokens=reply.completion_tokens,
             finish_reason=reply.finish_reason,
         )
-        if self._storage_problem is None:
+        if self.problem is None:
             try:
                 self.store.touch(reply.conversation_id)
             except StoreWriteError as exc:
-                self._storage_problem = str(exc)
+                self.problem = str(exc)

@@ -1,28 +1,58 @@
-"""Settings declared once as data, read from and written to settings.toml."""
+"""Settings declared once as data (type, default, choices, doc), read from and written to
+settings.toml, and the one object that owns the settings in force (SettingsStore)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
+
+from desktop_chat.errors import DesktopChatError, SaveFailed
 
 from .files import write_private
 
 OPENAI_NAME = "OpenAI"
 OPENAI_URL = "https://api.openai.com/v1"
 
+# Facts about this installation that are not preferences; kept in the state file
+# (core/state.py) since 0.2, still read from an older settings.toml once.
+MOVED_TO_STATE = ("first_run_done", "shortcut_notice_shown", "tray_notice_shown", "keys_seen")
+
+T = TypeVar("T")
+
+
+def provider_id_for(name: str) -> str:
+    """The id a provider had before ids were written down: the same for the same name, so
+    an older settings file gives the same ids at every start until it is saved again."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"desktop-chat:provider:{name}").hex[:12]
+
+
+def new_provider_id() -> str:
+    return uuid.uuid4().hex[:12]
+
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """A provider is an endpoint (plus a key kept elsewhere): OpenAI or any compatible server."""
+    """A provider is an endpoint (plus a key kept elsewhere): OpenAI or any compatible server.
+
+    `id` is its identity (keys are stored under it); `name` is what the user calls it and
+    may change."""
 
     name: str
     base_url: str
     default_model: str = ""
     # Local servers (Ollama, LM Studio, llama.cpp) take no key; the SDK still wants one.
     needs_key: bool = True
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", provider_id_for(self.name))
 
 
 @dataclass(frozen=True)
@@ -32,54 +62,99 @@ class PromptPreset:
 
 
 @dataclass(frozen=True)
+class Option:
+    """What the settings file and the Settings dialog know about one setting."""
+
+    doc: str
+    # (value, what the Settings dialog shows for it)
+    choices: tuple[tuple[str, str], ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    # Values must be greater than this (timeouts).
+    above: float | None = None
+    # What a 0 outside minimum..maximum means, when it is allowed ("the system's").
+    zero_means: str = ""
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(value for value, _ in self.choices)
+
+
+def option(default: T, doc: str, **details: Any) -> T:
+    """A setting: its default and what else the file and the dialog know of it."""
+    return field(default=default, metadata={"option": Option(doc, **details)})
+
+
+@dataclass(frozen=True)
 class Settings:
-    providers: tuple[ProviderConfig, ...] = (ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),)
-    default_provider: str = OPENAI_NAME
-    default_model: str = ""
-    system_prompt: str = ""
-    temperature: float | None = None
-    # Seconds to wait for the first token, and for the next one once a reply streams.
-    first_token_timeout: float = 60.0
-    idle_timeout: float = 30.0
-    first_run_done: bool = False
-    prompt_presets: tuple[PromptPreset, ...] = ()
-    theme: str = "system"  # system, light, dark
-    font_size: int = 0  # points for the transcript and composer; 0 = the system's
-    send_key: str = "enter"  # enter, ctrl+enter (the other one makes a new line)
-    quick_ask_shortcut: str = "Ctrl+Alt+Space"
-    start_at_login: bool = False
-    keep_in_tray: bool = False
-    # Where API keys live: the system keyring, or (when there is none, and the user
-    # chose it) a file in the config folder readable only by them.
-    key_storage: str = "keyring"
-    # Ask the model for a short title after the first exchange (else the first words are used).
-    model_titles: bool = False
-    # .gguf files added with "Add a local model…", served by the built-in local provider.
-    local_models: tuple[str, ...] = ()
-    # One-time explanations already given: no global shortcut here; the app stays in the tray.
-    shortcut_notice_shown: bool = False
-    tray_notice_shown: bool = False
-    # Providers whose key the keyring held when last asked (names, never keys): the
-    # window paints before the keyring answers and chooses by this meanwhile.
-    keys_seen: tuple[str, ...] = ()
+    """The user's preferences, as settings.toml holds them. Frozen: a change is a new value,
+    given to SettingsStore.update."""
+
+    providers: tuple[ProviderConfig, ...] = option(
+        (ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),),
+        "Endpoints the app can use ([[providers]] tables: name, base_url, default_model, needs_key, id).",
+    )
+    default_provider: str = option(OPENAI_NAME, "Provider for new chats (a name from [[providers]]).")
+    default_model: str = option("", "Model for new chats; empty: the provider's default_model.")
+    system_prompt: str = option("", "System prompt for new chats.")
+    temperature: float | None = option(
+        None, "Temperature for new chats; left out: the provider's.", minimum=0, maximum=2
+    )
+    first_token_timeout: float = option(60.0, "Seconds to wait for the first token of a reply.", above=0)
+    idle_timeout: float = option(30.0, "Seconds to wait for the next token once a reply streams.", above=0)
+    prompt_presets: tuple[PromptPreset, ...] = option(
+        (), "System prompts to pick from ([[prompt_presets]] tables: name, prompt)."
+    )
+    theme: str = option(
+        "system", "Colours.", choices=(("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
+    )
+    font_size: int = option(
+        0, "Points for the transcript and the message box.", minimum=6, maximum=48, zero_means="the system's size"
+    )
+    send_key: str = option(
+        "enter",
+        "The key that sends; the other one adds a line.",
+        choices=(
+            ("enter", "Enter sends, Shift+Enter adds a line"),
+            ("ctrl+enter", "Ctrl+Enter sends, Enter adds a line"),
+        ),
+    )
+    quick_ask_shortcut: str = option("Ctrl+Alt+Space", "The global shortcut that opens quick ask.")
+    start_at_login: bool = option(False, "Start Desktop Chat at login.")
+    keep_in_tray: bool = option(False, "Closing the window keeps the app running in the tray.")
+    key_storage: str = option(
+        "keyring",
+        "Where API keys live: the system keyring, or (where there is none, by your choice) a file only you can read.",
+        choices=(("keyring", "System keyring"), ("file", "Private file")),
+    )
+    model_titles: bool = option(False, "Ask the model for a short title after the first reply.")
+    local_models: tuple[str, ...] = option((), ".gguf files served by the built-in local provider.")
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
 
-    def with_provider(self, provider: ProviderConfig, old_name: str | None = None) -> Settings:
-        """Add or replace a provider (by old_name, or by its own name)."""
-        key = old_name or provider.name
-        kept = [p for p in self.providers if p.name not in (key, provider.name)]
-        index = next((i for i, p in enumerate(self.providers) if p.name == key), len(kept))
-        kept.insert(min(index, len(kept)), provider)
-        return replace(self, providers=tuple(kept))
+    def with_provider(self, provider: ProviderConfig) -> Settings:
+        """Add a provider, or replace the one with its id (in its place)."""
+        providers = list(self.providers)
+        index = next((i for i, p in enumerate(providers) if p.id == provider.id), None)
+        if index is None:
+            providers.append(provider)
+        else:
+            providers[index] = provider
+        return replace(self, providers=tuple(providers))
 
-    def without_provider(self, name: str) -> Settings:
-        return replace(self, providers=tuple(p for p in self.providers if p.name != name))
+    @staticmethod
+    def option(name: str) -> Option:
+        found: Option = next(f.metadata["option"] for f in dataclasses.fields(Settings) if f.name == name)
+        return found
 
 
-class SettingsError(ValueError):
+class SettingsError(DesktopChatError, ValueError):
     """The settings file could not be used; the message says why, for the user."""
+
+
+class SettingsWriteError(SaveFailed):
+    """The settings could not be written; they apply until the app quits."""
 
 
 @dataclass
@@ -89,119 +164,132 @@ class LoadResult:
     problem: str | None = None
     backup: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # Keys an older version kept here that now live in the state file (MOVED_TO_STATE).
+    moved: dict[str, Any] = field(default_factory=dict)
 
 
-_SCALARS: dict[str, tuple[type, ...]] = {
-    "default_provider": (str,),
-    "default_model": (str,),
-    "system_prompt": (str,),
-    "temperature": (int, float),
-    "first_token_timeout": (int, float),
-    "idle_timeout": (int, float),
-    "first_run_done": (bool,),
-    "theme": (str,),
-    "font_size": (int,),
-    "send_key": (str,),
-    "quick_ask_shortcut": (str,),
-    "start_at_login": (bool,),
-    "keep_in_tray": (bool,),
-    "key_storage": (str,),
-    "model_titles": (bool,),
-    "shortcut_notice_shown": (bool,),
-    "tray_notice_shown": (bool,),
-}
-_CHOICES = {
-    "theme": ("system", "light", "dark"),
-    "send_key": ("enter", "ctrl+enter"),
-    "key_storage": ("keyring", "file"),
-}
+# How each kind of value is read and checked, from the declaration.
+_TABLES = ("providers", "prompt_presets", "local_models")
 
 
-def parse_settings(data: dict[str, Any]) -> tuple[Settings, list[str]]:
+def _accepted_types(hint: object) -> tuple[type, ...]:
+    if hint is bool:
+        return (bool,)
+    if hint is int:
+        return (int,)
+    if hint in (float, float | None):
+        return (int, float)
+    return (str,)
+
+
+def _check(name: str, value: object, hint: object, rule: Option) -> object:
+    accepted = _accepted_types(hint)
+    if isinstance(value, bool) and bool not in accepted:
+        raise SettingsError(f"'{name}' must be {'a number' if int in accepted else 'text'}, not {value!r}")
+    if not isinstance(value, accepted):
+        raise SettingsError(f"'{name}' has the wrong type: {value!r}")
+    if rule.choices and value not in rule.values:
+        raise SettingsError(f"'{name}' must be one of {', '.join(rule.values)}, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    number = float(value) if float in accepted else value
+    if rule.above is not None and number <= rule.above:
+        raise SettingsError(f"'{name}' must be a positive number of seconds")
+    if rule.minimum is not None and rule.maximum is not None and not rule.minimum <= number <= rule.maximum:
+        if not (rule.zero_means and number == 0):
+            zero = f"0 ({rule.zero_means}) or " if rule.zero_means else ""
+            raise SettingsError(f"'{name}' must be {zero}between {rule.minimum:g} and {rule.maximum:g}")
+    return number
+
+
+def _providers(raw: Any, warnings: list[str]) -> tuple[ProviderConfig, ...]:
+    if not isinstance(raw, list):
+        raise SettingsError("'providers' must be a list of [[providers]] tables")
+    providers: list[ProviderConfig] = []
+    for i, entry in enumerate(raw, 1):
+        if not isinstance(entry, dict):
+            raise SettingsError(f"provider #{i} is not a table")
+        name, url, ident = entry.get("name"), entry.get("base_url"), entry.get("id", "")
+        if not isinstance(name, str) or not name.strip():
+            raise SettingsError(f"provider #{i} needs a 'name'")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise SettingsError(f"provider '{name}' needs a 'base_url' starting with http:// or https://")
+        if not isinstance(ident, str):
+            raise SettingsError(f"provider '{name}': 'id' must be text")
+        if "api_key" in entry:
+            warnings.append(f"provider '{name}': api_key in settings.toml ignored; keys live in the keyring")
+        provider = ProviderConfig(
+            name=name.strip(),
+            base_url=url,
+            default_model=str(entry.get("default_model", "")),
+            needs_key=bool(entry.get("needs_key", True)),
+            id=ident,
+        )
+        if any(p.id == provider.id for p in providers):
+            raise SettingsError(f"providers '{name}' and another share the id {provider.id!r}")
+        providers.append(provider)
+    return tuple(providers)
+
+
+def _presets(raw: Any) -> tuple[PromptPreset, ...]:
+    if not isinstance(raw, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("prompt"), str) for e in raw
+    ):
+        raise SettingsError("'prompt_presets' must be [[prompt_presets]] tables with a name and a prompt")
+    return tuple(PromptPreset(e["name"], e["prompt"]) for e in raw)
+
+
+def _paths(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise SettingsError("'local_models' must be a list of .gguf file paths")
+    return tuple(raw)
+
+
+def parse_settings(data: dict[str, Any]) -> LoadResult:
     """Validate a TOML table into Settings. Unknown keys are reported, not fatal."""
-    warnings: list[str] = []
+    hints = get_type_hints(Settings)
+    rules = {f.name: f.metadata["option"] for f in dataclasses.fields(Settings)}
+    result = LoadResult(Settings())
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("providers", "prompt_presets", "local_models", "keys_seen"):
-            continue
-        if key not in _SCALARS:
-            warnings.append(f"unknown setting '{key}' ignored")
-            continue
-        if isinstance(value, bool) and bool not in _SCALARS[key]:
-            raise SettingsError(f"'{key}' must be a number, not {value!r}")
-        if not isinstance(value, _SCALARS[key]):
-            raise SettingsError(f"'{key}' has the wrong type: {value!r}")
-        if isinstance(value, int) and not isinstance(value, bool) and float in _SCALARS[key]:
-            value = float(value)
-        values[key] = value
-    for key, allowed in _CHOICES.items():
-        if key in values and values[key] not in allowed:
-            raise SettingsError(f"'{key}' must be one of {', '.join(allowed)}, not {values[key]!r}")
-    if "font_size" in values and not (values["font_size"] == 0 or 6 <= values["font_size"] <= 48):
-        raise SettingsError("'font_size' must be 0 (the system's) or between 6 and 48")
-    if "temperature" in values and not 0 <= values["temperature"] <= 2:
-        raise SettingsError("'temperature' must be between 0 and 2")
-    for key in ("first_token_timeout", "idle_timeout"):
-        if key in values and values[key] <= 0:
-            raise SettingsError(f"'{key}' must be a positive number of seconds")
-    if "providers" in data:
-        raw = data["providers"]
-        if not isinstance(raw, list):
-            raise SettingsError("'providers' must be a list of [[providers]] tables")
-        providers = []
-        for i, entry in enumerate(raw, 1):
-            if not isinstance(entry, dict):
-                raise SettingsError(f"provider #{i} is not a table")
-            name, url = entry.get("name"), entry.get("base_url")
-            if not isinstance(name, str) or not name.strip():
-                raise SettingsError(f"provider #{i} needs a 'name'")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise SettingsError(f"provider '{name}' needs a 'base_url' starting with http:// or https://")
-            if "api_key" in entry:
-                warnings.append(f"provider '{name}': api_key in settings.toml ignored; keys live in the keyring")
-            providers.append(
-                ProviderConfig(
-                    name=name.strip(),
-                    base_url=url,
-                    default_model=str(entry.get("default_model", "")),
-                    needs_key=bool(entry.get("needs_key", True)),
-                )
-            )
-        values["providers"] = tuple(providers)
-    if "local_models" in data:
-        if not isinstance(data["local_models"], list) or not all(isinstance(p, str) for p in data["local_models"]):
-            raise SettingsError("'local_models' must be a list of .gguf file paths")
-        values["local_models"] = tuple(data["local_models"])
-    if "keys_seen" in data:
-        if not isinstance(data["keys_seen"], list) or not all(isinstance(n, str) for n in data["keys_seen"]):
-            raise SettingsError("'keys_seen' must be a list of provider names")
-        values["keys_seen"] = tuple(data["keys_seen"])
-    if "prompt_presets" in data:
-        raw = data["prompt_presets"]
-        if not isinstance(raw, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("prompt"), str) for e in raw
-        ):
-            raise SettingsError("'prompt_presets' must be [[prompt_presets]] tables with a name and a prompt")
-        values["prompt_presets"] = tuple(PromptPreset(e["name"], e["prompt"]) for e in raw)
-    return Settings(**values), warnings
+        if key in MOVED_TO_STATE:
+            result.moved[key] = value
+        elif key == "providers":
+            values[key] = _providers(value, result.warnings)
+        elif key == "prompt_presets":
+            values[key] = _presets(value)
+        elif key == "local_models":
+            values[key] = _paths(value)
+        elif key in rules:
+            values[key] = _check(key, value, hints[key], rules[key])
+        else:
+            result.warnings.append(f"unknown setting '{key}' ignored")
+    result.settings = Settings(**values)
+    return result
 
 
 def settings_to_toml(settings: Settings) -> str:
+    """The file as the app writes it: each setting under a comment saying what it is."""
     import tomli_w
 
-    data = asdict(settings)
-    if data["temperature"] is None:
-        del data["temperature"]
-    data["providers"] = [asdict(p) for p in settings.providers]
-    data["prompt_presets"] = [asdict(p) for p in settings.prompt_presets]
-    data["local_models"] = list(settings.local_models)
-    data["keys_seen"] = list(settings.keys_seen)
-    header = (
-        "# Desktop Chat settings. Edit while the app is closed; invalid files are kept\n"
-        "# aside as a backup and defaults are used. API keys never go here: they live\n"
-        "# in the system keyring.\n\n"
-    )
-    return header + tomli_w.dumps(data)
+    lines = [
+        "# Desktop Chat settings. Edit while the app is closed; an invalid file is kept",
+        "# aside as a backup and defaults are used. API keys never go here: they live",
+        "# in the system keyring.",
+        "",
+    ]
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if f.name in _TABLES or value is None:
+            continue
+        lines.append(f"# {f.metadata['option'].doc}")
+        lines.append(tomli_w.dumps({f.name: value}).rstrip())
+    tables = {
+        "local_models": list(settings.local_models),
+        "providers": [dataclasses.asdict(p) for p in settings.providers],
+        "prompt_presets": [dataclasses.asdict(p) for p in settings.prompt_presets],
+    }
+    return "\n".join(lines) + "\n\n" + tomli_w.dumps(tables)
 
 
 def load_settings(path: Path) -> LoadResult:
@@ -209,19 +297,54 @@ def load_settings(path: Path) -> LoadResult:
     if not path.exists():
         return LoadResult(Settings())
     try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-        settings, warnings = parse_settings(data)
-        return LoadResult(settings, warnings=warnings)
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        return parse_settings(data)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, SettingsError) as exc:
-        backup = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
-            path.replace(backup)
+            path.replace(aside)
         except OSError:
-            backup = None  # type: ignore[assignment]
-        return LoadResult(Settings(), problem=str(exc), backup=backup)
+            return LoadResult(Settings(), problem=str(exc))
+        return LoadResult(Settings(), problem=str(exc), backup=aside)
 
 
 def save_settings(path: Path, settings: Settings) -> None:
     """Write atomically and privately (0600)."""
     write_private(path, settings_to_toml(settings))
+
+
+SettingsListener = Callable[[Settings, Settings], None]
+
+
+class SettingsStore:
+    """The one owner of the settings in force. Everything that needs a setting reads
+    `current` when it needs it; a change goes through update(), which writes the file
+    and tells each listener (old, new)."""
+
+    def __init__(self, settings: Settings | None = None, path: Path | None = None) -> None:
+        self._current = settings or Settings()
+        self.path = path
+        self._listeners: list[SettingsListener] = []
+
+    @property
+    def current(self) -> Settings:
+        return self._current
+
+    def subscribe(self, listener: SettingsListener) -> None:
+        self._listeners.append(listener)
+
+    def update(self, settings: Settings) -> None:
+        """Put `settings` in force and write them. If the file cannot be written they stay
+        in force for this run and SettingsWriteError says why."""
+        old, self._current = self._current, settings
+        problem = None
+        if self.path is not None and settings != old:
+            try:
+                save_settings(self.path, settings)
+            except OSError as exc:
+                problem = f"Your settings could not be saved ({exc.strerror or exc}); they apply until you quit."
+        if settings != old:
+            for listener in list(self._listeners):
+                listener(old, settings)
+        if problem:
+            raise SettingsWriteError(problem)

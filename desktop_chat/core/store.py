@@ -10,127 +10,71 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from desktop_chat.errors import DesktopChatError, SaveFailed
 
 from .conversation import COMPLETE, INTERRUPTED, STREAMING, Conversation, Message, MessageTree
+from .migrations import MIGRATIONS
 
 
-class StoreError(RuntimeError):
+class StoreError(DesktopChatError):
     """The history file cannot be used; the message says why, for the user."""
 
 
-class StoreWriteError(StoreError):
+class NewerHistory(StoreError):
+    """The history was written by a newer version of the app; it is left untouched."""
+
+
+class StoreWriteError(StoreError, SaveFailed):
     """A change could not be saved (disk full, read-only, I/O error); nothing else is lost."""
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+# Beside the history file while a write has found it damaged: the next start checks it.
+NEEDS_CHECK_SUFFIX = ".needs-check"
+
+# Told after a write that changes what a list of conversations shows: the id of the
+# conversation, or None when many changed at once.
+ChangeListener = Callable[[int | None], None]
+
+# A method of HistoryStore, whatever its signature.
+Method = TypeVar("Method", bound=Callable[..., object])
 
 
-def _writes(method: F) -> F:
+def _writes(method: Method) -> Method:
     """Turn SQLite's write failures into one clear StoreWriteError."""
 
     @functools.wraps(method)
-    def wrapper(self: HistoryStore, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: HistoryStore, *args: object, **kwargs: object) -> object:
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
+            self._changes.clear()
             text = str(exc).lower()
             if "full" in text:
                 reason = "the disk is full"
             elif "readonly" in text or "read-only" in text:
                 reason = "the history file is read-only"
             elif "malformed" in text or "corrupt" in text:
-                reason = "the history file is damaged (it will be repaired at the next start)"
-                self.needs_check = True
+                reason = "the history file is damaged (what can be read is recovered at the next start)"
+                self.mark_for_check()
             else:
                 reason = f"the disk reported a problem ({exc})"
             raise StoreWriteError(f"Your history could not be saved: {reason}.") from exc
+        self._announce()
+        return result
 
-    return wrapper  # type: ignore[return-value]
-
-
-def m001_initial(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            title TEXT NOT NULL DEFAULT '',
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            provider TEXT,
-            model TEXT,
-            system_prompt TEXT NOT NULL DEFAULT '',
-            temperature REAL,
-            current_leaf_id INTEGER
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
-            role TEXT NOT NULL,
-            content TEXT NOT NULL DEFAULT '',
-            status TEXT NOT NULL DEFAULT 'complete',
-            error TEXT,
-            provider TEXT,
-            model TEXT,
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            finish_reason TEXT,
-            created_at REAL NOT NULL
-        );
-        CREATE INDEX messages_by_conversation ON messages(conversation_id, parent_id);
-        CREATE INDEX conversations_by_activity ON conversations(updated_at DESC);
-        """
-    )
+    return cast(Method, wrapper)
 
 
-def m002_search_pins_identity(db: sqlite3.Connection) -> None:
-    """Full-text search (FTS5 over message text), pins, soft delete for undo, stable ids."""
-    db.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
-    db.execute("ALTER TABLE conversations ADD COLUMN uid TEXT")
-    db.execute("ALTER TABLE conversations ADD COLUMN deleted_at REAL")
-    db.execute("ALTER TABLE messages ADD COLUMN uid TEXT")
-    db.execute("ALTER TABLE messages ADD COLUMN extra TEXT")
-    db.execute("UPDATE conversations SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
-    db.execute("UPDATE messages SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
-    db.execute("CREATE UNIQUE INDEX conversations_by_uid ON conversations(uid)")
-    db.execute("CREATE INDEX conversations_listed ON conversations(deleted_at, pinned DESC, updated_at DESC)")
-    db.execute(
-        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id', "
-        "tokenize='unicode61 remove_diacritics 2')"
-    )
-    db.execute(
-        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
-        "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
-    )
-    db.execute(
-        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
-        "INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END"
-    )
-    db.execute(
-        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
-        "INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content); "
-        "INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END"
-    )
-    db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+def check_marker(history: Path) -> Path:
+    return history.with_name(history.name + NEEDS_CHECK_SUFFIX)
 
 
-def m003_streaming_index(db: sqlite3.Connection) -> None:
-    """Finding replies a crash left 'streaming' must not scan every message at start-up."""
-    db.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
-
-
-# Ordered; the database's user_version is how many have run. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    m001_initial,
-    m002_search_pins_identity,
-    m003_streaming_index,
-]
-
-_CONVERSATION_COLUMNS = (
+CONVERSATION_COLUMNS = (
     "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id, pinned, uid"
 )
-_MESSAGE_COLUMNS = (
+MESSAGE_COLUMNS = (
     "id, conversation_id, parent_id, role, content, status, error, provider, model, "
     "prompt_tokens, completion_tokens, created_at, finish_reason, uid, extra"
 )
@@ -209,8 +153,9 @@ class HistoryStore:
         self.path = Path(path)
         self._clock = clock
         self._last_time = 0.0
-        # Set when a write found the file damaged: the next start checks and repairs it.
-        self.needs_check = False
+        self._listeners: list[ChangeListener] = []
+        # Conversations a write in progress has changed; announced once it succeeded.
+        self._changes: list[int | None] = []
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not self.path.exists():
@@ -234,7 +179,7 @@ class HistoryStore:
 
     def _refuse_newer(self, version: int) -> None:
         if version > len(MIGRATIONS):
-            raise StoreError(
+            raise NewerHistory(
                 f"The history file {self.path} was written by a newer version of Desktop Chat "
                 f"(schema {version}, this app knows {len(MIGRATIONS)}). It was left untouched; "
                 "please update the app."
@@ -257,6 +202,27 @@ class HistoryStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Call `listener` after each write that changes a conversation's place or look in a list."""
+        self._listeners.append(listener)
+
+    def _changed(self, conversation_id: int | None) -> None:
+        self._changes.append(conversation_id)
+
+    def _announce(self) -> None:
+        changes, self._changes = list(dict.fromkeys(self._changes)), []
+        for conversation_id in changes:
+            for listener in list(self._listeners):
+                listener(conversation_id)
+
+    def mark_for_check(self) -> None:
+        """Have the next start check this file (and recover it if it is damaged)."""
+        if str(self.path) != ":memory:":
+            try:
+                check_marker(self.path).touch(mode=0o600)
+            except OSError:
+                pass  # the start-up check runs anyway on files below its size limit
 
     def _now(self) -> float:
         # Strictly increasing, so creation order is unambiguous even within one clock tick.
@@ -282,18 +248,19 @@ class HistoryStore:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (title, now, now, provider, model, system_prompt, temperature, uid),
         )
+        self._changed(cur.lastrowid)
         return Conversation(cur.lastrowid or 0, title, now, now, provider, model, system_prompt, temperature, uid=uid)
 
     def conversation(self, conversation_id: int) -> Conversation | None:
         row = self.db.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()
         return _conversation(row) if row else None
 
     def conversations(self, offset: int = 0, limit: int = -1) -> list[Conversation]:
         """Conversations as the sidebar lists them: pinned first, then by last activity."""
         rows = self.db.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
             "ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
@@ -305,23 +272,28 @@ class HistoryStore:
     @_writes
     def set_pinned(self, conversation_id: int, pinned: bool) -> None:
         self.db.execute("UPDATE conversations SET pinned = ? WHERE id = ?", (int(pinned), conversation_id))
+        self._changed(conversation_id)
 
     @_writes
     def trash_conversation(self, conversation_id: int) -> None:
         """Hide it everywhere, undoably; purge_trash() deletes it for good."""
         self.db.execute("UPDATE conversations SET deleted_at = ? WHERE id = ?", (self._clock(), conversation_id))
+        self._changed(conversation_id)
 
     @_writes
     def restore_conversation(self, conversation_id: int) -> None:
         self.db.execute("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,))
+        self._changed(conversation_id)
 
     @_writes
     def purge_trash(self) -> int:
         cur = self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
+        if cur.rowcount:
+            self._changed(None)
         return cur.rowcount
 
     def conversation_by_uid(self, uid: str) -> Conversation | None:
-        row = self.db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE uid = ?", (uid,)).fetchone()
+        row = self.db.execute(f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE uid = ?", (uid,)).fetchone()
         return _conversation(row) if row else None
 
     def search_messages(self, text: str, limit: int = 50, offset: int = 0) -> list[SearchHit]:
@@ -358,14 +330,25 @@ class HistoryStore:
             return
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*fields.values(), conversation_id))
+        self._changed(conversation_id)
+
+    @_writes
+    def rename_provider(self, old: str, new: str) -> int:
+        """Conversations that name provider `old` name `new` from now on; returns how many."""
+        cur = self.db.execute("UPDATE conversations SET provider = ? WHERE provider = ?", (new, old))
+        if cur.rowcount:
+            self._changed(None)
+        return cur.rowcount
 
     @_writes
     def touch(self, conversation_id: int) -> None:
         self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (self._now(), conversation_id))
+        self._changed(conversation_id)
 
     @_writes
     def delete_conversation(self, conversation_id: int) -> None:
         self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        self._changed(conversation_id)
 
     # Messages
 
@@ -395,6 +378,7 @@ class HistoryStore:
                 "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
                 (message_id, now, conversation_id),
             )
+        self._changed(conversation_id)
         return Message(
             message_id,
             conversation_id,
@@ -418,12 +402,12 @@ class HistoryStore:
         self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id))
 
     def message(self, message_id: int) -> Message | None:
-        row = self.db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
         return _message(row) if row else None
 
     def tree(self, conversation_id: int) -> MessageTree:
         rows = self.db.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
         return MessageTree.of(_message(row) for row in rows)
 
@@ -494,6 +478,7 @@ class HistoryStore:
                 pending = rest
             leaf = ids.get(data.current_leaf_uid) if data.current_leaf_uid else None
             self.db.execute("UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id))
+        self._changed(conversation_id)
         return conversation_id
 
     @_writes
@@ -507,213 +492,3 @@ def _snippet_html(snippet: str) -> str:
     import html
 
     return html.escape(snippet).replace("\x02", "<b>").replace("\x03", "</b>")
-
-
-def _readable_rows(db: sqlite3.Connection, table: str, columns: str) -> Any:
-    """Yield what can still be read of a table, in rowid order, stepping over damaged pages."""
-    last, failures = 0, 0
-    while failures < 2000:
-        try:
-            rows = db.execute(
-                f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 200", (last,)
-            ).fetchall()
-        except sqlite3.DatabaseError:
-            failures += 1
-            last += 1
-            continue
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1][0]
-
-
-def recover_history(damaged: Path, store: HistoryStore) -> tuple[int, int]:
-    """Copy what can still be read of a damaged history into `store`.
-
-    First what SQLite itself can still reach; then rows read straight off intact pages
-    (core/salvage.py), which finds those behind damaged tree or schema pages. Returns
-    (conversations, messages) recovered. The damaged file is only read.
-    """
-    found = _copy_readable(damaged, store)
-    more = _copy_salvaged(damaged, store)
-    return found[0] + more[0], found[1] + more[1]
-
-
-MESSAGE_ROLES = {"user", "assistant", "system", "tool"}
-
-
-def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
-    from .salvage import salvage_rows
-
-    conversation_fields = _CONVERSATION_COLUMNS.replace(" ", "").split(",")
-    message_fields = _MESSAGE_COLUMNS.replace(" ", "").split(",")
-    # Records in table order, as the migrations laid the columns out.
-    conversation_order = [
-        "id",
-        "title",
-        "created_at",
-        "updated_at",
-        "provider",
-        "model",
-        "system_prompt",
-        "temperature",
-        "current_leaf_id",
-        "pinned",
-        "uid",
-        "deleted_at",
-    ]
-    message_order = [
-        "id",
-        "conversation_id",
-        "parent_id",
-        "role",
-        "content",
-        "status",
-        "error",
-        "provider",
-        "model",
-        "prompt_tokens",
-        "completion_tokens",
-        "finish_reason",
-        "created_at",
-        "uid",
-        "extra",
-    ]
-    conversations: dict[int, dict[str, Any]] = {}
-    messages: dict[int, dict[str, Any]] = {}
-    for rowid, values in salvage_rows(damaged):
-        if (
-            13 <= len(values) <= 15
-            and values[3] in MESSAGE_ROLES
-            and isinstance(values[1], int)
-            and isinstance(values[4], str)
-            and isinstance(values[12], int | float)
-        ):
-            messages.setdefault(rowid, dict(zip(message_order, values, strict=False)) | {"id": rowid})
-        elif (
-            9 <= len(values) <= 12
-            and isinstance(values[1], str)
-            and isinstance(values[2], int | float)
-            and isinstance(values[3], int | float)
-            and isinstance(values[6], str)
-        ):
-            conversations.setdefault(rowid, dict(zip(conversation_order, values, strict=False)) | {"id": rowid})
-    have_c = {r[0] for r in store.db.execute("SELECT id FROM conversations")}
-    have_m = {r[0] for r in store.db.execute("SELECT id FROM messages")}
-    added_c = added_m = 0
-    with store.db:
-        store.db.execute("BEGIN")
-        for cid, row in sorted(conversations.items()):
-            if cid in have_c or row.get("deleted_at") is not None:
-                continue
-            row["uid"] = row.get("uid") or uuid.uuid4().hex
-            if store.db.execute("SELECT 1 FROM conversations WHERE uid = ?", (row["uid"],)).fetchone():
-                continue
-            record = {k: row.get(k) for k in conversation_fields if k != "current_leaf_id"}
-            store.db.execute(
-                f"INSERT INTO conversations ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-                tuple(record.values()),
-            )
-            have_c.add(cid)
-            added_c += 1
-        for mid, row in sorted(messages.items()):
-            if mid in have_m or row.get("conversation_id") not in have_c:
-                continue
-            if row.get("parent_id") not in have_m:
-                row["parent_id"] = None
-            if row.get("status") == "streaming":
-                row["status"] = "interrupted"
-            row["uid"] = row.get("uid") or uuid.uuid4().hex
-            record = {k: row.get(k) for k in message_fields}
-            record["status"] = record["status"] or COMPLETE
-            store.db.execute(
-                f"INSERT INTO messages ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-                tuple(record.values()),
-            )
-            have_m.add(mid)
-            added_m += 1
-        for cid, row in conversations.items():
-            if cid in have_c and row.get("current_leaf_id") in have_m:
-                store.db.execute(
-                    "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id IS NULL",
-                    (row["current_leaf_id"], cid),
-                )
-        store.db.execute(
-            "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "
-            "WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL"
-        )
-    return added_c, added_m
-
-
-def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
-    try:
-        source = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
-    except sqlite3.DatabaseError:
-        return 0, 0
-    conversations = messages = 0
-    try:
-        try:
-            tables = {r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            columns_of = {
-                t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")] for t in ("conversations", "messages")
-            }
-        except sqlite3.DatabaseError:
-            return 0, 0
-        if not {"conversations", "messages"} <= tables:
-            return 0, 0
-        wanted_c = [c for c in _CONVERSATION_COLUMNS.replace(" ", "").split(",") if c in columns_of["conversations"]]
-        wanted_m = [c for c in _MESSAGE_COLUMNS.replace(" ", "").split(",") if c in columns_of["messages"]]
-        known_conversations: set[int] = set()
-        known_messages: set[int] = set()
-        with store.db:
-            store.db.execute("BEGIN")
-            for row in _readable_rows(source, "conversations", ", ".join(wanted_c)):
-                values = dict(zip(wanted_c, row[1:], strict=True))
-                values.setdefault("uid", uuid.uuid4().hex)
-                values["uid"] = values["uid"] or uuid.uuid4().hex
-                values["current_leaf_id"] = None  # set again below, once its message is known
-                names = ", ".join(values)
-                try:
-                    store.db.execute(
-                        f"INSERT INTO conversations ({names}) VALUES ({', '.join('?' * len(values))})",
-                        tuple(values.values()),
-                    )
-                except sqlite3.DatabaseError:
-                    continue
-                known_conversations.add(values["id"])
-                conversations += 1
-            leaves = {}
-            for row in _readable_rows(source, "conversations", "id, current_leaf_id"):
-                leaves[row[1]] = row[2]
-            for row in _readable_rows(source, "messages", ", ".join(wanted_m)):
-                values = dict(zip(wanted_m, row[1:], strict=True))
-                if values.get("conversation_id") not in known_conversations:
-                    continue
-                if values.get("parent_id") not in known_messages:
-                    values["parent_id"] = None
-                values["uid"] = values.get("uid") or uuid.uuid4().hex
-                if values.get("status") == "streaming":
-                    values["status"] = "interrupted"
-                names = ", ".join(values)
-                try:
-                    store.db.execute(
-                        f"INSERT INTO messages ({names}) VALUES ({', '.join('?' * len(values))})",
-                        tuple(values.values()),
-                    )
-                except sqlite3.DatabaseError:
-                    continue
-                known_messages.add(values["id"])
-                messages += 1
-            for conversation_id, leaf in leaves.items():
-                if conversation_id in known_conversations and leaf in known_messages:
-                    store.db.execute(
-                        "UPDATE conversations SET current_leaf_id = ? WHERE id = ?", (leaf, conversation_id)
-                    )
-            # Where the shown branch's tip was lost, show the newest message that survived.
-            store.db.execute(
-                "UPDATE conversations SET current_leaf_id = (SELECT max(id) FROM messages m "
-                "WHERE m.conversation_id = conversations.id) WHERE current_leaf_id IS NULL"
-            )
-    finally:
-        source.close()
-    return conversations, messages

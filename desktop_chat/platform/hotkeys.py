@@ -17,13 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from desktop_chat.errors import DesktopChatError
+
 HOW_TO_BIND = (
     "Bind the command `desktop-chat --quick-ask` to a shortcut in your desktop's keyboard settings "
     "(GNOME: Settings → Keyboard → Custom Shortcuts; KDE: System Settings → Shortcuts → Custom Shortcuts)."
 )
 
 
-class HotkeyError(Exception):
+class HotkeyError(DesktopChatError):
     """The shortcut cannot be registered; the message says why, for the user."""
 
 
@@ -225,7 +227,7 @@ class WindowsHotkey:
         if api is None:
             import ctypes
 
-            api = ctypes.windll.user32  # type: ignore[attr-defined]
+            api = ctypes.windll.user32  # type: ignore[attr-defined]  # (windll exists on Windows only, where this runs)
         self.api = api
         self.callback: Callable[[], None] | None = None
         self.registered = False

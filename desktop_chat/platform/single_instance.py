@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -75,7 +74,3 @@ class InstanceServer(QObject):
 
     def close(self) -> None:
         self.server.close()
-
-
-def on_command(server: InstanceServer, handlers: dict[str, Callable[[], None]]) -> None:
-    server.received.connect(lambda command: handlers.get(command, lambda: None)())

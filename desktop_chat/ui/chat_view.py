@@ -13,12 +13,15 @@ from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 from desktop_chat.core.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, Message
 from desktop_chat.core.markdown import MarkdownRenderer, Palette, is_safe_link, stable_prefix_length
 
+from .actions import MessageAction
+
 # Coalesce deltas: at most one document update per frame.
 FRAME_MS = 16
 # Characters of a user message shown in the transcript; the rest stays in the history.
 USER_TEXT_SHOWN = 20_000
 # Space above each message, in pixels.
 MESSAGE_GAP = 18
+EARLIER_HREF = "earlier:"
 
 
 @dataclass
@@ -33,8 +36,10 @@ class MessageItem:
 class ChatView(QTextBrowser):
     """Read-only transcript. Actions on messages are links handled here, never loaded."""
 
-    # (action, message id): copy, edit, regenerate, retry, prev, next
-    actionRequested = Signal(str, int)
+    # (MessageAction, message id): a link under a message was followed
+    messageAction = Signal(object, int)
+    # "Show earlier messages" was followed
+    earlierRequested = Signal()
     # A link the user clicked, to show what happened (e.g. in the status bar).
     linkOpened = Signal(str)
 
@@ -85,10 +90,6 @@ class ChatView(QTextBrowser):
         finally:
             self._moving = False
 
-    @property
-    def following(self) -> bool:
-        return self._follow
-
     def stop_following(self) -> None:
         self._follow = False
 
@@ -117,7 +118,7 @@ class ChatView(QTextBrowser):
             link = f"color:{self.palette_colors.link}; text-decoration:none"
             parts.insert(
                 0,
-                f'<p align="center"><a href="action:earlier:0" style="{link}">'
+                f'<p align="center"><a href="{EARLIER_HREF}" style="{link}">'
                 f"Show {hidden_before:,} earlier messages</a></p>",
             )
         if not items:
@@ -166,20 +167,22 @@ class ChatView(QTextBrowser):
         self._code_blocks.extend(rendered.code_blocks)
         return rendered.html
 
+    def _link(self, action: MessageAction, message_id: int, bold: bool = False) -> str:
+        style = f"color:{self.palette_colors.link}; text-decoration:none"
+        label = f"<b>{action.label}</b>" if bold else action.label
+        return f'<a href="{action.href(message_id)}" style="{style}">{label}</a>'
+
     def _footer_html(self, item: MessageItem) -> str:
         message = item.message
-        p = self.palette_colors
-        link = f"color:{p.link}; text-decoration:none"
-        actions = [f'<a href="action:copy:{message.id}" style="{link}">Copy</a>']
+        actions = [self._link(MessageAction.COPY, message.id)]
         if message.role == "user":
-            actions.append(f'<a href="action:edit:{message.id}" style="{link}">Edit</a>')
+            actions.append(self._link(MessageAction.EDIT, message.id))
         else:
-            actions.append(f'<a href="action:regenerate:{message.id}" style="{link}">Regenerate</a>')
+            actions.append(self._link(MessageAction.REGENERATE, message.id))
         if item.versions > 1:
             actions.append(
-                f'<a href="action:prev:{message.id}" style="{link}">&lsaquo;</a> '
-                f"{item.version}/{item.versions} "
-                f'<a href="action:next:{message.id}" style="{link}">&rsaquo;</a>'
+                f"{self._link(MessageAction.PREVIOUS, message.id)} {item.version}/{item.versions} "
+                f"{self._link(MessageAction.NEXT, message.id)}"
             )
         notes = []
         if message.role == "assistant":
@@ -188,30 +191,25 @@ class ChatView(QTextBrowser):
         problem = ""
         if message.status in (FAILED, INTERRUPTED) or (message.status == STOPPED and not message.content):
             text = html.escape(message.error or _status_text(message.status))
-            carry_on = (
-                f' &#183; <a href="action:continue:{message.id}" style="{link}"><b>Continue</b></a>'
-                if message.content
-                else ""
-            )
+            carry_on = f" &#183; {self._link(MessageAction.CONTINUE, message.id, bold=True)}" if message.content else ""
             problem = (
                 f'<p style="color:#d93025; margin-top:4px">&#9888; {text} '
-                f'<a href="action:retry:{message.id}" style="{link}"><b>Retry</b></a>{carry_on}</p>'
+                f"{self._link(MessageAction.RETRY, message.id, bold=True)}{carry_on}</p>"
             )
-        return f'{problem}<p style="color:{p.muted}; font-size:small; margin-top:4px">{line}</p>'
+        return f'{problem}<p style="color:{self.palette_colors.muted}; font-size:small; margin-top:4px">{line}</p>'
 
     def _status_notes(self, message: Message) -> list[str]:
         notes = []
-        link = f"color:{self.palette_colors.link}; text-decoration:none"
         if message.status == STOPPED:
             notes.append("<i>stopped</i>")
             if message.content:
-                notes.append(f'<a href="action:continue:{message.id}" style="{link}">Continue</a>')
+                notes.append(self._link(MessageAction.CONTINUE, message.id))
         elif message.status == INTERRUPTED:
             notes.append("<i>interrupted</i>")
         if message.finish_reason == "length":
             notes.append("<i>cut off at the token limit</i>")
             if message.status == COMPLETE:
-                notes.append(f'<a href="action:continue:{message.id}" style="{link}">Continue</a>')
+                notes.append(self._link(MessageAction.CONTINUE, message.id))
         elif message.finish_reason == "content_filter":
             notes.append("<i>stopped by the provider's content filter</i>")
         if message.completion_tokens is not None or message.prompt_tokens is not None:
@@ -329,10 +327,6 @@ class ChatView(QTextBrowser):
         self._tail_parts = []
         self._tail_code = []
 
-    @property
-    def is_streaming(self) -> bool:
-        return self._streaming
-
     # Helpers
 
     def _end_cursor(self) -> QTextCursor:
@@ -430,9 +424,11 @@ class ChatView(QTextBrowser):
             if code is not None:
                 QGuiApplication.clipboard().setText(code)
                 self.linkOpened.emit("Code copied")
+        elif target == EARLIER_HREF:
+            self.earlierRequested.emit()
         elif target.startswith("action:"):
             _, action, ident = target.split(":", 2)
-            self.actionRequested.emit(action, int(ident))
+            self.messageAction.emit(MessageAction(action), int(ident))
         elif is_safe_link(target):
             # Only on click, only web and mail links, always in the system's handler.
             QDesktopServices.openUrl(url)

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_chat.core.secrets import KeyringUnavailable, KeyStore
-from desktop_chat.core.settings import ProviderConfig, Settings
+from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.settings import ProviderConfig, Settings, new_provider_id
 
 PRESETS = [
     ProviderConfig("Ollama", "http://localhost:11434/v1", "llama3.2", needs_key=False),
@@ -34,7 +34,8 @@ PRESETS = [
 
 
 class ProvidersDialog(QDialog):
-    """Edits a copy of the settings; `result_settings` holds it after Save."""
+    """Edits a copy of the settings; after Save, `result_settings` holds it and `entered_keys`
+    the keys typed in. Storing them is ProviderSetup's job."""
 
     def __init__(self, settings: Settings, keys: KeyStore, parent: QWidget | None = None, intro: str = "") -> None:
         super().__init__(parent)
@@ -42,10 +43,8 @@ class ProvidersDialog(QDialog):
         self.setAccessibleName("Providers")
         self.keys = keys
         self.result_settings = settings
-        self._entered_keys: dict[str, str] = {}
-        self.messages: list[str] = []
-        # Providers whose key could not go to a keyring (none on this system).
-        self.unsaved_keys: list[str] = []
+        # Keys typed in, by provider id; stored by whoever opened the dialog, once it is saved.
+        self.entered_keys: dict[str, str] = {}
 
         self.list = QListWidget()
         self.list.setAccessibleName("Provider list")
@@ -144,8 +143,8 @@ class ProvidersDialog(QDialog):
         self.base_url.setText(provider.base_url)
         self.default_model.setText(provider.default_model)
         self.no_key.setChecked(not provider.needs_key)
-        self.key.setText(self._entered_keys.get(provider.name, ""))
-        stored = self._entered_keys.get(provider.name) or self.keys.get(provider)
+        self.key.setText(self.entered_keys.get(provider.id, ""))
+        stored = self.entered_keys.get(provider.id) or self.keys.get(provider)
         self.key.setPlaceholderText(
             "a key is stored — type to replace it" if stored else "stored in the system keyring"
         )
@@ -173,8 +172,7 @@ class ProvidersDialog(QDialog):
             needs_key=not self.no_key.isChecked(),
         )
         if self.key.text().strip():
-            self._entered_keys.pop(old.name, None)
-            self._entered_keys[name] = self.key.text().strip()
+            self.entered_keys[old.id] = self.key.text().strip()
         self.error.clear()
         item = self.list.item(self._current)
         if item is not None:
@@ -187,7 +185,7 @@ class ProvidersDialog(QDialog):
         name, n = preset.name, 2
         while any(p.name == name for p in self._providers):
             name, n = f"{preset.name} {n}", n + 1
-        self._providers.append(replace(preset, name=name))
+        self._providers.append(replace(preset, name=name, id=new_provider_id()))
         self._refresh_list()
         self._current = -1
         self.list.setCurrentRow(len(self._providers) - 1)
@@ -205,13 +203,14 @@ class ProvidersDialog(QDialog):
     def _save(self) -> None:
         if not self._commit_row():
             return
-        settings = replace(self.result_settings, providers=tuple(self._providers))
+        before = self.result_settings
+        settings = replace(before, providers=tuple(self._providers))
+        default = before.provider(before.default_provider)
+        if default is not None:
+            # The default follows its provider through a rename.
+            renamed = next((p.name for p in self._providers if p.id == default.id), None)
+            settings = replace(settings, default_provider=renamed or before.default_provider)
         if settings.provider(settings.default_provider) is None:
             settings = replace(settings, default_provider=self._providers[0].name)
-        for name, key in self._entered_keys.items():
-            try:
-                self.keys.set(name, key)
-            except KeyringUnavailable:
-                self.unsaved_keys.append(name)
         self.result_settings = settings
         self.accept()

@@ -5,19 +5,18 @@ Made once at start-up and hidden, so showing it is only a map and a focus change
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QCursor, QGuiApplication, QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtGui import QCursor, QGuiApplication, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from desktop_chat.core.conversation import Conversation
-from desktop_chat.core.providers import ReasoningDelta, StreamEvent, TextDelta, warm_up_sdk
-from desktop_chat.core.session import ChatSession, PendingReply
-from desktop_chat.core.store import HistoryStore, StoreWriteError
+from desktop_chat.core.conversation import Message
+from desktop_chat.core.sdk import warm_up_sdk
+from desktop_chat.core.services import Services
 
-from .chat_view import ChatView, MessageItem
+from .chat_presenter import ChatPresenter
+from .chat_view import ChatView
 from .composer import Composer
 
 TITLE = "Quick Ask — Desktop Chat"
@@ -109,34 +108,28 @@ class QuickAskWindow(QWidget):
         super().showEvent(event)
         self.composer.setFocus()
 
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
 
-
-class QuickAskController:
-    """Runs quick asks: each opening of the window starts a new conversation in the history."""
+class QuickAsk(QObject):
+    """Runs quick asks: each opening of the window starts a new conversation in the history,
+    on a chat of its own (core/chat.py), shown by the same presenter as the main window's."""
 
     def __init__(
         self,
-        window: QuickAskWindow,
-        store: HistoryStore,
-        session: ChatSession,
-        choice: Callable[[], tuple[str, str]],
+        services: Services,
         open_in_main: Callable[[int | None, str], None],
-        history_changed: Callable[[], None] = lambda: None,
+        window: QuickAskWindow | None = None,
     ) -> None:
-        self.window = window
-        self.store = store
-        self.session = session
-        self.choice = choice
+        super().__init__()
+        self.window = window or QuickAskWindow()
         self.open_in_main_window = open_in_main
-        self.history_changed = history_changed
-        self.conversation: Conversation | None = None
-        self.task: asyncio.Task[None] | None = None
-        window.submitted.connect(self.ask)
-        window.closedByUser.connect(self.stop)
-        window.openInMainRequested.connect(self.open_in_main)
-        window.composer.installEventFilter(window)
+        self.presenter = ChatPresenter(services, self.window.chat_view, self.window.composer, self)
+        self.chat = self.presenter.chat
+        self.presenter.busyChanged.connect(self._busy_changed)
+        self.presenter.replyFinished.connect(self._finished)
+        self.presenter.noticeRaised.connect(self.window.status.setText)
+        self.window.closedByUser.connect(self.chat.stop)
+        self.window.openInMainRequested.connect(self.open_in_main)
+        self.window.composer.installEventFilter(self.window)
 
     def toggle(self) -> None:
         if self.window.isVisible():
@@ -147,62 +140,29 @@ class QuickAskController:
     def open(self) -> None:
         warm_up_sdk()  # a question is coming: load the SDK while it is typed
         if not self.window.isVisible():
-            self.conversation = None  # a new question, a new conversation
-            self.window.chat_view.show_messages([])
+            self.chat.new_chat()  # a new question, a new conversation
             self.window.chat_view.hide()
             self.window.resize(self.window.width(), 150)
             self.window.status.setText("Esc closes")
         self.window.present()
 
-    @property
-    def streaming(self) -> bool:
-        return self.task is not None and not self.task.done()
+    def _busy_changed(self, busy: bool) -> None:
+        if busy:
+            self.window.show_answer_area()
+            self.window.status.setText("Answering… Esc stops")
 
-    def ask(self, text: str) -> None:
-        if self.streaming or not text.strip():
-            return
-        provider, model = self.choice()
-        try:
-            if self.conversation is None:
-                self.conversation = self.store.create_conversation(provider=provider, model=model)
-            pending = self.session.prepare_send(self.conversation, text)
-        except StoreWriteError as exc:
-            self.window.status.setText(str(exc))
-            return
-        self.window.composer.clear()
-        self.window.show_answer_area()
-        user = self.store.message(pending.reply.parent_id or 0)
-        if user is not None:
-            self.window.chat_view.append_message(MessageItem(user))
-        self.window.chat_view.begin_reply(pending.reply)
-        self.window.status.setText("Answering… Esc stops")
-        self.history_changed()
-        self.task = asyncio.ensure_future(self._run(pending))
-
-    async def _run(self, pending: PendingReply) -> None:
-        def on_event(event: StreamEvent) -> None:
-            if isinstance(event, TextDelta):
-                self.window.chat_view.append_delta(event.text)
-            elif isinstance(event, ReasoningDelta):
-                self.window.chat_view.show_thinking()
-
-        try:
-            outcome = await self.session.stream(pending, on_event)
-            self.window.status.setText(
-                outcome.failure.message if outcome.failure else "Esc closes · kept in your history"
-            )
-        finally:
-            self.window.chat_view.end_reply(MessageItem(pending.reply))
-
-    def stop(self) -> None:
-        if self.streaming and self.task is not None:
-            self.task.cancel()
+    def _finished(self, reply: Message) -> None:
+        self.window.status.setText(reply.error or "Esc closes · kept in your history")
 
     def open_in_main(self) -> None:
         """Carry on in the main window: the same conversation, and whatever is typed."""
         draft = self.window.composer.toPlainText()
-        conversation = self.conversation
-        self.stop()  # a reply still arriving is kept as stopped, with Continue
+        conversation = self.chat.conversation
+        self.chat.stop()  # a reply still arriving is kept as stopped, with Continue
         self.window.composer.clear()
         self.window.hide()
         self.open_in_main_window(conversation.id if conversation else None, draft)
+
+    def close(self) -> None:
+        self.chat.shutdown()
+        self.window.close()

@@ -29,9 +29,6 @@ from PySide6.QtWidgets import (
 
 from desktop_chat.core.settings import PromptPreset, Settings
 
-THEMES = [("Follow the system", "system"), ("Light", "light"), ("Dark", "dark")]
-SEND_KEYS = [("Enter sends, Shift+Enter adds a line", "enter"), ("Ctrl+Enter sends, Enter adds a line", "ctrl+enter")]
-
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
@@ -72,7 +69,8 @@ class SettingsDialog(QDialog):
         self.use_temperature = QCheckBox("Set")
         self.temperature = QDoubleSpinBox()
         self.temperature.setAccessibleName("Default temperature")
-        self.temperature.setRange(0.0, 2.0)
+        rule = Settings.option("temperature")
+        self.temperature.setRange(rule.minimum or 0.0, rule.maximum or 2.0)
         self.temperature.setSingleStep(0.1)
         self.temperature.setValue(settings.temperature if settings.temperature is not None else 1.0)
         self.use_temperature.setChecked(settings.temperature is not None)
@@ -107,6 +105,13 @@ class SettingsDialog(QDialog):
         form.addRow("", preset_buttons)
         return page
 
+    @staticmethod
+    def _choose(box: QComboBox, name: str, current: str) -> None:
+        """Fill a list with a setting's choices, as the settings declare them."""
+        for value, label in Settings.option(name).choices:
+            box.addItem(label, value)
+        box.setCurrentIndex(Settings.option(name).values.index(current))
+
     def _add_preset(self, name: str, prompt: str) -> None:
         row = self.presets.rowCount()
         self.presets.insertRow(row)
@@ -118,12 +123,11 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         self.theme = QComboBox()
         self.theme.setAccessibleName("Theme")
-        for label, value in THEMES:
-            self.theme.addItem(label, value)
-        self.theme.setCurrentIndex([v for _, v in THEMES].index(settings.theme))
+        self._choose(self.theme, "theme", settings.theme)
         self.font_size = QSpinBox()
         self.font_size.setAccessibleName("Font size")
-        self.font_size.setRange(0, 48)
+        size = Settings.option("font_size")
+        self.font_size.setRange(0, int(size.maximum or 0))
         self.font_size.setSpecialValueText("System default")
         self.font_size.setSuffix(" pt")
         self.font_size.setValue(settings.font_size)
@@ -136,9 +140,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(page)
         self.send_key = QComboBox()
         self.send_key.setAccessibleName("Send key")
-        for label, value in SEND_KEYS:
-            self.send_key.addItem(label, value)
-        self.send_key.setCurrentIndex([v for _, v in SEND_KEYS].index(settings.send_key))
+        self._choose(self.send_key, "send_key", settings.send_key)
         self.shortcut = QKeySequenceEdit(QKeySequence(settings.quick_ask_shortcut))
         self.shortcut.setAccessibleName("Quick-ask shortcut")
         self.start_at_login = QCheckBox("Start Desktop Chat when I log in")
@@ -175,8 +177,9 @@ class SettingsDialog(QDialog):
         )
 
     def _save(self) -> None:
-        if 0 < self.font_size.value() < 6:
-            self.error.setText("Text size must be at least 6 pt (or 0 for the system's).")
+        minimum = Settings.option("font_size").minimum or 0
+        if 0 < self.font_size.value() < minimum:
+            self.error.setText(f"Text size must be at least {minimum:g} pt (or 0 for the system's).")
             return
         self.result_settings = self.values()
         self.accept()

@@ -13,8 +13,9 @@ from tests.fakes.openai_server import Reply, text_stream
 
 def write_settings(home, base_url):
     home.mkdir(parents=True, exist_ok=True)
+    (home / "state.json").write_text('{"first_run_done": true}')
     (home / "settings.toml").write_text(
-        f'default_provider = "Local"\nfirst_run_done = true\n\n[[providers]]\nname = "Local"\n'
+        f'default_provider = "Local"\n\n[[providers]]\nname = "Local"\n'
         f'base_url = "{base_url}"\ndefault_model = "test-model"\nneeds_key = false\n'
     )
 

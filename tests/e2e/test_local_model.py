@@ -17,19 +17,12 @@ import time
 import pytest
 
 from desktop_chat.core.directory import ProviderDirectory
+from desktop_chat.core.events import Failed, Finished, TextDelta, UsageReport
 from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, LocalServer, bundled_model, runtime_available
-from desktop_chat.core.providers import (
-    ChatRequest,
-    Endpoint,
-    Failed,
-    Finished,
-    ProviderClients,
-    TextDelta,
-    UsageReport,
-)
+from desktop_chat.core.providers import ChatRequest, Endpoint, ProviderClients
 from desktop_chat.core.secrets import KeyStore
-from desktop_chat.core.session import ChatSession
-from desktop_chat.core.settings import Settings
+from desktop_chat.core.services import Services
+from desktop_chat.core.settings import Settings, SettingsStore
 from desktop_chat.core.store import HistoryStore
 
 available = runtime_available() and bundled_model() is not None
@@ -115,16 +108,9 @@ def test_cancel_mid_stream_then_the_next_request_works(server):
 
 def test_over_long_conversation_gets_a_clear_message(tmp_path):
     store = HistoryStore(tmp_path / "h.db")
-    directory = ProviderDirectory.create(Settings(), KeyStore())
-    chat = ChatSession(
-        store,
-        ProviderClients(),
-        directory.endpoint,
-        120,
-        30,
-        preflight=directory.preflight,
-        default_system_prompt=directory.system_prompt,
-    )
+    settings = SettingsStore(Settings(first_token_timeout=120, idle_timeout=30))
+    directory = ProviderDirectory.create(settings, KeyStore(), ProviderClients())
+    chat = Services.build(settings, store, directory=directory).session
     conversation = store.create_conversation(provider=LOCAL_NAME, model=TINY_MODEL_ID)
     try:
         outcome = asyncio.run(chat.stream(chat.prepare_send(conversation, "lighthouse " * 3000)))

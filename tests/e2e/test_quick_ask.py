@@ -91,7 +91,7 @@ def test_single_instance_and_quick_ask_forwarding(display, fake_server, isolated
 
 
 @needs_x
-def test_a_taken_shortcut_is_reported(display):  # noqa: F811
+def test_a_taken_shortcut_is_reported(qapp, display):  # noqa: F811
     from desktop_chat.platform.hotkeys import HotkeyError, X11Hotkey, parse_chord
 
     holder = X11Hotkey(display)

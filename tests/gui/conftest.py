@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from desktop_chat.core.providers import ProviderClients
-from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.services import Services
 from desktop_chat.core.settings import ProviderConfig, Settings
 from desktop_chat.core.store import HistoryStore
 
@@ -37,24 +36,37 @@ def qloop(_session_loop):
 
 def make_settings(base_url: str, **extra) -> Settings:
     provider = ProviderConfig("Test server", base_url, "test-model", needs_key=False)
-    return Settings(providers=(provider,), default_provider="Test server", first_run_done=True, **extra)
+    return Settings(providers=(provider,), default_provider="Test server", **extra)
+
+
+def open_window(qtbot, services: Services):
+    """A MainWindow on these services, shown and active, that never probes the machine's
+    real Ollama/LM Studio ports."""
+    from desktop_chat.ui.main_window import MainWindow
+
+    services.directory.discovery_targets = ()
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.resize(900, 600)
+    window.show()
+    return window
+
+
+def close_window(qtbot, window) -> None:
+    window.shutdown()
+    qtbot.waitUntil(lambda: window.idle, timeout=5000)
+    closing = asyncio.ensure_future(window.services.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
+    window.store.close()
 
 
 @pytest.fixture
 def window_factory(qtbot, qloop, tmp_path):
-    from desktop_chat.ui.main_window import MainWindow
-
     made = []
 
-    def make(settings: Settings, db_name: str = "history.db"):
+    def make(settings: Settings, db_name: str = "history.db", **services):
         store = HistoryStore(tmp_path / db_name)
-        saved: list[Settings] = []
-        window = MainWindow(settings, store, KeyStore(), ProviderClients(), saved.append)
-        window.discovery_targets = ()  # never probe the machine's real Ollama/LM Studio ports
-        window.saved_settings = saved
-        qtbot.addWidget(window)
-        window.resize(900, 600)
-        window.show()
+        window = open_window(qtbot, Services.build(settings, store, **services))
         # Window shortcuts (Ctrl+K, Ctrl+N…) act only in the active window, as on a desktop.
         window.activateWindow()
         qtbot.waitUntil(window.isActiveWindow, timeout=3000)
@@ -65,16 +77,7 @@ def window_factory(qtbot, qloop, tmp_path):
 
     yield make
     for window in made:
-        window.shutdown()
-        qtbot.waitUntil(
-            lambda w=window: all(
-                t is None or t.done() for t in (w.reply_task, w.models_task, w.title_task, w.discovery_task)
-            ),
-            timeout=5000,
-        )
-        closing = asyncio.ensure_future(window.clients.aclose())
-        qtbot.waitUntil(closing.done, timeout=5000)
-        window.store.close()
+        close_window(qtbot, window)
 
 
 @pytest.fixture

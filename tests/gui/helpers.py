@@ -63,4 +63,4 @@ def type_and_send(qtbot, window, text: str) -> None:
 
 
 def wait_idle(qtbot, window, timeout: int = 8000) -> None:
-    qtbot.waitUntil(lambda: window.reply_task is not None and window.reply_task.done(), timeout=timeout)
+    qtbot.waitUntil(lambda: window.chat.reply_task is not None and window.chat.reply_task.done(), timeout=timeout)

@@ -21,7 +21,7 @@ def test_type_enter_streams_markdown_reply(qtbot, window, fake_server):
     fake_server.queue(Reply(body=text_stream(demo_pieces(DEMO_REPLY), delay=0.002)))
     type_and_send(qtbot, window, "Show me")
     assert window.composer.toPlainText() == ""
-    assert window.stop_button.isVisible() or window.reply_task.done()
+    assert window.stop_button.isVisible() or window.chat.reply_task.done()
     wait_idle(qtbot, window)
     text = transcript_text(window)
     assert "Show me" in text
@@ -33,9 +33,9 @@ def test_type_enter_streams_markdown_reply(qtbot, window, fake_server):
     assert any(h.startswith("copy:") for h in links(window.chat_view))
     assert not window.stop_button.isVisible() and window.send_button.isVisible()
     assert "34 completion" in window.usage_label.text()
-    assert window.conversation_list.model().rowCount() == 2  # "Today", then the conversation
-    assert window.conversation_list.model().index(0).data() == "Today"
-    assert window.conversation_list.model().index(1).data() == "Show me"
+    assert window.sidebar.conversation_list.model().rowCount() == 2  # "Today", then the conversation
+    assert window.sidebar.conversation_list.model().index(0).data() == "Today"
+    assert window.sidebar.conversation_list.model().index(1).data() == "Show me"
     sent = fake_server.requests[-1]
     assert sent["model"] == "test-model" and sent["messages"][-1] == {"role": "user", "content": "Show me"}
 
@@ -239,13 +239,13 @@ def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
     wait_idle(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert window.conversation is None and "Start a conversation" in transcript_text(window)
-    window.conversation_list.setFocus()
+    window.sidebar.conversation_list.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is window.composer
-    window.conversation_list.setCurrentIndex(window.conversation_list.model().index(1))
+    window.sidebar.conversation_list.setCurrentIndex(window.sidebar.conversation_list.model().index(1))
     qtbot.keyClick(window, Qt.Key.Key_F2)
     editor = QApplication.focusWidget()
-    assert editor.parent() is window.conversation_list.viewport() and hasattr(editor, "setText")
+    assert editor.parent() is window.sidebar.conversation_list.viewport() and hasattr(editor, "setText")
     editor.setText("Renamed")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     # The delegate commits on its next turn of the event loop.
@@ -253,15 +253,15 @@ def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
 
 
 def test_models_listed_from_the_provider(qtbot, window):
-    assert window.model_box.count() == 1  # nothing asked at start-up
-    window.model_box.showPopup()
-    qtbot.waitUntil(lambda: window.model_box.count() >= 2, timeout=5000)
-    window.model_box.hidePopup()
-    items = [window.model_box.itemText(i) for i in range(window.model_box.count())]
-    assert "other-model" in items and window.model_box.currentText() == "test-model"
+    assert window.picker.model_box.count() == 1  # nothing asked at start-up
+    window.picker.model_box.showPopup()
+    qtbot.waitUntil(lambda: window.picker.model_box.count() >= 2, timeout=5000)
+    window.picker.model_box.hidePopup()
+    items = [window.picker.model_box.itemText(i) for i in range(window.picker.model_box.count())]
+    assert "other-model" in items and window.picker.model_box.currentText() == "test-model"
     # Free entry: any name is used as typed.
-    window.model_box.setEditText("my-own-model")
-    assert window.model_box.currentText() == "my-own-model"
+    window.picker.model_box.setEditText("my-own-model")
+    assert window.picker.model_box.currentText() == "my-own-model"
 
 
 def test_conversations_reopen_with_their_messages(qtbot, window, fake_server):
@@ -288,13 +288,13 @@ def test_delete_with_undo(qtbot, window, fake_server):
     type_and_send(qtbot, window, "keep me?")
     wait_idle(qtbot, window)
     conversation_id = window.conversation.id
-    window.delete_conversation()
+    window.sidebar.delete()
     assert window.store.conversations() == [] and window.conversation is None
-    assert window.undo_bar.isVisible()
-    qtbot.mouseClick(window.undo_bar.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    assert window.sidebar.undo_bar.isVisible()
+    qtbot.mouseClick(window.sidebar.undo_bar.findChild(QPushButton), Qt.MouseButton.LeftButton)
     assert [c.id for c in window.store.conversations()] == [conversation_id]
     assert "You said: keep me?" in transcript_text(window)
-    window.delete_conversation()
+    window.sidebar.delete()
     assert window.store.purge_trash() == 1  # what the next start does
 
 
@@ -322,7 +322,7 @@ def test_reply_with_no_text_says_so(qtbot, window, fake_server):
     type_and_send(qtbot, window, "weather?")
     wait_idle(qtbot, window)
     assert "(no text)" in transcript_text(window)
-    window.render_transcript()  # and the same when the conversation is shown again
+    window.chat.show_current()  # and the same when the conversation is shown again
     assert "(no text)" in transcript_text(window)
 
 
@@ -330,7 +330,7 @@ def test_continue_a_stopped_reply_in_the_same_message(qtbot, window, fake_server
     fake_server.queue(_hanging_reply(), Reply(body=text_stream([" and the rest."])))
     type_and_send(qtbot, window, "go")
     qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
-    window.stop()
+    window.chat.stop()
     wait_idle(qtbot, window)
     click_link(qtbot, window.chat_view, "action:continue:")
     wait_idle(qtbot, window)
@@ -340,7 +340,7 @@ def test_continue_a_stopped_reply_in_the_same_message(qtbot, window, fake_server
     reply = window.store.message(window.store.conversation(window.conversation.id).current_leaf_id)
     assert reply.content == "partial words and the rest." and reply.status == "complete"
     assert "partial words and the rest." in transcript_text(window)
-    assert len(window.tree.siblings(reply.id)) == 1  # the same message, not a new version
+    assert len(window.chat.tree.siblings(reply.id)) == 1  # the same message, not a new version
 
 
 def test_model_titles_after_the_first_exchange(qtbot, window_factory, fake_server):
@@ -355,7 +355,7 @@ def test_model_titles_after_the_first_exchange(qtbot, window_factory, fake_serve
     )
     type_and_send(qtbot, window, "how do I boil an egg so that it is just right?")
     wait_idle(qtbot, window)
-    qtbot.waitUntil(lambda: window.title_task is not None and window.title_task.done(), timeout=5000)
+    qtbot.waitUntil(lambda: window.chat.title_task is not None and window.chat.title_task.done(), timeout=5000)
     assert window.store.conversation(window.conversation.id).title == "Perfect Boiled Eggs"
     assert window.title_label.text() == "Perfect Boiled Eggs"
     title_request = fake_server.requests[-1]

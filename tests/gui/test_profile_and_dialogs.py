@@ -5,12 +5,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from desktop_chat.app import open_profile
 from desktop_chat.core.conversation import INTERRUPTED, STREAMING
 from desktop_chat.core.paths import resolve_paths
 from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.services import HistoryUse, open_services
 from desktop_chat.core.settings import OPENAI_NAME, Settings
 from desktop_chat.core.store import HistoryStore
+from desktop_chat.ui.conversation_settings import ConversationSettingsDialog
 from tests.fakes.openai_server import Reply, text_stream
 from tests.gui.conftest import make_settings
 from tests.gui.helpers import click_link, transcript_text, type_and_send, wait_idle
@@ -21,14 +22,14 @@ def test_broken_settings_and_corrupt_history_are_kept_aside(tmp_path):
     paths.ensure()
     paths.settings_file.write_text("temperature = 'hot'\n")
     paths.history_file.write_bytes(b"garbage, not sqlite" * 200)
-    profile = open_profile(paths)
-    text = "\n".join(profile.notices)
+    services = open_services(paths, HistoryUse.WINDOW)
+    text = "\n".join(services.notices)
     assert "settings file could not be used" in text and "settings.toml.broken-" in text
     assert "history.db.damaged-" in text
     kept = list(paths.data_dir.glob("history.db.damaged-*"))
     assert kept and kept[0].read_bytes() == b"garbage, not sqlite" * 200
-    assert profile.store.conversations() == []  # a working, empty history
-    profile.store.close()
+    assert services.store.conversations() == []  # a working, empty history
+    services.close()
 
 
 def test_interrupted_reply_shows_retry(qtbot, window_factory, fake_server, tmp_path):
@@ -41,9 +42,9 @@ def test_interrupted_reply_shows_retry(qtbot, window_factory, fake_server, tmp_p
     reply = store.add_message(conv.id, user.id, "assistant", "", status=STREAMING, model="test-model")
     store.update_message(reply.id, content="the partial ans")
     store.close()
-    profile = open_profile(paths)
-    assert any("cut off when the app last closed" in n for n in profile.notices)
-    profile.store.close()
+    services = open_services(paths, HistoryUse.WINDOW)
+    assert any("cut off when the app last closed" in n for n in services.notices)
+    services.close()
     window = window_factory(make_settings(fake_server.base_url), db_name="p/history.db")
     window.open_conversation(conv.id)
     text = transcript_text(window)
@@ -63,11 +64,10 @@ def test_first_run_dialog_stores_key_in_keyring_not_settings(qtbot, window_facto
     save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     assert KeyStore().get(Settings().provider(OPENAI_NAME)) == "sk-typed-key"
-    saved = window.saved_settings[-1]
-    assert saved.first_run_done
+    assert window.services.state.current.first_run_done
     from desktop_chat.core.settings import settings_to_toml
 
-    assert "sk-typed-key" not in settings_to_toml(saved)
+    assert "sk-typed-key" not in settings_to_toml(window.settings.current)
 
 
 def test_adding_a_provider_preset(qtbot, window_factory, fake_server):
@@ -85,27 +85,29 @@ def test_adding_a_provider_preset(qtbot, window_factory, fake_server):
     assert not dialog._commit_row() and "http://" in dialog.error.text()
     dialog.base_url.setText("http://localhost:11434/v1")
     dialog._save()
-    assert [p.name for p in window.settings.providers] == ["Test server", "Ollama"]
-    assert [window.provider_box.itemText(i) for i in range(window.provider_box.count())] == ["Test server", "Ollama"]
+    assert [p.name for p in window.settings.current.providers] == ["Test server", "Ollama"]
+    assert [window.picker.provider_box.itemText(i) for i in range(window.picker.provider_box.count())] == [
+        "Test server",
+        "Ollama",
+    ]
 
 
 def test_provider_and_model_from_the_command_line(qtbot, window_factory, fake_server):
     settings = make_settings(fake_server.base_url)
     window = window_factory(settings)
-    window.choose_for_new_chats("Test server", "other-model")
-    assert window.model_box.currentText() == "other-model"
+    window.services.directory.preferred = ("Test server", "other-model")  # --provider, --model
+    window.new_chat()
+    assert window.picker.model_box.currentText() == "other-model"
     type_and_send(qtbot, window, "hi")
     wait_idle(qtbot, window)
     assert fake_server.requests[-1]["model"] == "other-model"
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert window.model_box.currentText() == "other-model"  # the choice holds for new chats
+    assert window.picker.model_box.currentText() == "other-model"  # the choice holds for new chats
 
 
 def test_conversation_settings_are_sent(qtbot, window_factory, fake_server):
     window = window_factory(make_settings(fake_server.base_url))
     window.edit_conversation_settings()
-    from desktop_chat.ui.main_window import ConversationSettingsDialog
-
     dialog = window.findChild(ConversationSettingsDialog)
     dialog.prompt.setPlainText("You are a pirate.")
     dialog.use_temperature.setChecked(True)
@@ -158,31 +160,30 @@ def test_import_export_and_pdf_from_the_window(qtbot, window_factory, fake_serve
     from tests.fakes.openai_server import TESTDATA
 
     window = window_factory(make_settings(fake_server.base_url))
-    summary = window.import_file(TESTDATA / "chatgpt-export" / "conversations.json", "chatgpt")
+    summary = window.files.import_file(TESTDATA / "chatgpt-export" / "conversations.json", "chatgpt")
     assert summary.startswith("Imported 192 conversations") and window.notice_bar.isVisible()
-    assert window.conversation_list.model().rowCount() > 0
+    qtbot.waitUntil(lambda: window.sidebar.conversation_list.model().rowCount() > 0, timeout=3000)
     broken = tmp_path / "broken.json"
     broken.write_text("[1, 2")
-    assert "not" in window.import_file(broken, "json")  # a clear message, nothing imported
+    assert "not" in window.files.import_file(broken, "json")  # a clear message, nothing imported
     conversation = window.store.conversations()[0]
     window.open_conversation(conversation.id)
     target = tmp_path / "one.json"
-    assert window.export_to(target, "json", [conversation.id])
+    assert window.files.export_to(target, "json", [conversation.id])
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert json.loads(target.read_text())["conversations"][0]["title"] == conversation.title
     pdf = tmp_path / "one.pdf"
-    assert window.save_pdf(pdf)
+    assert window.files.save_pdf(pdf)
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
-    window._dismiss_notice()
-    assert not window.export_to(target / "inside-a-file.md", "md", None)  # cannot be written there
-    assert "Could not export" in window.notice_label.text()
+    window.notice_bar.dismiss()
+    assert not window.files.export_to(target / "inside-a-file.md", "md", None)  # cannot be written there
+    assert "Could not export" in window.notice_bar.text()
 
 
 def test_prompt_preset_fills_the_system_prompt(qtbot, window_factory, fake_server):
     from dataclasses import replace
 
     from desktop_chat.core.settings import PromptPreset
-    from desktop_chat.ui.main_window import ConversationSettingsDialog
 
     window = window_factory(
         replace(make_settings(fake_server.base_url), prompt_presets=(PromptPreset("Pirate", "Talk like a pirate."),))
@@ -210,8 +211,8 @@ def test_disk_full_while_streaming_still_shows_the_reply(qtbot, window_factory, 
     wait_idle(qtbot, window, timeout=15000)
     assert transcript_text(window).count("word") >= 40000  # the whole reply is on screen
     assert (
-        "disk is full" in window.notice_label.text()
-        and "shown but will not be in your history" in window.notice_label.text()
+        "disk is full" in window.notice_bar.text()
+        and "shown but will not be in your history" in window.notice_bar.text()
     )
     window.store.db.execute("PRAGMA max_page_count = 1000000000")
 
@@ -221,5 +222,5 @@ def test_read_only_history_keeps_the_typed_message(qtbot, window_factory, fake_s
     window.store.db.execute("PRAGMA query_only = ON")  # SQLite's own read-only refusal
     type_and_send(qtbot, window, "please keep this")
     assert window.composer.toPlainText() == "please keep this"
-    assert "read-only" in window.notice_label.text() and fake_server.requests == []
+    assert "read-only" in window.notice_bar.text() and fake_server.requests == []
     window.store.db.execute("PRAGMA query_only = OFF")

@@ -1,10 +1,10 @@
-"""The quick-ask window and its controller, offscreen: ask, Esc, continue in the main window."""
+"""The quick-ask window and its chat, offscreen: ask, Esc, continue in the main window."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop_chat.ui.quick_ask import TITLE, QuickAskController, QuickAskWindow
+from desktop_chat.ui.quick_ask import TITLE, QuickAsk
 from tests.fakes.openai_server import Reply, text_stream
 from tests.gui.conftest import make_settings
 from tests.gui.helpers import transcript_text
@@ -12,24 +12,15 @@ from tests.gui.helpers import transcript_text
 
 def setup(window_factory, fake_server, qtbot):
     main = window_factory(make_settings(fake_server.base_url))
-    quick = QuickAskWindow()
-    qtbot.addWidget(quick)
-    controller = QuickAskController(
-        quick,
-        main.store,
-        main.session,
-        main.choice_for_new_chats,
-        main.continue_from_quick_ask,
-        main.refresh_conversations,
-    )
-    main.quick_ask = controller
-    return main, quick, controller
+    quick_ask = QuickAsk(main.services, main.continue_from_quick_ask)
+    qtbot.addWidget(quick_ask.window)
+    return main, quick_ask.window, quick_ask
 
 
 def test_ask_stop_and_continue_in_main_window(qtbot, window_factory, fake_server):
-    main, quick, controller = setup(window_factory, fake_server, qtbot)
+    main, quick, quick_ask = setup(window_factory, fake_server, qtbot)
     assert quick.windowTitle() == TITLE and not quick.isVisible()
-    controller.toggle()
+    quick_ask.toggle()
     assert quick.isVisible()
     assert (
         quick.windowFlags() & Qt.WindowType.FramelessWindowHint
@@ -38,11 +29,13 @@ def test_ask_stop_and_continue_in_main_window(qtbot, window_factory, fake_server
     fake_server.queue(Reply(body=text_stream(["Four."])))
     qtbot.keyClicks(quick.composer, "2+2?")
     qtbot.keyClick(quick.composer, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: controller.task is not None and controller.task.done(), timeout=5000)
+    qtbot.waitUntil(lambda: quick_ask.chat.reply_task is not None and quick_ask.chat.reply_task.done(), timeout=5000)
     assert "Four." in transcript_text(quick)
-    conversation_id = controller.conversation.id
+    assert quick.status.text() == "Esc closes · kept in your history"
+    conversation_id = quick_ask.chat.conversation.id
     assert main.store.conversation(conversation_id).title == "2+2?"  # kept in the history
-    assert main.conversation_list.model_.row_of(conversation_id) >= 0  # and listed at once
+    # and listed in the main window's sidebar, which the store told
+    qtbot.waitUntil(lambda: main.sidebar.conversation_list.model_.row_of(conversation_id) >= 0, timeout=3000)
     # Ctrl+Enter: carry on in the main window, with what was typed.
     qtbot.keyClicks(quick.composer, "and 3+3?")
     qtbot.keyClick(quick.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -52,21 +45,22 @@ def test_ask_stop_and_continue_in_main_window(qtbot, window_factory, fake_server
 
 
 def test_escape_hides_and_stops(qtbot, window_factory, fake_server):
-    main, quick, controller = setup(window_factory, fake_server, qtbot)
-    controller.open()
+    main, quick, quick_ask = setup(window_factory, fake_server, qtbot)
+    quick_ask.open()
     fake_server.queue(Reply(body=text_stream(["still ", "going"], finish=None, usage=False, done=False), end="hang"))
     qtbot.keyClicks(quick.composer, "long question")
     qtbot.keyClick(quick.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "still going" in transcript_text(quick), timeout=5000)
+    assert quick.status.text() == "Answering… Esc stops"
     qtbot.keyClick(quick.composer, Qt.Key.Key_Escape)
     assert not quick.isVisible()
-    qtbot.waitUntil(lambda: controller.task.done(), timeout=5000)
+    qtbot.waitUntil(lambda: quick_ask.chat.reply_task.done(), timeout=5000)
     assert fake_server.closed_early.wait(3)
-    reply = main.store.message(main.store.conversation(controller.conversation.id).current_leaf_id)
+    reply = main.store.message(main.store.conversation(quick_ask.chat.conversation.id).current_leaf_id)
     assert reply.status == "stopped" and reply.content == "still going"
     # Opening again starts a new conversation.
-    first = controller.conversation.id
-    controller.toggle()
-    assert controller.conversation is None and quick.isVisible() and not quick.chat_view.isVisible()
-    controller.toggle()
+    first = quick_ask.chat.conversation.id
+    quick_ask.toggle()
+    assert quick_ask.chat.conversation is None and quick.isVisible() and not quick.chat_view.isVisible()
+    quick_ask.toggle()
     assert not quick.isVisible() and first in [c.id for c in main.store.conversations()]

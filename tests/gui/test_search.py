@@ -76,7 +76,7 @@ def test_no_results_and_hostile_query(qtbot, window_factory, fake_server):
 
 
 def test_long_conversation_opens_with_its_end_and_earlier_on_request(qtbot, window_factory, fake_server):
-    from desktop_chat.ui.main_window import EARLIER_PAGE, TRANSCRIPT_WINDOW
+    from desktop_chat.ui.chat_presenter import EARLIER_PAGE, TRANSCRIPT_WINDOW
     from tests.gui.helpers import click_link
 
     window = window_factory(make_settings(fake_server.base_url))
@@ -90,7 +90,7 @@ def test_long_conversation_opens_with_its_end_and_earlier_on_request(qtbot, wind
     assert "marker599x" in text and f"marker{600 - TRANSCRIPT_WINDOW}x" in text
     assert f"marker{599 - TRANSCRIPT_WINDOW}x" not in text
     assert f"Show {600 - TRANSCRIPT_WINDOW} earlier messages" in text
-    click_link(qtbot, window.chat_view, "action:earlier:")
+    click_link(qtbot, window.chat_view, "earlier:")
     text = transcript_text(window)
     assert f"marker{600 - TRANSCRIPT_WINDOW - EARLIER_PAGE}x" in text
     # A search hit far back renders back to it.

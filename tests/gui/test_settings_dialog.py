@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.secrets import KeyStore, key_account
 from desktop_chat.core.settings import OPENAI_NAME, Settings, load_settings, save_settings, settings_to_toml
 from desktop_chat.ui.theme import apply_scheme, is_dark
 from tests.gui.conftest import make_settings
@@ -31,7 +31,7 @@ def test_settings_dialog_round_trip(qtbot, window_factory, fake_server, tmp_path
     dialog.start_at_login.setChecked(True)
     try:
         dialog._save()
-        saved = window.saved_settings[-1]
+        saved = window.settings.current
         assert saved.system_prompt == "Answer in haiku." and saved.theme == "dark" and saved.font_size == 15
         assert saved.send_key == "ctrl+enter" and saved.quick_ask_shortcut == "Ctrl+Alt+K"
         assert [p.name for p in saved.prompt_presets] == ["Pirate"]
@@ -68,8 +68,9 @@ def test_no_key_says_why_it_cannot_send(qtbot, window_factory):
     type_and_send(qtbot, window, "hello?")
     assert window.composer.toPlainText() == "hello?"  # kept, not sent
     assert window.conversation is None
-    KeyStore().set(OPENAI_NAME, "sk-now-there-is-one")
-    window.apply_settings(window.settings)
+    KeyStore().set(Settings().provider(OPENAI_NAME), "sk-now-there-is-one")
+    window.services.keys.forget_lookups()
+    window.update_send_state()
     assert not window.send_blocker.isVisible() and window.send_button.isEnabled()
 
 
@@ -79,18 +80,19 @@ def test_without_a_keyring_keys_can_go_to_a_private_file(qtbot, window_factory, 
 
     keyring.set_keyring(fail.Keyring())
     window = window_factory(Settings())
-    window.key_file = tmp_path / "cfg" / "keys.json"
+    key_file = window.provider_setup.key_file = tmp_path / "cfg" / "keys.json"
     dialog = window.edit_providers()
     qtbot.keyClicks(dialog.key, "sk-file-key")
     dialog._save()
     boxes = [w for w in QApplication.topLevelWidgets() if w.windowTitle() == "No keyring" and w.isVisible()]
     assert boxes, "the user is asked what to do"
     next(b for b in boxes[-1].buttons() if b.text() == "Keep in a private file").click()
-    qtbot.waitUntil(lambda: window.key_file.exists(), timeout=3000)
-    assert stat.S_IMODE(window.key_file.stat().st_mode) == 0o600
-    assert json.loads(window.key_file.read_text()) == {OPENAI_NAME: "sk-file-key"}
-    assert window.settings.key_storage == "file"
-    assert "sk-file-key" not in settings_to_toml(window.settings)
+    qtbot.waitUntil(key_file.exists, timeout=3000)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    openai = window.settings.current.provider(OPENAI_NAME)
+    assert json.loads(key_file.read_text()) == {key_account(openai): "sk-file-key"}
+    assert window.settings.current.key_storage == "file"
+    assert "sk-file-key" not in settings_to_toml(window.settings.current)
     # A new start reads it from the file.
-    assert KeyStore(key_file=window.key_file).get(window.settings.provider(OPENAI_NAME)) == "sk-file-key"
+    assert KeyStore(key_file=key_file).get(openai) == "sk-file-key"
     assert not window.send_blocker.isVisible()

@@ -85,11 +85,15 @@ def test_damaged_history_is_kept_aside_and_recovered(tmp_path, good_history, dam
 def test_sound_history_is_left_alone(tmp_path, good_history):
     paths = profile_with(tmp_path, lambda p: None, good_history)
     notices = []
-    store = open_history(paths, notices)
+    store = open_history(paths, notices, mark_in_use=True)
     assert notices == [] and store.count_conversations() == 192
     assert (paths.data_dir / IN_USE).exists()
-    close_history(paths, store)
+    close_history(paths, store, marked_in_use=True)
     assert not (paths.data_dir / IN_USE).exists()
+    # The command line's short visits leave the window's mark alone.
+    store = open_history(paths, notices)
+    assert not (paths.data_dir / IN_USE).exists()
+    close_history(paths, store)
 
 
 def test_full_disk_and_read_only_give_a_clear_error(tmp_path):
@@ -112,15 +116,13 @@ def test_full_disk_and_read_only_give_a_clear_error(tmp_path):
 DRIVER = textwrap.dedent(
     """
     import asyncio, sys
-    from desktop_chat.core.providers import Endpoint, ProviderClients
-    from desktop_chat.core.session import ChatSession
     from desktop_chat.core import session as session_module
-    from desktop_chat.core.store import HistoryStore
+    from tests.fakes.chat_services import PROVIDER, services_on
 
     session_module.SAVE_INTERVAL_S = 0.05
-    store = HistoryStore(sys.argv[1])
-    chat = ChatSession(store, ProviderClients(), lambda name, model=None: Endpoint(sys.argv[2], None))
-    conv = store.create_conversation(provider="t", model="m")
+    services = services_on(sys.argv[2], sys.argv[1])
+    store, chat = services.store, services.session
+    conv = store.create_conversation(provider=PROVIDER, model="m")
 
     def on_event(event, said=[]):
         if not said:

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from desktop_chat.core.exchange import (
-    ImportError_,
+    ImportFailed,
     export_html,
     export_json,
     export_markdown,
@@ -124,11 +124,11 @@ def test_html_is_standalone_and_inert(store):
 
 
 def test_bad_json_files_are_refused_clearly(store):
-    with pytest.raises(ImportError_, match="not a JSON file"):
+    with pytest.raises(ImportFailed, match="not a JSON file"):
         import_json(store, "{oops")
-    with pytest.raises(ImportError_, match="not a Desktop Chat export"):
+    with pytest.raises(ImportFailed, match="not a Desktop Chat export"):
         import_json(store, json.dumps({"format": "other"}))
-    with pytest.raises(ImportError_, match="newer version"):
+    with pytest.raises(ImportFailed, match="newer version"):
         import_json(store, json.dumps({"format": "desktop-chat-history", "version": 99}))
 
 
@@ -265,10 +265,10 @@ def test_chatgpt_zip_and_newer_formats(tmp_path, store):
 def test_chatgpt_bad_files(tmp_path, store):
     bad = tmp_path / "bad.json"
     bad.write_text("not json")
-    with pytest.raises(ImportError_, match="Could not read"):
+    with pytest.raises(ImportFailed, match="Could not read"):
         import_chatgpt(store, bad)
     empty_zip = tmp_path / "e.zip"
     with zipfile.ZipFile(empty_zip, "w") as z:
         z.writestr("x.txt", "x")
-    with pytest.raises(ImportError_, match="no conversations.json"):
+    with pytest.raises(ImportFailed, match="no conversations.json"):
         import_chatgpt(store, empty_zip)

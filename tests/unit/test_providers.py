@@ -8,17 +8,8 @@ import socket
 
 import pytest
 
-from desktop_chat.core.providers import (
-    ChatRequest,
-    Endpoint,
-    Failed,
-    Finished,
-    ProviderClients,
-    ProviderError,
-    ReasoningDelta,
-    TextDelta,
-    UsageReport,
-)
+from desktop_chat.core.events import Failed, FailureKind, Finished, ReasoningDelta, TextDelta, UsageReport
+from desktop_chat.core.providers import ChatRequest, Endpoint, ProviderClients, ProviderError
 from tests.fakes.openai_server import TESTDATA, Pause, Reply, chunk, recorded, sse, text_stream
 
 REQUEST = ChatRequest("test-model", [{"role": "user", "content": "hi"}])
@@ -56,7 +47,7 @@ def last(events):
 def test_plain_stream_text_usage_and_request(fake_server):
     events = collect(fake_server, Reply(body=text_stream(["Hel", "lo ", "wörld"])))
     assert text_of(events) == "Hello wörld"
-    assert UsageReport(12, 34, 46) in events
+    assert UsageReport(12, 34) in events
     assert last(events) == Finished("stop")
     sent = fake_server.requests[-1]
     assert sent["stream"] is True and sent["model"] == "test-model"
@@ -99,7 +90,7 @@ def test_rate_limit_reports_retry_after(fake_server):
         fake_server, Reply(status=429, headers={"content-type": "application/json", "retry-after": "17"}, body=[body])
     )
     failure = last(events).failure
-    assert failure.kind == "rate_limit" and failure.retry_after == 17
+    assert failure.kind == FailureKind.RATE_LIMIT and failure.retry_after == 17
     assert "Try again in 17 s" in failure.message
     assert len(fake_server.requests) == 1  # no silent retries
 
@@ -109,7 +100,7 @@ def test_html_page_from_a_proxy(fake_server, status):
     page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
     events = collect(fake_server, Reply(status=status, headers={"content-type": "text/html"}, body=[page]))
     failure = last(events).failure
-    assert failure.kind == "html" and "web page" in failure.message and "<html" not in failure.message
+    assert failure.kind == FailureKind.HTML and "web page" in failure.message and "<html" not in failure.message
 
 
 def test_connection_refused():
@@ -125,7 +116,7 @@ def test_connection_refused():
         return events
 
     failure = last(asyncio.run(run())).failure
-    assert failure.kind == "connection" and "refused" in failure.message
+    assert failure.kind == FailureKind.CONNECTION and "refused" in failure.message
 
 
 def test_name_resolution_failure():
@@ -137,13 +128,13 @@ def test_name_resolution_failure():
         return events
 
     failure = last(asyncio.run(run())).failure
-    assert failure.kind == "dns" and "no-such-host.invalid" in failure.message
+    assert failure.kind == FailureKind.DNS and "no-such-host.invalid" in failure.message
 
 
 def test_no_first_token_within_the_limit(fake_server):
     events = collect(fake_server, Reply(body=[], end="hang"), timeouts=(0.5, 5.0))
     failure = last(events).failure
-    assert failure.kind == "first_token_timeout" and "0.5 s" in failure.message
+    assert failure.kind == FailureKind.FIRST_TOKEN_TIMEOUT and "0.5 s" in failure.message
     assert fake_server.closed_early.wait(3), "the HTTP connection must be closed"
 
 
@@ -154,7 +145,7 @@ def test_stream_going_silent_midway_keeps_text(fake_server):
         timeouts=(5.0, 0.5),
     )
     assert text_of(events) == "partial answer"
-    assert last(events).failure.kind == "idle_timeout"
+    assert last(events).failure.kind == FailureKind.IDLE_TIMEOUT
 
 
 def test_connection_reset_midstream_keeps_text(fake_server):
@@ -162,20 +153,20 @@ def test_connection_reset_midstream_keeps_text(fake_server):
     events = collect(fake_server, Reply(body=body, end="reset"))
     assert text_of(events) == "kept text"
     failure = last(events).failure
-    assert failure.kind == "cut" and "cut mid-reply" in failure.message
+    assert failure.kind == FailureKind.CUT and "cut mid-reply" in failure.message
 
 
 def test_body_ending_without_done_or_finish_reason_is_interrupted(fake_server):
     events = collect(fake_server, Reply(body=text_stream(["half"], finish=None, usage=False, done=False)))
     assert text_of(events) == "half"
-    assert last(events).failure.kind == "interrupted"
+    assert last(events).failure.kind == FailureKind.INTERRUPTED
 
 
 def test_malformed_chunk(fake_server):
     body = text_stream(["good "], finish=None, usage=False, done=False) + [b"data: {not json\n\n"]
     events = collect(fake_server, Reply(body=body))
     assert text_of(events) == "good "
-    assert last(events).failure.kind == "malformed"
+    assert last(events).failure.kind == FailureKind.MALFORMED
 
 
 @pytest.mark.parametrize("bad", [b"data: 42\n\n", b'data: ["a list"]\n\n', b'data: {"choices": "nope"}\n\n'])
@@ -183,7 +174,7 @@ def test_json_that_is_not_a_chunk_is_malformed(fake_server, bad):
     body = text_stream(["good "], finish=None, usage=False, done=False) + [bad]
     events = collect(fake_server, Reply(body=body))
     assert text_of(events) == "good "
-    assert last(events).failure.kind == "malformed"
+    assert last(events).failure.kind == FailureKind.MALFORMED
 
 
 def test_odd_but_harmless_chunk_fields_are_skipped(fake_server):
@@ -194,7 +185,7 @@ def test_odd_but_harmless_chunk_fields_are_skipped(fake_server):
     ]
     events = collect(fake_server, Reply(body=odd + text_stream(["fine"])))
     assert text_of(events) == "fine" and last(events) == Finished("stop")
-    assert UsageReport(3, None, None) in events
+    assert UsageReport(3, None) in events
 
 
 def test_keepalive_comments_and_empty_choices(fake_server):
@@ -221,13 +212,13 @@ def test_error_object_inside_a_200_stream(fake_server):
         fake_server, Reply(body=[recorded("pydantic_ai__openrouter_keepalive_comments_midstream_error.sse")])
     )
     failure = last(events).failure
-    assert failure.kind == "stream_error" and "Token limit reached" in failure.message
+    assert failure.kind == FailureKind.STREAM_ERROR and "Token limit reached" in failure.message
 
 
 def test_groq_event_error_without_done(fake_server):
     events = collect(fake_server, Reply(body=[recorded("pydantic_ai__groq_gptoss_event_error_midstream.sse")]))
     assert any(isinstance(e, ReasoningDelta) for e in events)
-    assert last(events).failure.kind == "stream_error"
+    assert last(events).failure.kind == FailureKind.STREAM_ERROR
     assert "tool call validation failed" in last(events).failure.message.lower()
 
 
@@ -276,7 +267,7 @@ def test_list_models_failure_is_a_provider_error():
 
     with pytest.raises(ProviderError) as info:
         asyncio.run(run())
-    assert info.value.failure.kind == "connection"
+    assert info.value.failure.kind == FailureKind.CONNECTION
 
 
 # Every real recorded stream gives the right text. The expected text is read from the
@@ -312,7 +303,7 @@ def test_recorded_streams_give_the_right_text(fake_server, name):
     assert text_of(events) == expected
     end = last(events)
     if errored:
-        assert isinstance(end, Failed) and end.failure.kind == "stream_error"
+        assert isinstance(end, Failed) and end.failure.kind == FailureKind.STREAM_ERROR
     else:
         assert isinstance(end, Finished), end
 
@@ -325,7 +316,7 @@ def test_azure_prompt_filter_error_body(fake_server):
     body = (TESTDATA / "openai-streams" / "openllmetry__azure_prompt_filtered_error_body.json").read_bytes()
     events = collect(fake_server, Reply(status=400, headers={"content-type": "application/json"}, body=[body]))
     failure = last(events).failure
-    assert failure.kind == "bad_request" and "content management policy" in failure.message.lower()
+    assert failure.kind == FailureKind.BAD_REQUEST and "content management policy" in failure.message.lower()
 
 
 def test_the_sdk_loads_in_a_background_thread_on_demand():
@@ -336,7 +327,7 @@ def test_the_sdk_loads_in_a_background_thread_on_demand():
     code = textwrap.dedent(
         """
         import asyncio, sys, threading
-        from desktop_chat.core import providers
+        from desktop_chat.core import sdk
         print("openai" in sys.modules)
         loop_turns = 0
         async def main():
@@ -347,7 +338,7 @@ def test_the_sdk_loads_in_a_background_thread_on_demand():
                     loop_turns += 1
                     await asyncio.sleep(0.005)
             tick = asyncio.ensure_future(ticker())
-            await providers.load_sdk()  # the event loop keeps turning while it imports
+            await sdk.load_sdk()  # the event loop keeps turning while it imports
             tick.cancel()
         asyncio.run(main())
         print("openai" in sys.modules, "httpx2" in sys.modules, loop_turns > 5)

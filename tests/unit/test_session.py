@@ -8,19 +8,20 @@ import pytest
 
 from desktop_chat.core import session as session_module
 from desktop_chat.core.conversation import COMPLETE, FAILED, STOPPED, STREAMING
-from desktop_chat.core.providers import Endpoint, ProviderClients, TextDelta
-from desktop_chat.core.session import ChatSession, NoEndpoint
+from desktop_chat.core.events import FailureKind, TextDelta
+from desktop_chat.core.services import Services
+from desktop_chat.core.settings import Settings
 from desktop_chat.core.store import HistoryStore
+from tests.fakes.chat_services import PROVIDER, services_on
 from tests.fakes.openai_server import Reply, text_stream
 
 
 @pytest.fixture
 def setup(tmp_path, fake_server):
-    store = HistoryStore(tmp_path / "h.db")
-    clients = ProviderClients()
-    chat = ChatSession(store, clients, lambda name, model=None: Endpoint(fake_server.base_url, None), 5.0, 2.0)
-    conv = store.create_conversation(provider="Test", model="test-model", system_prompt="Be brief.", temperature=0.2)
-    yield store, chat, conv
+    services = services_on(fake_server.base_url, tmp_path / "h.db", first_token_timeout=5.0, idle_timeout=2.0)
+    store = services.store
+    conv = store.create_conversation(provider=PROVIDER, model="test-model", system_prompt="Be brief.", temperature=0.2)
+    yield store, services.session, conv
     store.close()
 
 
@@ -75,7 +76,7 @@ def test_failure_keeps_partial_text(setup, fake_server):
     pending = chat.prepare_send(conv, "q")
     outcome = run(chat.stream(pending))
     saved = store.message(pending.reply.id)
-    assert outcome.failure.kind == "cut"
+    assert outcome.failure.kind == FailureKind.CUT
     assert (saved.content, saved.status) == ("kept", FAILED) and "cut" in saved.error
 
 
@@ -96,22 +97,19 @@ def test_regenerate_and_edit_make_versions(setup, fake_server):
         await chat.stream(edited)
         assert [m["content"] for m in fake_server.requests[-1]["messages"][1:]] == ["q1 edited"]
         assert len(store.tree(conv.id).siblings(edited.reply.parent_id)) == 2
-        await chat.clients.aclose()
+        await chat.directory.clients.aclose()
 
     run(scenario())
 
 
 def test_missing_model_or_endpoint_is_a_failure_not_a_crash(tmp_path):
     store = HistoryStore(tmp_path / "h.db")
-
-    def no_key(name, model=None):
-        raise NoEndpoint("No API key for OpenAI.")
-
-    chat = ChatSession(store, ProviderClients(), no_key)
+    chat = Services.build(Settings(), store).session  # OpenAI, and no key anywhere
     conv = store.create_conversation(provider="OpenAI", model="gpt")
     events = []
     outcome = run(chat.stream(chat.prepare_send(conv, "q"), events.append))
-    assert outcome.failure.message == "No API key for OpenAI."
+    assert outcome.failure.kind == FailureKind.SETUP
+    assert outcome.failure.message.startswith("No API key for OpenAI.")
     assert store.message(outcome.message.id).status == FAILED
     assert not any(isinstance(e, TextDelta) for e in events)
     store.close()
@@ -122,7 +120,7 @@ def test_local_preflight_asks_the_tokenizer_only_when_the_text_might_not_fit(tmp
     from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, LocalServer
     from desktop_chat.core.providers import ChatRequest
     from desktop_chat.core.secrets import KeyStore
-    from desktop_chat.core.settings import Settings
+    from desktop_chat.core.settings import SettingsStore
 
     class CountingServer(LocalServer):
         """The real class, its tokenizer answer given here (no model process in unit tests)."""
@@ -134,7 +132,7 @@ def test_local_preflight_asks_the_tokenizer_only_when_the_text_might_not_fit(tmp
             return len(text.split()) * 2
 
     server = CountingServer(tmp_path / "tiny.gguf")
-    directory = ProviderDirectory(Settings(), KeyStore(), server, tiny=tmp_path / "tiny.gguf")
+    directory = ProviderDirectory(SettingsStore(), KeyStore(), local=server, tiny=tmp_path / "tiny.gguf")
     limit = server.context
 
     def request(text: str) -> ChatRequest:
@@ -148,5 +146,5 @@ def test_local_preflight_asks_the_tokenizer_only_when_the_text_might_not_fit(tmp
     assert asyncio.run(directory.preflight(LOCAL_NAME, request(fits))) is None
     # ...and here that it does not.
     refused = asyncio.run(directory.preflight(LOCAL_NAME, request("word " * limit)))
-    assert refused is not None and refused.kind == "context"
+    assert refused is not None and refused.kind == FailureKind.CONTEXT
     assert len(server.asked) == 2

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import stat
-import sys
 from dataclasses import replace
 
 import pytest
 
 from desktop_chat.core.paths import resolve_paths
-from desktop_chat.core.secrets import KeyringUnavailable, KeyStore, endpoint_for
-from desktop_chat.core.session import NoEndpoint
-from desktop_chat.core.settings import OPENAI_NAME, ProviderConfig, Settings, load_settings, save_settings
+from desktop_chat.core.settings import (
+    ProviderConfig,
+    Settings,
+    SettingsError,
+    SettingsStore,
+    SettingsWriteError,
+    load_settings,
+    parse_settings,
+    save_settings,
+    settings_to_toml,
+)
 
 
 def test_round_trip_and_private_file(tmp_path):
@@ -61,88 +68,73 @@ def test_home_option_and_env(tmp_path, monkeypatch):
     assert resolve_paths().data_dir == tmp_path / "env"
 
 
-def test_keys_from_keyring_and_env(monkeypatch):
-    keys = KeyStore()
-    openai = Settings().provider(OPENAI_NAME)
-    with pytest.raises(NoEndpoint, match="OPENAI_API_KEY"):
-        endpoint_for(openai, keys)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    endpoint = endpoint_for(openai, keys)
-    assert endpoint.api_key == "sk-env" and endpoint.base_url == "http://127.0.0.1:9/v1"
-    keys.set(OPENAI_NAME, "sk-stored")
-    assert endpoint_for(openai, KeyStore()).api_key == "sk-stored"
-    local = ProviderConfig("Local", "http://127.0.0.1:1/v1", needs_key=False)
-    assert endpoint_for(local, keys).api_key is None
+def test_each_setting_is_declared_once_with_its_doc_and_the_file_says_it():
+    import dataclasses
+    import tomllib
+
+    for f in dataclasses.fields(Settings):
+        assert Settings.option(f.name).doc, f.name  # type, default and doc in one place
+    text = settings_to_toml(Settings(theme="dark"))
+    assert '# Colours.\ntheme = "dark"' in text
+    assert tomllib.loads(text)["theme"] == "dark"
+    # What the Settings dialog offers comes from the same declaration.
+    assert Settings.option("theme").values == ("system", "light", "dark")
+    with pytest.raises(SettingsError, match="one of system, light, dark"):
+        parse_settings({"theme": "purple"})
+    with pytest.raises(SettingsError, match="0 \\(the system's size\\) or between 6 and 48"):
+        parse_settings({"font_size": 3})
+    assert parse_settings({"font_size": 0}).settings.font_size == 0
+    with pytest.raises(SettingsError, match="positive"):
+        parse_settings({"idle_timeout": 0})
+    with pytest.raises(SettingsError, match="must be a number"):
+        parse_settings({"temperature": True})
 
 
-def test_no_keyring_keeps_the_key_for_the_session_and_says_so():
-    import keyring
-    from keyring.backends import fail
-
-    keyring.set_keyring(fail.Keyring())
-    keys = KeyStore()
-    with pytest.raises(KeyringUnavailable, match="this session only"):
-        keys.set("P", "sk-x")
-    assert keys.get(ProviderConfig("P", "http://x/v1")) == "sk-x"
-
-
-def test_key_presence_is_known_without_the_keyring_only_where_it_can_be(monkeypatch, tmp_path):
-    from tests.fakes import memory_keyring
-
-    openai, other = ProviderConfig(OPENAI_NAME, "https://x/v1"), ProviderConfig("P", "http://x/v1")
-    memory_keyring.put("P", "sk-p")
-    keys = KeyStore()
-    assert not keys.presence_known(openai) and not keys.presence_known(other)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    assert keys.presence_known(openai)  # the SDK's variable answers for OpenAI at once
-    assert keys.look_up([openai, other]) == frozenset({"P"})  # what the keyring itself holds
-    assert keys.presence_known(other)
-    memory_keyring.remove("P")
-    assert keys.get(other) == "sk-p"  # answered once per run, until forgotten
-    keys.forget_lookups()
-    assert not keys.presence_known(other) and keys.get(other) is None
-    filed = KeyStore(key_file=tmp_path / "keys.json")
-    filed.set("P", "sk-file")
-    assert filed.presence_known(other)
-
-
-def test_settings_remember_which_keys_were_seen_and_reject_junk(tmp_path):
-    from desktop_chat.core.settings import SettingsError, load_settings, parse_settings, save_settings
-
+def test_providers_have_ids_that_an_older_file_gets_the_same_way_each_time(tmp_path):
     path = tmp_path / "settings.toml"
-    save_settings(path, Settings(keys_seen=("OpenAI", "Groq")))
-    assert load_settings(path).settings.keys_seen == ("OpenAI", "Groq")
-    with pytest.raises(SettingsError, match="keys_seen"):
-        parse_settings({"keys_seen": "OpenAI"})
+    path.write_text('[[providers]]\nname = "Groq"\nbase_url = "https://api.groq.com/openai/v1"\n')
+    first, again = load_settings(path).settings, load_settings(path).settings
+    assert first.providers[0].id and first.providers[0].id == again.providers[0].id
+    assert first.providers[0].id == ProviderConfig("Groq", "https://x/v1").id
+    save_settings(path, first)
+    assert 'id = "' in path.read_text()
+    renamed = first.with_provider(dataclasses_replace(first.providers[0], name="Groq cloud"))
+    save_settings(path, renamed)
+    assert load_settings(path).settings.providers[0].id == first.providers[0].id  # the id stays
+    path.write_text(
+        '[[providers]]\nname = "A"\nbase_url = "http://a/v1"\nid = "same"\n'
+        '[[providers]]\nname = "B"\nbase_url = "http://b/v1"\nid = "same"\n'
+    )
+    assert "share the id" in load_settings(path).problem
 
 
-def test_keys_are_read_in_a_helper_process(monkeypatch):
-    import subprocess
+def dataclasses_replace(provider, **changes):
+    from dataclasses import replace as _replace
 
-    from desktop_chat.core.secrets import read_keys_in_helper
-    from tests.fakes import memory_keyring
-
-    memory_keyring.put("OpenAI", "sk-o")
-    assert read_keys_in_helper(["OpenAI", "Nobody"]) == {"OpenAI": "sk-o", "Nobody": None}
-    # The window's lookup goes through it (and fills the session's answers from it).
-    keys = KeyStore()
-    calls = []
-    real_run = subprocess.run
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
-    assert keys.look_up([ProviderConfig(OPENAI_NAME, "https://x/v1")], elsewhere=True) == frozenset({OPENAI_NAME})
-    assert len(calls) == 1 and calls[0][-1] == "desktop_chat.core.secrets"
-    # A helper that cannot answer leaves the lookup to this process.
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: real_run([sys.executable, "-c", "raise SystemExit(3)"]))
-    again = KeyStore()
-    assert again.look_up([ProviderConfig(OPENAI_NAME, "https://x/v1")], elsewhere=True) == frozenset({OPENAI_NAME})
+    return _replace(provider, **changes)
 
 
-def test_the_helper_refuses_bad_input():
-    import subprocess
+def test_what_is_not_a_setting_moves_out_of_the_file(tmp_path):
+    # An older settings.toml held app state too: it is read once for the state file, not warned about.
+    path = tmp_path / "settings.toml"
+    path.write_text('first_run_done = true\nkeys_seen = ["OpenAI"]\ntray_notice_shown = true\ntheme = "dark"\n')
+    loaded = load_settings(path)
+    assert loaded.problem is None and loaded.warnings == []
+    assert loaded.moved == {"first_run_done": True, "keys_seen": ["OpenAI"], "tray_notice_shown": True}
+    assert "first_run_done" not in settings_to_toml(loaded.settings)
 
-    for bad in ("not json", '{"a": 1}', "[1, 2]"):
-        out = subprocess.run(
-            [sys.executable, "-m", "desktop_chat.core.secrets"], input=bad, capture_output=True, text=True, timeout=60
-        )
-        assert out.returncode == 2 and out.stdout == ""
+
+def test_the_settings_store_writes_tells_and_survives_a_refusing_disk(tmp_path):
+    path = tmp_path / "cfg" / "settings.toml"
+    store = SettingsStore(Settings(), path)
+    heard = []
+    store.subscribe(lambda old, new: heard.append((old.theme, new.theme)))
+    store.update(replace(store.current, theme="dark"))
+    assert heard == [("system", "dark")] and load_settings(path).settings.theme == "dark"
+    store.update(store.current)  # nothing changed: nothing written, nobody told
+    assert len(heard) == 1
+    path.unlink()
+    path.mkdir()  # the file cannot be written any more (a folder is in its place)
+    with pytest.raises(SettingsWriteError, match="apply until you quit"):
+        store.update(replace(store.current, theme="light"))
+    assert store.current.theme == "light" and heard[-1] == ("dark", "light")  # in force all the same

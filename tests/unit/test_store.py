@@ -8,7 +8,8 @@ import stat
 import pytest
 
 from desktop_chat.core.conversation import INTERRUPTED, STREAMING, version_label
-from desktop_chat.core.store import MIGRATIONS, HistoryStore, StoreError
+from desktop_chat.core.migrations import MIGRATIONS, m001_initial
+from desktop_chat.core.store import HistoryStore, StoreError
 
 
 @pytest.fixture
@@ -102,8 +103,6 @@ def test_old_schema_is_migrated_and_indexed(tmp_path):
     # A history written by the first release (schema 1) opens in this one, searchable.
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    from desktop_chat.core.store import m001_initial
-
     m001_initial(db)
     db.execute("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (1, 'old', 1, 1)")
     db.execute(

@@ -1,0 +1,139 @@
+"""`desktop-chat ask`: one reply streamed to stdout, through the same chat controller as the
+window; the exchange is kept in the history (as `llm` logs every prompt) unless -n."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TextIO
+
+from .cli import LATEST, stdout_closed
+from .core.chat import ChatController, ChatListener
+from .core.events import StreamEvent, TextDelta
+from .core.paths import AppPaths
+from .core.providers import NoEndpoint
+from .core.services import HistoryUse, Services, open_services
+from .core.store import StoreError
+
+
+def fail(message: str, code: int) -> int:
+    print(f"desktop-chat: {message}", file=sys.stderr)
+    return code
+
+
+def read_prompt(prompt: str | None) -> str | None:
+    if prompt is not None:
+        return prompt
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    return sys.stdin.read()
+
+
+async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
+    continue_id = args.continue_id
+    prompt = args.prompt
+    if continue_id not in (None, LATEST) and not continue_id.isdigit():
+        # `ask -c "a question"`: -c took the prompt for an id.
+        if prompt is not None:
+            return fail(f"-c takes a conversation id, not {continue_id!r}", 2)
+        continue_id, prompt = LATEST, continue_id
+    if continue_id is not None and args.no_log:
+        return fail("--continue carries on a conversation in the history; it cannot be used with --no-log", 2)
+    prompt = read_prompt(prompt)
+    if prompt is None:
+        return fail("no prompt given (pass it as an argument or on stdin)", 2)
+    if not prompt.strip():
+        return fail("the prompt is empty", 2)
+    try:
+        services = open_services(paths, HistoryUse.NONE if args.no_log else HistoryUse.COMMAND)
+    except (StoreError, OSError) as exc:
+        return fail(f"{exc} (--no-log asks without the history)", 2)
+    for notice in services.notices:
+        print(f"desktop-chat: {notice}", file=sys.stderr)
+    reply = PrintReply(sys.stdout)
+    try:
+        return await _ask(services, services.chat(reply), reply, args, continue_id, prompt)
+    finally:
+        await services.aclose()
+        services.close()
+
+
+async def _ask(
+    services: Services,
+    chat: ChatController,
+    reply: PrintReply,
+    args: argparse.Namespace,
+    continue_id: str | None,
+    prompt: str,
+) -> int:
+    directory = services.directory
+    provider, model = args.ask_provider or args.provider, args.ask_model or args.model
+    if provider and provider not in directory.names():
+        return fail(f"unknown provider '{provider}' (known: {', '.join(directory.names())})", 2)
+    if continue_id is not None:
+        latest = services.store.conversations(limit=1)
+        target = (latest[0].id if latest else None) if continue_id == LATEST else int(continue_id)
+        if target is None or not chat.open(target):
+            return fail("there is no conversation to continue" if target is None else f"no conversation {target}", 2)
+        if provider or model:
+            choice = directory.choose(provider or chat.choice.provider, model)
+            chat.set_choice(choice.provider, choice.model)
+    else:
+        directory.preferred = (provider, model)
+        chat.new_chat()
+    try:
+        directory.check_endpoint(chat.choice.provider)
+    except NoEndpoint as exc:
+        return fail(str(exc), 2)
+    if args.system is not None or args.temperature is not None:
+        system, temperature = chat.conversation_settings()
+        chosen_system = args.system if args.system is not None else system
+        chosen_temperature = args.temperature if args.temperature is not None else temperature
+        if not chat.set_conversation_settings(chosen_system, chosen_temperature):
+            return 1  # (why was said on stderr)
+    task = chat.send(prompt)
+    if task is None:
+        return 1
+    try:
+        outcome = await task
+    except asyncio.CancelledError:
+        outcome = None
+    if reply.closed:
+        return stdout_closed()
+    reply.end_line()
+    if outcome is not None and outcome.failure is not None:
+        return fail(outcome.failure.message, 1)
+    return 0
+
+
+class PrintReply(ChatListener):
+    """Writes the reply to stdout as it streams; what the user must read goes to stderr."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.closed = False
+        self.last = "\n"
+
+    def stream_event(self, event: StreamEvent) -> None:
+        if not isinstance(event, TextDelta) or self.closed:
+            return
+        try:
+            self.out.write(event.text)
+            self.out.flush()
+        except BrokenPipeError:
+            # Nobody reads any more: stop the reply (it is kept, marked stopped).
+            self.closed = True
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+            return
+        self.last = event.text[-1:]
+
+    def notice(self, text: str) -> None:
+        print(f"desktop-chat: {text}", file=sys.stderr)
+
+    def end_line(self) -> None:
+        if self.last != "\n":
+            self.out.write("\n")
+            self.out.flush()

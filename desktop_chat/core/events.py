@@ -1,0 +1,116 @@
+"""What a streamed reply is made of, above the wire: typed events, and the one function
+that turns a server's chunk (already JSON) into them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from desktop_chat.errors import DesktopChatError
+
+
+class FailureKind(StrEnum):
+    """Why a reply failed. The UI offers Retry for all; some carry more (retry_after)."""
+
+    AUTH = "auth"  # 401, 403
+    NOT_FOUND = "not_found"  # 404: the model or the address
+    RATE_LIMIT = "rate_limit"  # 429, with retry_after when the server said when
+    SERVER = "server"  # 5xx
+    BAD_REQUEST = "bad_request"  # any other 4xx
+    HTML = "html"  # a web page instead of the API: wrong URL, proxy, captive portal
+    CONNECTION = "connection"  # refused, unreachable
+    DNS = "dns"  # the host name did not resolve
+    TIMEOUT = "timeout"  # the SDK's own timeout
+    FIRST_TOKEN_TIMEOUT = "first_token_timeout"  # nothing arrived in time
+    IDLE_TIMEOUT = "idle_timeout"  # the reply stopped arriving
+    CUT = "cut"  # the connection broke mid-reply
+    INTERRUPTED = "interrupted"  # the body ended with no finish reason and no [DONE]
+    MALFORMED = "malformed"  # a chunk that is not a chat completion chunk
+    STREAM_ERROR = "stream_error"  # an error object inside a 200 stream
+    UNEXPECTED = "unexpected"  # anything else, named
+    SETUP = "setup"  # no key, no model, an unknown provider: nothing was sent
+    CONTEXT = "context"  # the conversation is longer than the model's context
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, in words for the user, plus what the UI needs to offer a retry."""
+
+    kind: FailureKind
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    failure: Failure
+
+
+StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished | Failed
+
+
+class MalformedChunk(DesktopChatError, ValueError):
+    """A chunk of the stream that is valid JSON but not a chat completion chunk."""
+
+
+def chunk_events(chunk: Any) -> list[StreamEvent]:
+    """Turn one chunk (the JSON object the server sent) into our events. Only the
+    first choice is shown; anything not shaped like a chunk is malformed."""
+    if not isinstance(chunk, dict):
+        raise MalformedChunk(f"a chunk that is not an object: {str(chunk)[:80]}")
+    events: list[StreamEvent] = []
+    choices = chunk.get("choices")
+    if choices is None:
+        choices = []
+    if not isinstance(choices, list):
+        raise MalformedChunk("'choices' is not a list")
+    for choice in choices:
+        if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                events.append(ReasoningDelta(reasoning))
+            for key in ("content", "refusal"):
+                text = delta.get(key)
+                if isinstance(text, str) and text:
+                    events.append(TextDelta(text))
+        finish_reason = choice.get("finish_reason")
+        if isinstance(finish_reason, str) and finish_reason:
+            events.append(Finished(finish_reason))
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        x_groq = chunk.get("x_groq")  # Groq puts it here
+        usage = x_groq.get("usage") if isinstance(x_groq, dict) else None
+    if isinstance(usage, dict):
+        events.append(UsageReport(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens")))
+    return events
+
+
+def _count(usage: dict[str, Any], key: str) -> int | None:
+    value = usage.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,190 @@
+"""ChatPresenter: the Qt side of one ChatController. It shows the chat in a ChatView, takes
+the user's words from a Composer, carries out the links under each message, and turns
+what the controller reports into signals for the window around it. The main window and
+quick ask each have one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication
+
+from desktop_chat.core.chat import ChatController, ChatListener
+from desktop_chat.core.conversation import Message, version_label
+from desktop_chat.core.events import ReasoningDelta, StreamEvent, TextDelta
+from desktop_chat.core.services import Services
+from desktop_chat.core.session import PendingReply, ReplyOutcome
+
+from .actions import MessageAction
+from .chat_view import ChatView, MessageItem
+from .composer import Composer
+
+# Messages rendered when a conversation opens, and how many more "Show earlier" adds.
+TRANSCRIPT_WINDOW = 60
+EARLIER_PAGE = 200
+
+
+class ChatPresenter(QObject, ChatListener):
+    busyChanged = Signal(bool)
+    # Another conversation, or its title, provider or model changed.
+    conversationChanged = Signal()
+    # The reply (a Message) is final: streamed, failed or stopped.
+    replyFinished = Signal(object)
+    # Something the user must read; something passing for a status line ("" clears it).
+    noticeRaised = Signal(str)
+    statusChanged = Signal(str)
+    # An earlier message of the user's is being edited in the composer (or no longer is).
+    editingChanged = Signal(bool)
+
+    def __init__(self, services: Services, view: ChatView, composer: Composer, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.composer = composer
+        self.chat: ChatController = services.chat(self)
+        self.store = services.store
+        # Asked before a message is sent; False keeps it in the composer (the window says why).
+        self.may_send: Callable[[], bool] = lambda: True
+        # The message being edited, and what the composer held before the edit began.
+        self.editing: int | None = None
+        self._draft = ""
+        # How many of the last messages of the branch are rendered.
+        self.window = TRANSCRIPT_WINDOW
+        self._shown_conversation: int | None = None
+        composer.submitted.connect(self.submit)
+        view.messageAction.connect(self.act)
+        view.earlierRequested.connect(self.show_earlier)
+        view.linkOpened.connect(self.statusChanged)
+        self._actions: dict[MessageAction, Callable[[int], object]] = {
+            MessageAction.COPY: self.copy,
+            MessageAction.EDIT: self.begin_edit,
+            MessageAction.REGENERATE: self.chat.regenerate,
+            MessageAction.RETRY: self.chat.retry,
+            MessageAction.CONTINUE: self.chat.continue_reply,
+            MessageAction.PREVIOUS: lambda message_id: self.chat.select_version(message_id, -1),
+            MessageAction.NEXT: lambda message_id: self.chat.select_version(message_id, +1),
+        }
+
+    # What the user does
+
+    def submit(self, text: str) -> None:
+        if self.chat.busy or not text.strip() or not self.may_send():
+            return  # (when it may not be sent, the text stays where it is)
+        if self.editing is not None:
+            task = self.chat.edit(self.editing, text)
+        else:
+            task = self.chat.send(text)
+        if task is not None:
+            self.editing, self._draft = None, ""
+            self.editingChanged.emit(False)
+            self.composer.clear()
+
+    def act(self, action: MessageAction, message_id: int) -> None:
+        self._actions[action](message_id)
+
+    def stop_or_cancel(self) -> None:
+        """Esc: stop the reply; when there is none, give up the edit."""
+        if self.chat.busy:
+            self.chat.stop()
+        elif self.editing is not None:
+            self.cancel_edit()
+
+    def _message(self, message_id: int) -> Message | None:
+        return self.chat.tree.messages.get(message_id) or self.store.message(message_id)
+
+    def copy(self, message_id: int) -> None:
+        message = self._message(message_id)
+        if message is not None:
+            QGuiApplication.clipboard().setText(message.content)
+            self.statusChanged.emit("Message copied as markdown")
+
+    def copy_last_reply(self) -> None:
+        reply = self.chat.last_reply()
+        if reply is not None:
+            QGuiApplication.clipboard().setText(reply.content)
+            self.statusChanged.emit("Last reply copied as markdown")
+
+    def begin_edit(self, message_id: int) -> None:
+        message = self._message(message_id)
+        if message is None or message.role != "user" or self.chat.busy:
+            return
+        if self.editing is None:
+            self._draft = self.composer.toPlainText()  # given back if the edit is given up
+        self.editing = message_id
+        self.composer.setPlainText(message.content)
+        self.composer.setFocus()
+        self.editingChanged.emit(True)
+
+    def cancel_edit(self) -> None:
+        if self.editing is None:
+            return
+        self.editing = None
+        self.composer.setPlainText(self._draft)
+        self._draft = ""
+        self.editingChanged.emit(False)
+
+    def show_earlier(self) -> None:
+        first = self.view.first_message_id
+        self.window += EARLIER_PAGE
+        self.chat.show_current()
+        if first is not None:
+            self.view.scrollToAnchor(f"m{first}")
+            self.view.stop_following()
+
+    def reveal(self, message_id: int, text: str) -> None:
+        """Scroll to a message of the branch shown (rendering back to it) and mark `text` in it."""
+        path = [m.id for m in self.chat.tree.path_to(self.chat.current_leaf())]
+        if message_id in path and len(path) - path.index(message_id) > self.window:
+            self.window = len(path) - path.index(message_id) + 5
+            self.chat.show_current()
+        self.view.reveal(message_id, text)
+
+    def _item(self, message: Message) -> MessageItem:
+        tree = self.chat.tree
+        if message.id not in tree.messages:
+            tree.add(message)
+        position, count = version_label(tree, message)
+        return MessageItem(message, position, count)
+
+    # What the chat reports (ChatListener)
+
+    def show_branch(self, leaf_id: int | None) -> None:
+        path = self.chat.tree.path_to(leaf_id)
+        shown = path[-self.window :]
+        self.view.show_messages([self._item(m) for m in shown], hidden_before=len(path) - len(shown))
+
+    def append_message(self, message: Message) -> None:
+        self.view.append_message(self._item(message))
+
+    def reply_started(self, pending: PendingReply) -> None:
+        self.view.begin_reply(pending.reply, prefix=pending.prefix)
+
+    def stream_event(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.view.append_delta(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self.view.show_thinking()
+
+    def reply_finished(self, pending: PendingReply, outcome: ReplyOutcome | None) -> None:
+        shown = self.chat.conversation
+        if shown is not None and shown.id == pending.reply.conversation_id:
+            self.view.end_reply(self._item(pending.reply))
+        self.replyFinished.emit(pending.reply)
+
+    def conversation_changed(self) -> None:
+        shown = self.chat.conversation.id if self.chat.conversation else None
+        if shown != self._shown_conversation:
+            # Another conversation: it opens with its last messages, and no edit carries over.
+            self._shown_conversation = shown
+            self.window = TRANSCRIPT_WINDOW
+            self.cancel_edit()
+        self.conversationChanged.emit()
+
+    def busy_changed(self, busy: bool) -> None:
+        self.busyChanged.emit(busy)
+
+    def notice(self, text: str) -> None:
+        self.noticeRaised.emit(text)
+
+    def status(self, text: str) -> None:
+        self.statusChanged.emit(text)

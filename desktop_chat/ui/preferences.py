@@ -1,0 +1,48 @@
+"""The settings that change how the app looks and behaves, put in effect at start and on
+each change: colours, text size, the send key, starting at login."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
+
+from desktop_chat.core.settings import Settings, SettingsStore
+from desktop_chat.platform.autostart import set_autostart
+
+from .chat_view import ChatView
+from .composer import Composer
+from .theme import apply_scheme
+
+
+class Preferences:
+    def __init__(self, settings: SettingsStore) -> None:
+        self.settings = settings
+        # Every transcript and message box, in the main window and quick ask.
+        self._followers: list[tuple[ChatView, Composer]] = []
+        settings.subscribe(self._changed)
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and settings.current.theme != "system":
+            apply_scheme(app, settings.current.theme)
+
+    def follow(self, view: ChatView, composer: Composer) -> None:
+        """Keep this transcript's and message box's text size and send key as the settings say."""
+        self._followers.append((view, composer))
+        self._apply_text(view, composer, self.settings.current)
+
+    def _changed(self, old: Settings, new: Settings) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and old.theme != new.theme:
+            apply_scheme(app, new.theme)  # a palette change reaches every window, which re-renders
+        for view, composer in self._followers:
+            self._apply_text(view, composer, new)
+        if old.start_at_login != new.start_at_login:
+            set_autostart(new.start_at_login, "desktop-chat")
+
+    @staticmethod
+    def _apply_text(view: ChatView, composer: Composer, settings: Settings) -> None:
+        for widget in (view, composer):
+            font = QFont(widget.font())
+            font.setPointSizeF(settings.font_size or QApplication.font().pointSizeF())
+            widget.setFont(font)
+        view.document().setDefaultFont(view.font())
+        composer.set_send_key(settings.send_key)

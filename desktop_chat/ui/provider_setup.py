@@ -1,0 +1,98 @@
+"""File → Providers… and what saving it means: the settings, keys stored (or, with no
+keyring, a private file offered), keys of removed providers deleted, and conversations
+following a renamed provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from desktop_chat.core.secrets import KeyringUnavailable
+from desktop_chat.core.services import Services
+
+from .operations import Writes
+from .providers_dialog import ProvidersDialog
+
+
+class ProviderSetup:
+    def __init__(self, parent: QWidget, services: Services, writes: Writes, status: Callable[[str], None]) -> None:
+        self.parent = parent
+        self.services = services
+        self.writes = writes
+        self.status = status
+        # Where keys go if there is no keyring and the user agrees to a private file.
+        self.key_file: Path | None = services.paths.key_file if services.paths else None
+
+    def edit(self, intro: str = "") -> ProvidersDialog:
+        dialog = ProvidersDialog(self.services.settings.current, self.services.keys, self.parent, intro=intro)
+        dialog.accepted.connect(lambda: self.save(dialog))
+        dialog.open()
+        return dialog
+
+    def save(self, dialog: ProvidersDialog) -> None:
+        services = self.services
+        old, new = services.settings.current, dialog.result_settings
+        before = {p.id: p for p in old.providers}
+        after = {p.id: p for p in new.providers}
+        for provider in new.providers:
+            previous = before.get(provider.id)
+            if previous is not None and previous.name != provider.name:
+                # First, so that a chat on that provider follows the rename too.
+                self._rename(previous.name, provider.name)
+        for ident, provider in before.items():
+            if ident not in after:
+                services.keys.delete(provider)
+        unsaved = []
+        for ident, key in dialog.entered_keys.items():
+            if ident in after:
+                try:
+                    services.keys.set(after[ident], key)
+                except KeyringUnavailable:
+                    unsaved.append(after[ident].name)
+        services.keys.forget_lookups()
+        self.writes.run(lambda: services.settings.update(new))
+        services.state.update(first_run_done=True)
+        if unsaved:
+            self.offer_key_file()
+
+    def _rename(self, old: str, new: str) -> None:
+        self.writes.run(lambda: self.services.store.rename_provider(old, new))
+
+    def offer_key_file(self) -> QMessageBox | None:
+        """No keyring works here: offer a file only the user can read, or this session only."""
+        if self.key_file is None:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "No keyring",
+            "This system has no keyring to keep API keys safe. Keep them in a file that only "
+            f"you can read ({self.key_file})? Otherwise they are used until you quit.",
+            QMessageBox.StandardButton.NoButton,
+            self.parent,
+        )
+        use_file = box.addButton("Keep in a private file", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("This session only", QMessageBox.ButtonRole.RejectRole)
+
+        def chosen() -> None:
+            if box.clickedButton() is not use_file or self.key_file is None:
+                return
+            key_file, services = self.key_file, self.services
+            try:
+                services.keys.use_file(key_file)
+            except OSError as exc:
+                self.writes.notice(
+                    f"The keys could not be written to {key_file} ({exc.strerror or exc}); "
+                    "they are used until you quit."
+                )
+                return
+            if self.writes.run(
+                lambda: services.settings.update(replace(services.settings.current, key_storage="file"))
+            ):
+                self.status(f"Keys are kept in {key_file}, readable only by you")
+
+        box.finished.connect(chosen)
+        box.open()
+        return box
