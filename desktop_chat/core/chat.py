@@ -140,7 +140,8 @@ class ChatController:
             return
         self.conversation = fresh
         if (fresh.provider, fresh.model) != (current.provider, current.model) and fresh.provider and fresh.model:
-            self.choice = self.directory.choose(fresh.provider, fresh.model)
+            # Changed elsewhere (a provider renamed): the chat sends where the conversation says.
+            self.choice = Choice(fresh.provider, fresh.model)
         self.listener.conversation_changed()
 
     # The provider and model

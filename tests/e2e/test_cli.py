@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,70 @@ def test_ask_uses_openai_env_variables(fake_server, isolated_home):
     assert out.returncode == 0 and out.stdout == "env ok\n"
     assert fake_server.headers[-1]["authorization"] == "Bearer sk-env"
     assert fake_server.requests[-1]["model"] == "gpt-4o-mini"
+
+
+def history_json(*args):
+    out = subprocess.run(
+        [sys.executable, "-m", "desktop_chat", "history", *args, "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode in (0, 1), out.stderr
+    return json.loads(out.stdout)
+
+
+def test_ask_keeps_its_exchange_in_the_history_unless_told_not_to(fake_server, isolated_home):
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(Reply(body=text_stream(["Kept."])), Reply(body=text_stream(["Forgotten."])))
+    assert ask("Remember this").returncode == 0
+    listed = history_json("list")
+    assert [c["title"] for c in listed] == ["Remember this"]
+    shown = history_json("show", str(listed[0]["id"]))
+    assert [(m["role"], m["content"]) for m in shown["messages"]] == [("user", "Remember this"), ("assistant", "Kept.")]
+    assert ask("-n", "Not this").returncode == 0  # --no-log
+    assert [c["title"] for c in history_json("list")] == ["Remember this"]
+
+
+def test_ask_continue_carries_on_the_latest_or_a_given_conversation(fake_server, isolated_home):
+    write_settings(isolated_home, fake_server.base_url)
+    assert ask("first question").returncode == 0
+    first_id = history_json("list")[0]["id"]
+    assert ask("another topic").returncode == 0
+    out = ask("-c", "and a follow-up")  # -c alone: the latest
+    assert out.returncode == 0, out.stderr
+    assert [m["content"] for m in fake_server.requests[-1]["messages"]] == [
+        "another topic",
+        "You said: another topic",
+        "and a follow-up",
+    ]
+    out = ask("--continue", str(first_id), "back to the first", "--system", "Be brief.")
+    assert out.returncode == 0, out.stderr
+    assert [m["content"] for m in fake_server.requests[-1]["messages"]] == [
+        "Be brief.",
+        "first question",
+        "You said: first question",
+        "back to the first",
+    ]
+    assert len(history_json("list")) == 2
+    assert len(history_json("show", str(first_id))["messages"]) == 4
+    for args, words in [(("-c", "999", "hi"), "no conversation 999"), (("-c", "-n", "hi"), "--no-log")]:
+        out = ask(*args)
+        assert out.returncode == 2 and words in out.stderr
+
+
+def test_ask_into_a_closed_pipe_ends_quietly_and_keeps_what_arrived(fake_server, isolated_home):
+    # `desktop-chat ask ... | head -3`: the reader leaves after three lines.
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(Reply(body=text_stream([f"line {i}\n" for i in range(300)], delay=0.01)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_chat", "ask", "count"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()
+    assert proc.wait(60) == 1
+    stderr = proc.stderr.read()
+    assert lines == ["line 0\n", "line 1\n", "line 2\n"]
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr and stderr == ""
+    reply = history_json("show", str(history_json("list")[0]["id"]))["messages"][-1]
+    assert reply["status"] == "stopped" and reply["content"].startswith("line 0\nline 1\nline 2\n")

@@ -61,6 +61,7 @@ def test_shortcut_opens_quick_ask_and_the_answer_is_kept(display, fake_server, i
     assert wait_for(lambda: not visible(display, "Quick Ask"))
     app.send_signal(signal.SIGTERM)
     assert app.wait(15) == 0
+    assert app.stdout.read() == ""  # no Qt warning, no traceback
 
 
 @needs_x
@@ -88,6 +89,8 @@ def test_single_instance_and_quick_ask_forwarding(display, fake_server, isolated
     assert again.wait(20) == 0 and third.poll() is None
     third.send_signal(signal.SIGTERM)
     assert third.wait(15) == 0
+    for process in (second, forward, again, third):
+        assert process.stdout.read() == ""  # no Qt warning, no traceback
 
 
 @needs_x

@@ -78,13 +78,16 @@ def stored_reply(home, status=None):
 
 
 @pytest.fixture
-def app_process():
+def app_process(tmp_path):
     started = []
     yield started
     for app in started:
         if app.poll() is None:
             app.send_signal(signal.SIGKILL)
             app.wait()
+    # What the app printed (stdout and stderr): nothing at all, so no Qt warning and no traceback.
+    log = tmp_path / "app.log"
+    assert not log.exists() or log.read_text() == "", log.read_text()
 
 
 @needs_x

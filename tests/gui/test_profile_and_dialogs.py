@@ -224,3 +224,34 @@ def test_read_only_history_keeps_the_typed_message(qtbot, window_factory, fake_s
     assert window.composer.toPlainText() == "please keep this"
     assert "read-only" in window.notice_bar.text() and fake_server.requests == []
     window.store.db.execute("PRAGMA query_only = OFF")
+
+
+def test_a_renamed_provider_keeps_its_key_and_a_removed_one_takes_it_along(qtbot, window_factory, fake_server):
+    from dataclasses import replace
+
+    from desktop_chat.core.secrets import KeyStore
+    from desktop_chat.core.settings import ProviderConfig
+    from tests.fakes import memory_keyring
+
+    groq = ProviderConfig("Groq", "https://api.groq.com/openai/v1", "llama-3.3-70b-versatile")
+    settings = make_settings(fake_server.base_url)
+    window = window_factory(replace(settings, providers=(*settings.providers, groq)))
+    KeyStore().set(groq, "sk-groq")
+    talk = window.store.create_conversation("On Groq", provider="Groq", model="llama-3.3-70b-versatile")
+    window.open_conversation(talk.id)
+    dialog = window.edit_providers()
+    dialog.list.setCurrentRow(1)
+    assert dialog.key.placeholderText().startswith("a key is stored")
+    dialog.name.setText("Groq cloud")
+    dialog._save()
+    renamed = window.settings.current.provider("Groq cloud")
+    assert renamed is not None and renamed.id == groq.id
+    assert KeyStore().get(renamed) == "sk-groq"  # the key followed the rename
+    assert window.store.conversation(talk.id).provider == "Groq cloud"  # and so did the conversation
+    assert window.picker.provider_box.currentText() == "Groq cloud"
+    dialog = window.edit_providers()
+    dialog.list.setCurrentRow(1)
+    dialog._remove()
+    dialog._save()
+    assert [p.name for p in window.settings.current.providers] == ["Test server"]
+    assert KeyStore().get(renamed) is None and memory_keyring._load() == {}  # the key went with it

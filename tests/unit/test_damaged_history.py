@@ -165,3 +165,35 @@ def test_kill_9_fifty_times_mid_stream(tmp_path, fake_server):
     assert interrupted >= 40  # nearly every round was cut mid-reply and says so now
     assert partial >= 40  # and kept what had arrived
     store.close()
+
+
+def test_a_write_that_finds_the_file_damaged_has_it_checked_at_the_next_start(tmp_path, good_history, monkeypatch):
+    from desktop_chat.core import profile
+
+    # A large history is checked at start only when something says it should be.
+    monkeypatch.setattr(profile, "CHECK_ALWAYS_BELOW", 0)
+
+    def break_messages_root(path):
+        db = sqlite3.connect(path)
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+        db.close()
+        data = bytearray(path.read_bytes())
+        data[(root - 1) * size + 8 : root * size] = b"\xff" * (size - 8)
+        path.write_bytes(bytes(data))
+
+    paths = profile_with(tmp_path, break_messages_root, good_history)
+    notices: list[str] = []
+    store = open_history(paths, notices)
+    assert notices == []  # not checked: nothing said it should be
+    conversation = store.conversations()[0]
+    with pytest.raises(StoreWriteError, match="damaged .what can be read is recovered at the next start"):
+        store.add_message(conversation.id, None, "user", "one more")
+    close_history(paths, store)
+    store = open_history(paths, notices)  # the next start keeps its promise
+    assert len(notices) == 1 and "damaged" in notices[0] and "recovered" in notices[0]
+    assert store.check() is None and store.count_conversations() > 0
+    close_history(paths, store)
+    notices.clear()
+    close_history(paths, open_history(paths, notices))
+    assert notices == []  # once

@@ -166,3 +166,23 @@ def test_pinned_first_then_activity(store):
     assert [c.title for c in store.conversations()] == ["a", "b"]
     assert [c.title for c in store.conversations(offset=1, limit=1)] == ["b"]
     assert store.count_conversations() == 2
+
+
+def test_the_store_says_which_conversation_changed_once_the_write_is_done(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    heard: list[int | None] = []
+    store.subscribe(heard.append)
+    conv = store.create_conversation("a")
+    user = store.add_message(conv.id, None, "user", "hi")
+    store.update_message(user.id, content="hello")  # a message's text: no list shows it
+    store.set_pinned(conv.id, True)
+    store.rename_provider("nobody", "still nobody")  # changed nothing: nothing said
+    assert heard == [conv.id, conv.id, conv.id]
+    store.db.execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreError):
+        store.update_conversation(conv.id, title="refused")
+    assert len(heard) == 3  # a refused write is not announced
+    store.db.execute("PRAGMA query_only = OFF")
+    store.trash_conversation(conv.id)
+    assert store.purge_trash() == 1 and heard[-1] is None  # many at once
+    store.close()
