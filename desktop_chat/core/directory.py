@@ -4,7 +4,7 @@ model a chat uses (`choose`, the one place that decides it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .discovery import KNOWN_SERVERS, FoundServer, find_local_servers
@@ -94,6 +94,18 @@ class ProviderDirectory:
             names.append(LOCAL_NAME)
         names.extend(n for n in self.found if n not in names)
         return names
+
+    def add_local_model(self, path: Path) -> GgufInfo:
+        """Serve a .gguf file from the local provider from now on (kept in the settings).
+        Raises NoEndpoint without the local runtime, ValueError or OSError for a file that
+        is not a model, SettingsWriteError when the settings could not be saved."""
+        if self.local is None:
+            raise NoEndpoint("Local models need the local runtime: pip install 'desktop-chat[local]'.")
+        info = read_gguf_info(path)
+        settings = self.settings
+        if str(path) not in settings.local_models:
+            self._settings.update(replace(settings, local_models=(*settings.local_models, str(path))))
+        return info
 
     def describe(self, name: str) -> str:
         """A line about a provider for its tooltip, where there is something to say."""

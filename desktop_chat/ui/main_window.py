@@ -6,7 +6,6 @@ list, ui/model_picker.py the provider and model, ui/import_export.py the files."
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,12 @@ from PySide6.QtWidgets import (
 
 from desktop_chat import APP_NAME
 from desktop_chat.core.conversation import COMPLETE, Conversation, Message
-from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID, read_gguf_info
+from desktop_chat.core.local_models import LOCAL_NAME, TINY_MODEL_ID
 from desktop_chat.core.providers import NoEndpoint
 from desktop_chat.core.sdk import warm_up_sdk
 from desktop_chat.core.services import Services
 from desktop_chat.core.settings import Settings
+from desktop_chat.errors import SaveFailed
 
 from .actions import Command, Commands
 from .chat_presenter import ChatPresenter
@@ -42,7 +42,7 @@ from .model_picker import ModelPicker
 from .notices import NoticeBar
 from .operations import Writes
 from .preferences import Preferences
-from .provider_setup import ProviderSetup
+from .provider_setup import KeyLookup, ProviderSetup
 from .sidebar import Sidebar
 from .theme import is_dark
 
@@ -64,8 +64,6 @@ class MainWindow(QMainWindow):
     # Once, when the window has painted for the first time: start-up work that can
     # wait (the keyring, the quick-ask window, looking for local servers) starts here.
     first_painted = Signal()
-    # The keyring has answered (the default choice for new chats may change).
-    keysAnswered = Signal()
 
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -79,7 +77,6 @@ class MainWindow(QMainWindow):
         self.tray: QSystemTrayIcon | None = None
         self._quitting = False
         self._painted = False
-        self.keys_task: asyncio.Task[None] | None = None
         self.commands = Commands(self)
         self._build()
         self._connect()
@@ -102,6 +99,7 @@ class MainWindow(QMainWindow):
         self.preferences.follow(self.chat_view, self.composer)
         self.files = ImportExport(self, self.store, lambda: self.chat.conversation, self.show_notice, self.status)
         self.provider_setup = ProviderSetup(self, self.services, self.writes, self.status)
+        self.key_lookup = KeyLookup(self.services, self)
 
         self.title_label = QLabel()
         self.title_label.setObjectName("conversationTitle")
@@ -186,7 +184,8 @@ class MainWindow(QMainWindow):
         )
         self.sidebar.restored.connect(self.open_conversation)
         self.settings.subscribe(self._settings_changed)
-        self.first_painted.connect(self.look_up_keys)
+        self.first_painted.connect(self.key_lookup.start)
+        self.key_lookup.answered.connect(self._keys_answered)
 
         commands = self.commands
         commands.bind(Command.NEW_CHAT, self.new_chat)
@@ -320,31 +319,14 @@ class MainWindow(QMainWindow):
 
     @property
     def keys_answered(self) -> bool:
-        return self.services.keys.answered
-
-    def look_up_keys(self) -> None:
-        """Ask the keyring in the background (a helper process); the window stays live meanwhile."""
-        if not self.keys_answered and self.keys_task is None:
-            self.keys_task = asyncio.ensure_future(self._look_up_keys())
-
-    async def _look_up_keys(self) -> None:
-        keys = self.services.keys
-        held = await keys.look_up_in_background(self.services.directory.providers_taking_keys())
-        self._keys_answered(held)
+        return self.key_lookup.done
 
     def settle_keys(self) -> None:
-        """Wait for the keyring now (only when its answer is needed before it came)."""
-        held = self.services.keys.settle(self.services.directory.providers_taking_keys())
-        if held is not None:
-            self._keys_answered(held)
+        self.key_lookup.settle()
 
-    def _keys_answered(self, held: frozenset[str]) -> None:
-        if self._quitting:
-            return
-        self.services.remember_keys(held)
+    def _keys_answered(self) -> None:
         self.chat.keys_answered()
         self.update_send_state()
-        self.keysAnswered.emit()
 
     def find_local_servers(self) -> None:
         self.picker.find_local_servers()
@@ -356,18 +338,14 @@ class MainWindow(QMainWindow):
 
     def add_local_model(self, path: Path) -> str | None:
         """Add a .gguf file to the local provider and choose it; returns its model id, or None (and says why)."""
-        if self.services.directory.local is None:
-            self.show_notice("Local models need the local runtime: pip install 'desktop-chat[local]'.")
-            return None
         try:
-            info = read_gguf_info(path)
+            info = self.services.directory.add_local_model(path)
+        except (NoEndpoint, SaveFailed) as exc:
+            self.show_notice(str(exc))
+            return None
         except (OSError, ValueError, ImportError) as exc:
             self.show_notice(f"Could not add {path.name}: {exc}")
             return None
-        current = self.settings.current
-        if str(path) not in current.local_models:
-            added = replace(current, local_models=(*current.local_models, str(path)))
-            self.writes.run(lambda: self.settings.update(added))
         self.chat.set_choice(LOCAL_NAME, path.stem)
         self.status(f"Added {info.label}")
         return path.stem
@@ -424,17 +402,17 @@ class MainWindow(QMainWindow):
         """Cancel everything in flight: the reply (kept, marked stopped), model listing, probes."""
         self.chat.shutdown()
         self.picker.shutdown()
-        if self.keys_task is not None:
-            self.keys_task.cancel()
+        self.key_lookup.cancel()
 
     @property
     def idle(self) -> bool:
-        return self.chat.idle and self.picker.idle and (self.keys_task is None or self.keys_task.done())
+        lookup = self.key_lookup.task
+        return self.chat.idle and self.picker.idle and (lookup is None or lookup.done())
 
     async def wait_for_tasks(self) -> None:
         """Let cancelled work finish its clean-up (a stopped reply is saved as 'stopped')."""
         await self.chat.wait()
-        pending = [t for t in (self.picker.models_task, self.picker.discovery_task, self.keys_task) if t]
+        pending = [t for t in (self.picker.models_task, self.picker.discovery_task, self.key_lookup.task) if t]
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 

