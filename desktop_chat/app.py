@@ -8,12 +8,16 @@ import gc
 import signal
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import APP_NAME, __version__
 from .core.paths import AppPaths
 from .core.services import HistoryUse, Services, open_services
 from .core.settings import OPENAI_NAME
 from .core.store import NewerHistory
+
+if TYPE_CHECKING:
+    from .ui.desktop import DesktopIntegration
 
 FIRST_RUN_INTRO = (
     "Welcome to Desktop Chat. Enter your OpenAI API key (kept in the system keyring), or add another "
@@ -76,12 +80,12 @@ def run_gui(options: LaunchOptions) -> int:
 
     def integrate() -> DesktopIntegration:
         # The quick-ask window, the X key grab and the tray: made once, kept hidden.
+        from .ui.desktop import DesktopIntegration
+
         if not holder:
             holder.append(DesktopIntegration(app, window, services))
             instance.received.connect(holder[0].command)
         return holder[0]
-
-    from .ui.desktop import DesktopIntegration
 
     if options.quick_ask:
         desktop = integrate()
@@ -98,7 +102,7 @@ def run_gui(options: LaunchOptions) -> int:
 
     # With the tiny local model there, a fresh start just works; keys can come later.
     def first_run() -> None:
-        window.settle_keys()
+        window.key_lookup.settle()
         if openai_provider and not services.keys.get(openai_provider):
             window.edit_providers(intro=FIRST_RUN_INTRO)
             services.state.update(first_run_done=True)
@@ -113,7 +117,7 @@ def run_gui(options: LaunchOptions) -> int:
         gc.freeze()
 
     def after_first_paint() -> None:
-        QTimer.singleShot(400, window.find_local_servers)
+        QTimer.singleShot(400, window.picker.find_local_servers)
         QTimer.singleShot(300, freeze_startup_objects)
 
     window.first_painted.connect(after_first_paint)

@@ -53,7 +53,8 @@ async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
         print(f"desktop-chat: {notice}", file=sys.stderr)
     reply = PrintReply(sys.stdout)
     try:
-        return await _ask(services, services.chat(reply), reply, args, continue_id, prompt)
+        # No title is asked for: the command ends with its reply (the first words are the title).
+        return await _ask(services, services.chat(reply, titles=False), reply, args, continue_id, prompt)
     finally:
         await services.aclose()
         services.close()
@@ -72,10 +73,15 @@ async def _ask(
     if provider and provider not in directory.names():
         return fail(f"unknown provider '{provider}' (known: {', '.join(directory.names())})", 2)
     if continue_id is not None:
-        latest = services.store.conversations(limit=1)
-        target = (latest[0].id if latest else None) if continue_id == LATEST else int(continue_id)
-        if target is None or not chat.open(target):
-            return fail("there is no conversation to continue" if target is None else f"no conversation {target}", 2)
+        store = services.store
+        latest = store.latest_conversation()
+        target = (latest.id if latest else None) if continue_id == LATEST else int(continue_id)
+        if target is None:
+            return fail("there is no conversation to continue", 2)
+        if store.in_trash(target):
+            return fail(f"conversation {target} is in the trash (Undo it in the window first)", 2)
+        if not chat.open(target):
+            return fail(f"no conversation {target}", 2)
         if provider or model:
             choice = directory.choose(provider or chat.choice.provider, model)
             chat.set_choice(choice.provider, choice.model)
@@ -98,8 +104,8 @@ async def _ask(
     try:
         outcome = await task
     except asyncio.CancelledError:
-        outcome = None
-    if reply.closed:
+        if not reply.closed:
+            raise  # Ctrl+C: the reply is kept as stopped; cli.main ends with 130
         return stdout_closed()
     reply.end_line()
     if outcome is not None and outcome.failure is not None:

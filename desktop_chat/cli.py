@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(ask(args, resolve_paths(args.ask_home or args.home)))
     except BrokenPipeError:
         return stdout_closed()
+    except KeyboardInterrupt:
+        return 130  # Ctrl+C: what had arrived is kept (as stopped); no traceback
     from .app import LaunchOptions, run_gui
 
     return run_gui(

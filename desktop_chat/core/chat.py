@@ -14,6 +14,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from desktop_chat.errors import try_to_save
+
 from .conversation import Conversation, Message, MessageTree
 from .directory import Choice
 from .events import StreamEvent
@@ -58,12 +60,13 @@ ReplyTask = asyncio.Task[ReplyOutcome | None]
 
 
 class ChatController:
-    def __init__(self, session: ChatSession, listener: ChatListener | None = None) -> None:
+    def __init__(self, session: ChatSession, listener: ChatListener | None = None, titles: bool = True) -> None:
         self.session = session
         self.store = session.store
         self.directory = session.directory
         self.settings = session.settings
         self.listener = listener or ChatListener()
+        self.titles = titles
         self.conversation: Conversation | None = None
         self.tree = MessageTree()
         self.choice: Choice = self.directory.for_new_chats()
@@ -296,8 +299,9 @@ class ChatController:
             return None
         conversation = self.conversation
         try:
-            pending = self.session.prepare_continue(self._ensure_conversation(), reply_id)
+            # The branch first: if the disk refuses it, the reply is left as it was.
             self.store.select_branch(conversation.id, reply_id)
+            pending = self.session.prepare_continue(self._ensure_conversation(), reply_id)
         except StoreWriteError as exc:
             self.listener.notice(str(exc))
             return None
@@ -332,8 +336,9 @@ class ChatController:
         try:
             outcome = await self.session.stream(pending, self.listener.stream_event)
         finally:
-            # Final in memory, even when the disk refused it.
-            self.tree.add(pending.reply)
+            # Final in memory, even when the disk refused it (unless another chat is shown by now).
+            if self.conversation is not None and self.conversation.id == pending.reply.conversation_id:
+                self.tree.add(pending.reply)
             self.listener.reply_finished(pending, outcome)
             self._set_busy(False)
         assert outcome is not None  # (stream() returns or raises)
@@ -343,7 +348,7 @@ class ChatController:
             self.listener.status(outcome.failure.message)
             if outcome.failure.retry_after:
                 self._retry_not_before = time.monotonic() + outcome.failure.retry_after
-        elif self.settings.current.model_titles and self._is_first_exchange(pending):
+        elif self.titles and self.settings.current.model_titles and self._is_first_exchange(pending):
             self.title_task = asyncio.ensure_future(self._title(pending.conversation.id))
         return outcome
 
@@ -360,12 +365,7 @@ class ChatController:
 
     def _write(self, change: Callable[[], object]) -> bool:
         """Run a change to the history; if the disk refuses it, say so and go on."""
-        try:
-            change()
-        except StoreWriteError as exc:
-            self.listener.notice(str(exc))
-            return False
-        return True
+        return try_to_save(change, self.listener.notice)
 
     # Ending
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ from desktop_chat.errors import DesktopChatError
 
 from .conversation import Conversation, Message, MessageTree
 from .files import write_private
-from .markdown import MarkdownRenderer
 from .store import HistoryStore, ImportedConversation, ImportedMessage
 
 FORMAT = "desktop-chat-history"
@@ -138,6 +136,8 @@ td, th {{ border: 1px solid #c4c7c5; padding: .25rem .5rem; }} hr {{ margin: 3re
 
 def export_html(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
     """A standalone page: no scripts, nothing remote (a CSP forbids it), model output rendered safely."""
+    from .markdown import MarkdownRenderer
+
     renderer = MarkdownRenderer()
     sections = []
     titles = []
@@ -226,6 +226,8 @@ def _count(report: ImportReport, new_id: int | None, messages: int) -> None:
 
 def read_chatgpt_export(path: Path) -> Any:
     """conversations.json, or the zip from "Export data" that contains it."""
+    import zipfile  # (with bz2 and lzma: only when a file is imported, not at every start)
+
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:

@@ -41,16 +41,17 @@ def key_account(provider: ProviderConfig) -> str:
     return f"provider:{provider.id}"
 
 
+def _keyring_read(account: str) -> str | None:
+    """The key, or None when there is none; raises when the keyring could not be asked."""
+    import keyring
+
+    return keyring.get_password(SERVICE, account) or None
+
+
 def _keyring_get(account: str) -> str | None:
     try:
-        import keyring
-        from keyring.errors import KeyringError
-
-        try:
-            return keyring.get_password(SERVICE, account) or None
-        except KeyringError:
-            return None
-    except Exception:  # a broken keyring backend must not stop the app
+        return _keyring_read(account)
+    except Exception:  # a broken or locked keyring must not stop the app
         return None
 
 
@@ -61,29 +62,37 @@ def _keyring_set(account: str, key: str) -> None:
 
 
 def _keyring_delete(account: str) -> None:
+    import keyring
+    from keyring.errors import PasswordDeleteError
+
     try:
-        import keyring
-
         keyring.delete_password(SERVICE, account)
-    except Exception:
-        pass  # not there, or no keyring: nothing to remove
+    except PasswordDeleteError:
+        if _keyring_read(account) is not None:
+            raise  # (otherwise there was nothing to delete)
 
 
-def read_or_move(account: str, legacy: str | None) -> str | None:
-    """The keyring's key for `account`; when an older version stored it under `legacy` (a
-    display name), it is moved to `account` first (written, then the old entry deleted)."""
+def read_or_move(account: str, legacy: str | None) -> tuple[str | None, bool]:
+    """The keyring's key for `account`, and whether nothing is left under `legacy`.
+
+    An older version stored keys under the provider's display name (`legacy`): such a key
+    is moved to `account` first (written, then the old entry deleted). When the keyring
+    refuses a step, the key is used all the same and the move is left for another time
+    (False)."""
     stored = _keyring_get(account)
-    if legacy:
-        old = _keyring_get(legacy)
-        if old is not None:
-            if stored is None:
-                try:
-                    _keyring_set(account, old)
-                except Exception:
-                    return old  # kept where it was; moved another time
-                stored = old
-            _keyring_delete(legacy)
-    return stored
+    if not legacy:
+        return stored, True
+    try:
+        old = _keyring_read(legacy)
+        if old is None:
+            return stored, True
+        if stored is None:
+            _keyring_set(account, old)
+            stored = old
+        _keyring_delete(legacy)
+    except Exception:
+        return stored or _keyring_get(legacy), False
+    return stored, True
 
 
 @dataclass
@@ -141,12 +150,14 @@ class KeyStore:
     def _ask_keyring(self, provider: ProviderConfig) -> str | None:
         account = key_account(provider)
         if account not in self._looked_up:
-            self._looked_up[account] = read_or_move(account, self.legacy_names.get(provider.id))
+            key, moved = read_or_move(account, self.legacy_names.get(provider.id))
+            self._answered(provider, key, moved)
         return self._looked_up[account]
 
-    def forget_lookups(self) -> None:
-        """Ask the keyring again next time (after settings change, say)."""
-        self._looked_up.clear()
+    def _answered(self, provider: ProviderConfig, key: str | None, moved: bool) -> None:
+        self._looked_up[key_account(provider)] = key
+        if moved:
+            self.legacy_names.pop(provider.id, None)
 
     def look_up(self, providers: Iterable[ProviderConfig], elsewhere: bool = False) -> frozenset[str]:
         """Ask the keyring for these providers' keys now (blocking; safe in a worker thread)
@@ -161,8 +172,10 @@ class KeyStore:
         if elsewhere and wanted:
             found = read_keys_in_helper([(key_account(p), self.legacy_names.get(p.id)) for p in wanted])
             if found is not None:
+                keys, moved = found
                 for provider in wanted:
-                    self._looked_up.setdefault(key_account(provider), found.get(key_account(provider)))
+                    account = key_account(provider)
+                    self._answered(provider, keys.get(account), account in moved)
         for provider in providers:
             self._ask_keyring(provider)
         return frozenset(p.id for p in providers if self._looked_up.get(key_account(p)))
@@ -230,12 +243,12 @@ class KeyStore:
         account, legacy = key_account(provider), self.legacy_names.get(provider.id)
         if legacy and legacy in keys:
             # An older version's entry, under the display name: move it.
-            keys.setdefault(account, keys[legacy])
+            key = keys.setdefault(account, keys[legacy])
             del keys[legacy]
             try:
                 self._write_file_keys(keys)
             except OSError:
-                pass  # read as it is; moved another time
+                return key  # read as it is; moved another time
         return keys.get(account) or None
 
     def use_file(self, path: Path) -> None:
@@ -274,15 +287,19 @@ class KeyStore:
         if self.key_file is not None and account in (keys := self._file_keys()):
             del keys[account]
             self._write_file_keys(keys)
-        _keyring_delete(account)
+        try:
+            _keyring_delete(account)
+        except Exception:
+            pass  # no keyring, or one that refuses: the entry stays where the user can see it
 
 
 def read_keys_in_helper(
     wanted: list[tuple[str, str | None]], timeout: float = READ_KEYS_TIMEOUT_S
-) -> dict[str, str | None] | None:
+) -> tuple[dict[str, str | None], set[str]] | None:
     """The keyring's answer for each (account, legacy name), read (and moved) by
-    `desktop-chat --read-keys`; None if the helper could not run or answer (the caller
-    then asks in-process)."""
+    `desktop-chat --read-keys`: each account's key, and the accounts with nothing left
+    under their legacy name. None if the helper could not run or answer (the caller then
+    asks in-process)."""
     if getattr(sys, "frozen", False):
         command = [sys.executable, READ_KEYS_FLAG]  # the installed app is its own helper
     else:
@@ -294,17 +311,21 @@ def read_keys_in_helper(
         answer = json.loads(out.stdout) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
-    if not isinstance(answer, dict):
+    if not isinstance(answer, dict) or not isinstance(answer.get("keys"), dict):
         return None
     accounts = {account for account, _ in wanted}
-    return {
-        name: value if isinstance(value, str) and value else None for name, value in answer.items() if name in accounts
+    keys = {
+        name: value if isinstance(value, str) and value else None
+        for name, value in answer["keys"].items()
+        if name in accounts
     }
+    moved = answer.get("moved")
+    return keys, {name for name in moved if name in accounts} if isinstance(moved, list) else set()
 
 
 def serve_read_keys() -> int:
-    """The helper's side: [account, legacy name or null] pairs as JSON on stdin, each
-    account's key (or null) as a JSON object on stdout."""
+    """The helper's side: [account, legacy name or null] pairs as JSON on stdin; on stdout,
+    {"keys": {account: key or null}, "moved": [accounts with nothing left under their legacy name]}."""
     try:
         wanted = json.loads(sys.stdin.read())
     except ValueError:
@@ -317,7 +338,13 @@ def serve_read_keys() -> int:
         for pair in wanted
     ):
         return 2
-    print(json.dumps({account: read_or_move(account, legacy) for account, legacy in wanted}))
+    keys: dict[str, str | None] = {}
+    moved = []
+    for account, legacy in wanted:
+        keys[account], done = read_or_move(account, legacy)
+        if done:
+            moved.append(account)
+    print(json.dumps({"keys": keys, "moved": moved}))
     return 0
 
 

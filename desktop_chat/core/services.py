@@ -63,14 +63,16 @@ class Services:
         session = ChatSession(store, directory, settings)
         return cls(settings, state or StateFile(), store, keys, directory.clients, directory, session)
 
-    def chat(self, listener: ChatListener | None = None) -> ChatController:
-        """A chat on these services (the window has one, quick ask another)."""
-        return ChatController(self.session, listener)
+    def chat(self, listener: ChatListener | None = None, titles: bool = True) -> ChatController:
+        """A chat on these services (the window has one, quick ask another; `ask` one per run).
+        With `titles`, it asks the model for a title after the first exchange when the
+        settings say so."""
+        return ChatController(self.session, listener, titles)
 
     def remember_keys(self, held: frozenset[str]) -> None:
-        """The keyring has answered (and keys stored under names have moved to ids)."""
-        self.state.update(keys_seen=tuple(sorted(held)), keys_renamed=True)
-        self.keys.legacy_names.clear()
+        """The keyring has answered: which providers have a key, and whether every key an older
+        version stored under a name has moved to its id (else they are looked for again)."""
+        self.state.update(keys_seen=tuple(sorted(held)), keys_renamed=not self.keys.legacy_names)
 
     async def aclose(self) -> None:
         """Close connections and stop the local model server (it goes with the app)."""
@@ -104,7 +106,7 @@ def open_services(paths: AppPaths, history: HistoryUse) -> Services:
     current = loaded.settings
     keys = KeyStore(key_file=paths.key_file if current.key_storage == "file" else None)
     if not state.current.keys_renamed:
-        keys.legacy_names = {p.id: p.name for p in current.providers}
+        keys.legacy_names = {p.id: p.name for p in current.providers if p.needs_key}
     if history is HistoryUse.WINDOW:
         # The window paints before the keyring answers: until then, as last time.
         keys.assumed = frozenset(state.current.keys_seen)

@@ -226,7 +226,11 @@ def _providers(raw: Any, warnings: list[str]) -> tuple[ProviderConfig, ...]:
             id=ident,
         )
         if any(p.id == provider.id for p in providers):
-            raise SettingsError(f"providers '{name}' and another share the id {provider.id!r}")
+            if ident:
+                raise SettingsError(f"providers '{name}' and another share the id {provider.id!r}")
+            # An older file (no ids yet) with two providers of one name: the second gets an
+            # id of its own, the same at every start.
+            provider = replace(provider, id=provider_id_for(f"{provider.name}#{i}"))
         providers.append(provider)
     return tuple(providers)
 

@@ -266,6 +266,18 @@ class HistoryStore:
         )
         return [_conversation(row) for row in rows]
 
+    def latest_conversation(self) -> Conversation | None:
+        """The conversation with the latest activity, pinned or not (not one in the trash)."""
+        row = self.db.execute(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+            "ORDER BY updated_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        return _conversation(row) if row else None
+
+    def in_trash(self, conversation_id: int) -> bool:
+        row = self.db.execute("SELECT deleted_at FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return row is not None and row[0] is not None
+
     def count_conversations(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM conversations WHERE deleted_at IS NULL").fetchone()[0])
 
@@ -333,9 +345,18 @@ class HistoryStore:
         self._changed(conversation_id)
 
     @_writes
-    def rename_provider(self, old: str, new: str) -> int:
-        """Conversations that name provider `old` name `new` from now on; returns how many."""
-        cur = self.db.execute("UPDATE conversations SET provider = ? WHERE provider = ?", (new, old))
+    def rename_providers(self, names: dict[str, str]) -> int:
+        """Conversations that name a provider by an old name (a key of `names`) name it by the
+        new one from now on, all in one statement (so that two names can trade places);
+        returns how many changed."""
+        if not names:
+            return 0
+        cases = " ".join("WHEN ? THEN ?" for _ in names)
+        marks = ", ".join("?" for _ in names)
+        cur = self.db.execute(
+            f"UPDATE conversations SET provider = CASE provider {cases} END WHERE provider IN ({marks})",
+            (*(name for pair in names.items() for name in pair), *names),
+        )
         if cur.rowcount:
             self._changed(None)
         return cur.rowcount

@@ -79,10 +79,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
-def spec(command: Command) -> CommandSpec:
-    return next(s for s in COMMANDS if s.command is command)
-
-
 class Commands:
     """One QAction per command, owned by the main window (so its shortcuts work there).
     A command does nothing until a handler is bound; `enabled_when` is asked on refresh()."""
@@ -117,9 +113,6 @@ class Commands:
             action.setCheckable(True)
             self._checked_when[command] = checked_when
         self._update(command)
-
-    def action(self, command: Command) -> QAction:
-        return self._actions[command]
 
     def refresh(self) -> None:
         """Enable and tick each command as its conditions say, now (after the state they read changed)."""

@@ -37,11 +37,18 @@ class ChatPresenter(QObject, ChatListener):
     # An earlier message of the user's is being edited in the composer (or no longer is).
     editingChanged = Signal(bool)
 
-    def __init__(self, services: Services, view: ChatView, composer: Composer, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        view: ChatView,
+        composer: Composer,
+        parent: QObject | None = None,
+        titles: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.view = view
         self.composer = composer
-        self.chat: ChatController = services.chat(self)
+        self.chat: ChatController = services.chat(self, titles)
         self.store = services.store
         # Asked before a message is sent; False keeps it in the composer (the window says why).
         self.may_send: Callable[[], bool] = lambda: True

@@ -167,6 +167,8 @@ class ConversationList(QListView):
     def select_conversation(self, conversation_id: int | None) -> None:
         row = self.model_.row_of(conversation_id) if conversation_id is not None else -1
         if row < 0:
+            # No current row either: Rename, Delete and Pin must not act on a row not shown.
+            self.selectionModel().clearCurrentIndex()
             self.clearSelection()
             return
         index = self.model_.index(row)

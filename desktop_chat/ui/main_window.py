@@ -229,7 +229,6 @@ class MainWindow(QMainWindow):
         self.commands.refresh()
 
     def _settings_changed(self, old: Settings, new: Settings) -> None:
-        self.services.keys.forget_lookups()
         self.picker.fill_providers()
         self.picker.show_choice()
         self.update_send_state()
@@ -313,23 +312,13 @@ class MainWindow(QMainWindow):
         self.model_note.setVisible(tiny and not problem)
 
     def _may_send(self) -> bool:
-        self.settle_keys()
+        self.key_lookup.settle()
         self.update_send_state()
         return not self.send_blocker.isVisible()  # the reason is shown; the text stays
-
-    @property
-    def keys_answered(self) -> bool:
-        return self.key_lookup.done
-
-    def settle_keys(self) -> None:
-        self.key_lookup.settle()
 
     def _keys_answered(self) -> None:
         self.chat.keys_answered()
         self.update_send_state()
-
-    def find_local_servers(self) -> None:
-        self.picker.find_local_servers()
 
     def choose_local_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a local model", str(Path.home()), "GGUF models (*.gguf)")

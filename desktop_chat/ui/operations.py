@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from desktop_chat.errors import SaveFailed
+from desktop_chat.errors import try_to_save
 
 
 class Writes:
+    """try_to_save with the window's notice bar: what widgets are given to make changes."""
+
     def __init__(self, notice: Callable[[str], None]) -> None:
         self.notice = notice
 
     def run(self, change: Callable[[], object]) -> bool:
         """Run `change`; False (and the reason shown) if it could not be saved."""
-        try:
-            change()
-        except SaveFailed as exc:
-            self.notice(str(exc))
-            return False
-        return True
+        return try_to_save(change, self.notice)

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -16,7 +17,10 @@ from desktop_chat.core.secrets import KeyringUnavailable
 from desktop_chat.core.services import Services
 
 from .operations import Writes
-from .providers_dialog import ProvidersDialog
+
+if TYPE_CHECKING:
+    # Imported when the dialog first opens: not on the way to the first paint.
+    from .providers_dialog import ProvidersDialog
 
 
 class ProviderSetup:
@@ -29,6 +33,8 @@ class ProviderSetup:
         self.key_file: Path | None = services.paths.key_file if services.paths else None
 
     def edit(self, intro: str = "") -> ProvidersDialog:
+        from .providers_dialog import ProvidersDialog
+
         dialog = ProvidersDialog(self.services.settings.current, self.services.keys, self.parent, intro=intro)
         dialog.accepted.connect(lambda: self.save(dialog))
         dialog.open()
@@ -39,29 +45,26 @@ class ProviderSetup:
         old, new = services.settings.current, dialog.result_settings
         before = {p.id: p for p in old.providers}
         after = {p.id: p for p in new.providers}
-        for provider in new.providers:
-            previous = before.get(provider.id)
-            if previous is not None and previous.name != provider.name:
-                # First, so that a chat on that provider follows the rename too.
-                self._rename(previous.name, provider.name)
-        for ident, provider in before.items():
-            if ident not in after:
-                services.keys.delete(provider)
+        renamed = {before[i].name: p.name for i, p in after.items() if i in before and before[i].name != p.name}
+        # First, so that a chat on a renamed provider follows it too.
+        self.writes.run(lambda: services.store.rename_providers(renamed))
         unsaved = []
-        for ident, key in dialog.entered_keys.items():
-            if ident in after:
-                try:
-                    services.keys.set(after[ident], key)
-                except KeyringUnavailable:
-                    unsaved.append(after[ident].name)
-        services.keys.forget_lookups()
+        try:
+            for ident, provider in before.items():
+                if ident not in after:
+                    services.keys.delete(provider)
+            for ident, key in dialog.entered_keys.items():
+                if ident in after:
+                    try:
+                        services.keys.set(after[ident], key)
+                    except KeyringUnavailable:
+                        unsaved.append(after[ident].name)
+        except OSError as exc:  # the private key file
+            self.writes.notice(f"The keys could not be written to {services.keys.key_file} ({exc.strerror or exc}).")
         self.writes.run(lambda: services.settings.update(new))
         services.state.update(first_run_done=True)
         if unsaved:
             self.offer_key_file()
-
-    def _rename(self, old: str, new: str) -> None:
-        self.writes.run(lambda: self.services.store.rename_provider(old, new))
 
     def offer_key_file(self) -> QMessageBox | None:
         """No keyring works here: offer a file only the user can read, or this session only."""

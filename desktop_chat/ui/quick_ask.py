@@ -23,7 +23,6 @@ TITLE = "Quick Ask — Desktop Chat"
 
 
 class QuickAskWindow(QWidget):
-    submitted = Signal(str)
     openInMainRequested = Signal()
     closedByUser = Signal()
 
@@ -42,7 +41,6 @@ class QuickAskWindow(QWidget):
         self.composer.setPlaceholderText(
             "Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close"
         )
-        self.composer.submitted.connect(self.submitted)
         self.composer.cancelRequested.connect(self.hide_by_user)
         self.chat_view = ChatView()
         self.chat_view.setAccessibleName("Quick answer")
@@ -122,11 +120,13 @@ class QuickAsk(QObject):
         super().__init__()
         self.window = window or QuickAskWindow()
         self.open_in_main_window = open_in_main
-        self.presenter = ChatPresenter(services, self.window.chat_view, self.window.composer, self)
+        # A quick question keeps its first words as its title, as it always has.
+        self.presenter = ChatPresenter(services, self.window.chat_view, self.window.composer, self, titles=False)
         self.chat = self.presenter.chat
         self.presenter.busyChanged.connect(self._busy_changed)
         self.presenter.replyFinished.connect(self._finished)
         self.presenter.noticeRaised.connect(self.window.status.setText)
+        self.presenter.statusChanged.connect(self._status)
         self.window.closedByUser.connect(self.chat.stop)
         self.window.openInMainRequested.connect(self.open_in_main)
         self.window.composer.installEventFilter(self.window)
@@ -150,6 +150,10 @@ class QuickAsk(QObject):
         if busy:
             self.window.show_answer_area()
             self.window.status.setText("Answering… Esc stops")
+
+    def _status(self, text: str) -> None:
+        if text:  # (a reply's end says its own)
+            self.window.status.setText(text)
 
     def _finished(self, reply: Message) -> None:
         self.window.status.setText(reply.error or "Esc closes · kept in your history")

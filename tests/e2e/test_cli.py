@@ -105,8 +105,11 @@ def history_json(*args):
 
 def test_ask_keeps_its_exchange_in_the_history_unless_told_not_to(fake_server, isolated_home):
     write_settings(isolated_home, fake_server.base_url)
+    settings = isolated_home / "settings.toml"
+    settings.write_text("model_titles = true\n" + settings.read_text())  # the window's; ask ends with its reply
     fake_server.queue(Reply(body=text_stream(["Kept."])), Reply(body=text_stream(["Forgotten."])))
     assert ask("Remember this").returncode == 0
+    assert len(fake_server.requests) == 1  # no title asked for
     listed = history_json("list")
     assert [c["title"] for c in listed] == ["Remember this"]
     shown = history_json("show", str(listed[0]["id"]))
@@ -160,3 +163,42 @@ def test_ask_into_a_closed_pipe_ends_quietly_and_keeps_what_arrived(fake_server,
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr and stderr == ""
     reply = history_json("show", str(history_json("list")[0]["id"]))["messages"][-1]
     assert reply["status"] == "stopped" and reply["content"].startswith("line 0\nline 1\nline 2\n")
+
+
+def test_ask_continue_takes_the_latest_activity_even_past_a_pinned_one_and_not_the_trash(fake_server, isolated_home):
+    from desktop_chat.core.store import HistoryStore
+
+    write_settings(isolated_home, fake_server.base_url)
+    for prompt in ("pinned long ago", "newest"):
+        assert ask(prompt).returncode == 0
+    ids = {c["title"]: c["id"] for c in history_json("list")}
+    store = HistoryStore(isolated_home / "history.db")
+    store.set_pinned(ids["pinned long ago"], True)
+    store.trash_conversation(ids["newest"])
+    store.close()
+    out = ask("-c", str(ids["newest"]), "hi")
+    assert out.returncode == 2 and "in the trash" in out.stderr
+    store = HistoryStore(isolated_home / "history.db")
+    store.restore_conversation(ids["newest"])
+    store.close()
+    assert ask("-c", "carry on").returncode == 0
+    assert fake_server.requests[-1]["messages"][0]["content"] == "newest"  # not the pinned one
+
+
+def test_ctrl_c_during_ask_keeps_what_arrived_and_exits_130(fake_server, isolated_home):
+    import signal
+
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(Reply(body=text_stream([f"line {i}\n" for i in range(300)], delay=0.02)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_chat", "ask", "count"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "line 0\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    assert proc.stderr.read() == ""  # no traceback
+    reply = history_json("show", str(history_json("list")[0]["id"]))["messages"][-1]
+    assert reply["status"] == "stopped" and reply["content"].startswith("line 0\n")

@@ -71,7 +71,7 @@ def window_factory(qtbot, qloop, tmp_path):
         window.activateWindow()
         qtbot.waitUntil(window.isActiveWindow, timeout=3000)
         # The keyring is asked after the first paint; tests start from its answer.
-        qtbot.waitUntil(lambda: window.keys_answered, timeout=5000)
+        qtbot.waitUntil(lambda: window.key_lookup.done, timeout=5000)
         made.append(window)
         return window
 

@@ -94,3 +94,12 @@ def test_changes_the_disk_refuses_are_said_and_the_window_goes_on(qtbot, window,
     type_and_send(qtbot, window, "still working")
     wait_idle(qtbot, window)
     assert "You said: still working" in transcript_text(window)
+
+
+def test_a_new_chat_leaves_nothing_for_rename_or_delete_to_act_on(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "keep me")
+    wait_idle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert [c.title for c in window.store.conversations()] == ["keep me"]  # not deleted unseen
+    assert not window.sidebar.undo_bar.isVisible()

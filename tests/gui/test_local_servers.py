@@ -71,7 +71,7 @@ def test_no_key_means_the_tiny_local_model_labelled_honestly(qtbot, qloop, tmp_p
     from tests.gui.conftest import close_window
 
     window = _window_with_tiny_model(qtbot, tmp_path)
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
+    qtbot.waitUntil(lambda: window.key_lookup.done, timeout=10000)
     assert window.picker.provider_box.currentText() == LOCAL_NAME
     assert window.picker.model_box.currentText() == TINY_MODEL_ID
     assert window.model_note.isVisible() and "often wrong" in window.model_note.text()
@@ -96,10 +96,10 @@ def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, 
     # Painted and usable while the keyring has not answered; never seen a key: the local model.
     qtbot.waitUntil(lambda: window._painted, timeout=3000)
     qtbot.wait(100)
-    assert not window.keys_answered
+    assert not window.key_lookup.done
     assert window.picker.provider_box.currentText() == LOCAL_NAME and not window.send_blocker.isVisible()
     memory_keyring.open_gate()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
+    qtbot.waitUntil(lambda: window.key_lookup.done, timeout=10000)
     # The keyring holds an OpenAI key: the new chat goes to OpenAI, and that is remembered (ids only).
     assert window.picker.provider_box.currentText() == "OpenAI" and not window.send_blocker.isVisible()
     assert state.current.keys_seen == (openai.id,)
@@ -110,11 +110,11 @@ def test_window_paints_before_the_keyring_answers_then_follows_it(qtbot, qloop, 
     memory_keyring.close_gate()
     window = _window_with_tiny_model(qtbot, tmp_path, state=state)
     qtbot.waitUntil(lambda: window._painted, timeout=3000)
-    assert not window.keys_answered and window.picker.provider_box.currentText() == "OpenAI"
+    assert not window.key_lookup.done and window.picker.provider_box.currentText() == "OpenAI"
     # The key was removed from the keyring meanwhile: once it answers, back to the local model.
     memory_keyring.remove(key_account(openai))  # (the gate holds back reads only)
     memory_keyring.open_gate()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
+    qtbot.waitUntil(lambda: window.key_lookup.done, timeout=10000)
     assert window.picker.provider_box.currentText() == LOCAL_NAME
     assert state.current.keys_seen == ()
     close_window(qtbot, window)
@@ -134,7 +134,7 @@ def test_a_choice_made_before_the_keyring_answers_is_kept(qtbot, qloop, tmp_path
     qtbot.waitUntil(lambda: window._painted, timeout=3000)
     window.picker.provider_box.setCurrentText("Local (offline)")  # the user picked before the answer came
     memory_keyring.open_gate()
-    qtbot.waitUntil(lambda: window.keys_answered, timeout=10000)
+    qtbot.waitUntil(lambda: window.key_lookup.done, timeout=10000)
     assert window.picker.provider_box.currentText() == "Local (offline)"
     close_window(qtbot, window)
 

@@ -68,8 +68,7 @@ def test_no_key_says_why_it_cannot_send(qtbot, window_factory):
     type_and_send(qtbot, window, "hello?")
     assert window.composer.toPlainText() == "hello?"  # kept, not sent
     assert window.conversation is None
-    KeyStore().set(Settings().provider(OPENAI_NAME), "sk-now-there-is-one")
-    window.services.keys.forget_lookups()
+    window.services.keys.set(Settings().provider(OPENAI_NAME), "sk-now-there-is-one")
     window.update_send_state()
     assert not window.send_blocker.isVisible() and window.send_button.isEnabled()
 

@@ -157,6 +157,14 @@ def test_retry_waits_out_retry_after_and_stop_ends_the_wait(chat, fake_server):
         with pytest.raises(asyncio.CancelledError):
             await waiting
         assert not controller.busy and len(fake_server.requests) == 1
+        # Left to wait, it sends once the time is up (here about 3 s after the 429).
+        started = asyncio.get_running_loop().time()
+        controller.retry(controller.current_leaf())
+        while len(fake_server.requests) < 2:
+            await asyncio.sleep(0.05)
+        assert asyncio.get_running_loop().time() - started > 1.5
+        await controller.reply_task
+        assert services.store.message(controller.current_leaf()).content == "You said: hi"
 
     run(chat, scenario())
 

@@ -70,9 +70,8 @@ def test_key_presence_is_known_without_the_keyring_only_where_it_can_be(monkeypa
     assert keys.look_up([OPENAI, OTHER]) == frozenset({OTHER.id})  # what the keyring itself holds
     assert keys.presence_known(OTHER)
     memory_keyring.remove(key_account(OTHER))
-    assert keys.get(OTHER) == "sk-p"  # answered once per run, until forgotten
-    keys.forget_lookups()
-    assert not keys.presence_known(OTHER) and keys.get(OTHER) is None
+    assert keys.get(OTHER) == "sk-p"  # answered once per run: the D-Bus round trip is not repeated
+    assert not KeyStore().presence_known(OTHER) and KeyStore().get(OTHER) is None
     filed = KeyStore(key_file=tmp_path / "keys.json")
     filed.set(OTHER, "sk-file")
     assert filed.presence_known(OTHER)
@@ -90,7 +89,9 @@ def test_until_the_keyring_answers_a_key_is_assumed_as_last_time():
 def test_keys_are_read_in_a_helper_process(monkeypatch):
     memory_keyring.put(key_account(OPENAI), "sk-o")
     wanted = [(key_account(OPENAI), None), ("provider:nobody", None)]
-    assert read_keys_in_helper(wanted) == {key_account(OPENAI): "sk-o", "provider:nobody": None}
+    keys, moved = read_keys_in_helper(wanted)
+    assert keys == {key_account(OPENAI): "sk-o", "provider:nobody": None}
+    assert moved == {key_account(OPENAI), "provider:nobody"}  # (nothing to move)
     # The window's lookup goes through it (and fills the session's answers from it).
     keys = KeyStore()
     calls = []
@@ -117,6 +118,7 @@ def test_keys_stored_under_names_move_to_ids_in_the_helper_and_once():
     memory_keyring.put("P", "sk-old-p")
     keys = KeyStore(legacy_names={OPENAI.id: "OpenAI", OTHER.id: "P"})
     assert keys.look_up([OPENAI, OTHER], elsewhere=True) == frozenset({OPENAI.id, OTHER.id})
+    assert keys.legacy_names == {}  # all moved: nothing to look for next time
     assert memory_keyring._load() == {
         f"{SERVICE}\n{key_account(OPENAI)}": "sk-old-openai",
         f"{SERVICE}\n{key_account(OTHER)}": "sk-old-p",
@@ -143,23 +145,37 @@ class RefusingKeyring(memory_keyring.MemoryKeyring):
         super().delete_password(service, username)
 
 
-def test_a_move_cut_short_loses_nothing_and_is_finished_next_time():
-    backend = RefusingKeyring()
-    keyring.set_keyring(backend)
+def test_a_move_cut_short_loses_nothing_and_is_finished_at_a_later_start(tmp_path):
+    from desktop_chat.core.paths import resolve_paths
+    from desktop_chat.core.services import HistoryUse, open_services
+
+    keyring.set_keyring(RefusingKeyring())
+    paths = resolve_paths(tmp_path / "p")
+    paths.ensure()
+    paths.settings_file.write_text('theme = "dark"\n')  # a profile an older version used
     memory_keyring.put("OpenAI", "sk-old")
-    legacy = {OPENAI.id: "OpenAI"}
-    # The new entry cannot be written: the old one stays, and the key is used all the same.
-    RefusingKeyring.refuse = {"set"}
-    assert KeyStore(legacy_names=legacy).get(OPENAI) == "sk-old"
+
+    def start(refuse):
+        """A start of the window: the keyring is asked (here, in this process) and the answer kept."""
+        RefusingKeyring.refuse = refuse
+        services = open_services(paths, HistoryUse.WINDOW)
+        held = services.keys.look_up([OPENAI])
+        services.remember_keys(held)
+        services.close()
+        return held, services.state.current.keys_renamed
+
+    # The new entry cannot be written: the old one stays, the key is used all the same, and
+    # the move is left for the next start.
+    assert start({"set"}) == (frozenset({OPENAI.id}), False)
     assert memory_keyring._load() == {f"{SERVICE}\nOpenAI": "sk-old"}
-    # Written, but the old entry could not be deleted: both are there...
-    RefusingKeyring.refuse = {"delete"}
-    assert KeyStore(legacy_names=legacy).get(OPENAI) == "sk-old"
+    # Written, but the old entry could not be deleted: both are there, still not done...
+    assert start({"delete"}) == (frozenset({OPENAI.id}), False)
     assert len(memory_keyring._load()) == 2
-    # ...and the next read finishes the move.
-    RefusingKeyring.refuse = set()
-    assert KeyStore(legacy_names=legacy).get(OPENAI) == "sk-old"
+    # ...and the next start finishes the move, and says so.
+    assert start(set()) == (frozenset({OPENAI.id}), True)
     assert memory_keyring._load() == {f"{SERVICE}\n{key_account(OPENAI)}": "sk-old"}
+    # From then on the name is not looked at any more.
+    assert start(set()) == (frozenset({OPENAI.id}), True)
 
 
 def test_a_private_key_file_moves_its_names_to_ids_too(tmp_path):

@@ -6,8 +6,10 @@ import json
 
 from desktop_chat.core.paths import resolve_paths
 from desktop_chat.core.profile import IN_USE
+from desktop_chat.core.secrets import key_account
 from desktop_chat.core.services import HistoryUse, open_services
 from desktop_chat.core.settings import OPENAI_NAME, Settings
+from tests.fakes import memory_keyring
 
 
 def test_an_older_settings_file_gives_its_app_state_to_the_state_file(tmp_path):
@@ -22,9 +24,13 @@ def test_an_older_settings_file_gives_its_app_state_to_the_state_file(tmp_path):
     assert services.keys.assumed == {openai.id}  # the window paints as last time
     assert services.keys.legacy_names == {openai.id: "OpenAI"}  # keys under names may still move
     assert services.settings.current.theme == "dark"
-    services.remember_keys(frozenset({openai.id}))  # the keyring answered (and keys moved)
+    memory_keyring.put("OpenAI", "sk-under-the-name")  # where the older version kept the key
+    held = services.keys.look_up(services.directory.providers_taking_keys())  # the keyring answers...
+    services.remember_keys(held)
     services.close()
-    assert json.loads(paths.state_file.read_text())["keys_renamed"] is True
+    saved = json.loads(paths.state_file.read_text())  # ...and the key moved to the provider's id
+    assert saved["keys_renamed"] is True and saved["keys_seen"] == [openai.id]
+    assert memory_keyring._load() == {f"desktop-chat\n{key_account(openai)}": "sk-under-the-name"}
     again = open_services(paths, HistoryUse.COMMAND)
     assert again.keys.legacy_names == {} and again.keys.assumed is None  # the command line asks directly
     assert again.state.current.first_run_done

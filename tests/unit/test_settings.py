@@ -106,6 +106,10 @@ def test_providers_have_ids_that_an_older_file_gets_the_same_way_each_time(tmp_p
         '[[providers]]\nname = "B"\nbase_url = "http://b/v1"\nid = "same"\n'
     )
     assert "share the id" in load_settings(path).problem
+    # An older file could hold two providers of one name: both are kept, each with its own id.
+    path.write_text('[[providers]]\nname = "A"\nbase_url = "http://a/v1"\n' * 2)
+    twins = load_settings(path).settings.providers
+    assert len({p.id for p in twins}) == 2 and twins == load_settings(path).settings.providers
 
 
 def dataclasses_replace(provider, **changes):

@@ -176,7 +176,7 @@ def test_the_store_says_which_conversation_changed_once_the_write_is_done(tmp_pa
     user = store.add_message(conv.id, None, "user", "hi")
     store.update_message(user.id, content="hello")  # a message's text: no list shows it
     store.set_pinned(conv.id, True)
-    store.rename_provider("nobody", "still nobody")  # changed nothing: nothing said
+    store.rename_providers({"nobody": "still nobody"})  # changed nothing: nothing said
     assert heard == [conv.id, conv.id, conv.id]
     store.db.execute("PRAGMA query_only = ON")
     with pytest.raises(StoreError):
@@ -185,4 +185,14 @@ def test_the_store_says_which_conversation_changed_once_the_write_is_done(tmp_pa
     store.db.execute("PRAGMA query_only = OFF")
     store.trash_conversation(conv.id)
     assert store.purge_trash() == 1 and heard[-1] is None  # many at once
+    store.close()
+
+
+def test_providers_can_trade_names_in_one_rename(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    a = store.create_conversation("on A", provider="A")
+    b = store.create_conversation("on B", provider="B")
+    other = store.create_conversation("elsewhere", provider="C")
+    assert store.rename_providers({"A": "B", "B": "A"}) == 2
+    assert [store.conversation(c.id).provider for c in (a, b, other)] == ["B", "A", "C"]
     store.close()
