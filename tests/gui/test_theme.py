@@ -30,3 +30,12 @@ def test_scheme_change_rerenders_transcript(qtbot, window, fake_server):
     finally:
         app.setPalette(light)
     qtbot.waitUntil(lambda: "#f4f5f7" in window.chat_view.toHtml(), timeout=3000)
+
+
+def test_the_notice_bar_is_drawn_in_its_own_colour(qtbot, window):
+    window.show_notice("Something to read")
+    qtbot.waitUntil(window.notice_bar.isVisible)
+    app = QApplication.instance()
+    apply_theme(app, window)  # the app's style sheet, as at start
+    image = window.notice_bar.grab().toImage()
+    assert image.pixelColor(3, image.height() // 2).name() == "#fff4ce"
