@@ -22,7 +22,6 @@ class DesktopIntegration:
         self.window = window
         self.services = services
         self.quick_ask = QuickAsk(services, window.continue_from_quick_ask)
-        window.preferences.follow(self.quick_ask.window.chat_view, self.quick_ask.window.composer)
         window.key_lookup.answered.connect(self.quick_ask.chat.keys_answered)
         window.closed.connect(self.quick_ask.close)
         window.commands.bind(Command.SHOW_WINDOW, self.show_main)

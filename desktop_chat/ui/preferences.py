@@ -17,7 +17,8 @@ from .theme import apply_scheme
 class Preferences:
     def __init__(self, settings: SettingsStore) -> None:
         self.settings = settings
-        # Every transcript and message box, in the main window and quick ask.
+        # The main window's transcript and message box. (Quick ask keeps Enter to send:
+        # there Ctrl+Enter carries the question on in the main window.)
         self._followers: list[tuple[ChatView, Composer]] = []
         settings.subscribe(self._changed)
         app = QApplication.instance()

@@ -64,3 +64,27 @@ def test_escape_hides_and_stops(qtbot, window_factory, fake_server):
     assert quick_ask.chat.conversation is None and quick.isVisible() and not quick.chat_view.isVisible()
     quick_ask.toggle()
     assert not quick.isVisible() and first in [c.id for c in main.store.conversations()]
+
+
+def test_quick_ask_keeps_enter_to_send_whatever_the_main_window_uses(qtbot, window_factory, fake_server, monkeypatch):
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_chat.ui.desktop import DesktopIntegration
+
+    monkeypatch.delenv("DISPLAY", raising=False)  # no global shortcut here: said once, in a notice
+    main = window_factory(replace(make_settings(fake_server.base_url), send_key="ctrl+enter"))
+    desktop = DesktopIntegration(QApplication.instance(), main, main.services)
+    quick = desktop.quick_ask.window
+    qtbot.addWidget(quick)
+    assert "not available" in main.notice_bar.text() or "No display" in main.notice_bar.text()
+    desktop.quick_ask.open()
+    # There Ctrl+Enter carries the question on in the main window; Enter sends.
+    assert "Ctrl+Enter to continue in the main window" in quick.composer.placeholderText()
+    fake_server.queue(Reply(body=text_stream(["Sent."])))
+    qtbot.keyClicks(quick.composer, "quick one")
+    qtbot.keyClick(quick.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Sent." in transcript_text(quick), timeout=5000)
+    assert main.composer.send_with_ctrl_enter  # the main window's own choice stands
+    desktop.close()
