@@ -147,13 +147,13 @@ def make_profile(folder: Path, history: Path | None = None, empty_history: bool 
     from desktop_chat.core.exchange import import_chatgpt
     from desktop_chat.core.paths import resolve_paths
     from desktop_chat.core.settings import Settings, save_settings
-    from desktop_chat.core.state import StateFile
+    from desktop_chat.core.state import AppState, StateFile
     from desktop_chat.core.store import HistoryStore
 
     home = folder / "profile"
     home.mkdir(mode=0o700)
     save_settings(home / "settings.toml", Settings())
-    StateFile.load(resolve_paths(home).state_file).update(first_run_done=True)
+    StateFile(path=resolve_paths(home).state_file).update(AppState(first_run_done=True))
     if history is not None:
         try:
             os.link(history, home / "history.db")  # the same file, without copying hundreds of MB

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from . import APP_NAME, __version__
@@ -105,7 +105,7 @@ def run_gui(options: LaunchOptions) -> int:
         window.key_lookup.settle()
         if openai_provider and not services.keys.get(openai_provider):
             window.edit_providers(intro=FIRST_RUN_INTRO)
-            services.state.update(first_run_done=True)
+            services.state.update(replace(services.state.current, first_run_done=True))
 
     if not services.state.current.first_run_done and openai_provider and not services.directory.has_local:
         window.first_painted.connect(lambda: QTimer.singleShot(300, first_run))

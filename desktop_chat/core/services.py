@@ -8,7 +8,7 @@ the network; each does that on first use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -72,7 +72,9 @@ class Services:
     def remember_keys(self, held: frozenset[str]) -> None:
         """The keyring has answered: which providers have a key, and whether every key an older
         version stored under a name has moved to its id (else they are looked for again)."""
-        self.state.update(keys_seen=tuple(sorted(held)), keys_renamed=not self.keys.legacy_names)
+        self.state.update(
+            replace(self.state.current, keys_seen=tuple(sorted(held)), keys_renamed=not self.keys.legacy_names)
+        )
 
     async def aclose(self) -> None:
         """Close connections and stop the local model server (it goes with the app)."""

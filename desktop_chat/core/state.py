@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -66,8 +66,9 @@ class StateFile:
     def current(self) -> AppState:
         return self._current
 
-    def update(self, **changes: Any) -> None:
-        new = replace(self._current, **changes)
+    def update(self, new: AppState) -> None:
+        """Put `new` in force and write it (give it as replace(state.current, ...): the
+        names of what changed are then checked)."""
         if new == self._current:
             return
         self._current = new

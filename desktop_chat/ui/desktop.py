@@ -3,6 +3,8 @@ the tray icon, and commands from later launches (single instance)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from desktop_chat import APP_NAME
@@ -61,7 +63,7 @@ class DesktopIntegration:
         state = self.services.state
         if self.hotkey_problem and not state.current.shortcut_notice_shown:
             self.window.show_notice(self.hotkey_problem)
-            state.update(shortcut_notice_shown=True)
+            state.update(replace(state.current, shortcut_notice_shown=True))
 
     def show_main(self) -> None:
         self.window.showNormal()

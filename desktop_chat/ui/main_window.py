@@ -6,6 +6,7 @@ list, ui/model_picker.py the provider and model, ui/import_export.py the files."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -421,7 +422,7 @@ class MainWindow(QMainWindow):
                     "Desktop Chat is still running",
                     "It stays in the tray: click the icon to open it, or choose Quit from its menu.",
                 )
-                state.update(tray_notice_shown=True)
+                state.update(replace(state.current, tray_notice_shown=True))
             return
         self.shutdown()
         super().closeEvent(event)

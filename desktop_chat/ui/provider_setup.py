@@ -62,7 +62,7 @@ class ProviderSetup:
         except OSError as exc:  # the private key file
             self.writes.notice(f"The keys could not be written to {services.keys.key_file} ({exc.strerror or exc}).")
         self.writes.run(lambda: services.settings.update(new))
-        services.state.update(first_run_done=True)
+        services.state.update(replace(services.state.current, first_run_done=True))
         if unsaved:
             self.offer_key_file()
 

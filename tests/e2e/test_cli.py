@@ -95,6 +95,13 @@ def test_ask_uses_openai_env_variables(fake_server, isolated_home):
     assert fake_server.requests[-1]["model"] == "gpt-4o-mini"
 
 
+def ask_process(*args):
+    """`desktop-chat ask` running, its stdout and stderr pipes to read as it goes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "desktop_chat", "ask", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def history_json(*args):
     out = subprocess.run(
         [sys.executable, "-m", "desktop_chat", "history", *args, "--json"], capture_output=True, text=True, timeout=60
@@ -149,12 +156,7 @@ def test_ask_into_a_closed_pipe_ends_quietly_and_keeps_what_arrived(fake_server,
     # `desktop-chat ask ... | head -3`: the reader leaves after three lines.
     write_settings(isolated_home, fake_server.base_url)
     fake_server.queue(Reply(body=text_stream([f"line {i}\n" for i in range(300)], delay=0.01)))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop_chat", "ask", "count"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = ask_process("count")
     lines = [proc.stdout.readline() for _ in range(3)]
     proc.stdout.close()
     assert proc.wait(60) == 1
@@ -190,12 +192,7 @@ def test_ctrl_c_during_ask_keeps_what_arrived_and_exits_130(fake_server, isolate
 
     write_settings(isolated_home, fake_server.base_url)
     fake_server.queue(Reply(body=text_stream([f"line {i}\n" for i in range(300)], delay=0.02)))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop_chat", "ask", "count"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = ask_process("count")
     assert proc.stdout.readline() == "line 0\n"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130
