@@ -64,18 +64,36 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (listing, search, show):
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--home", dest="sub_home", metavar="DIR")
-    from .core.exchange import EXPORT_FORMATS, IMPORT_KINDS
-
     export = sub.add_parser("export", help="export conversations (all when no ID is given)")
     export.add_argument("ids", nargs="*", type=int, metavar="ID")
-    export.add_argument("--format", choices=list(EXPORT_FORMATS), default="md")
+    export.add_argument("--format", type=export_format, default="md", help="md (default), json or html")
     export.add_argument("--out", metavar="PATH", help="file to write (default: stdout)")
     export.add_argument("--home", dest="sub_home", metavar="DIR")
     imp = sub.add_parser("import", help="import a ChatGPT data export or a Desktop Chat JSON export")
-    imp.add_argument("kind", choices=list(IMPORT_KINDS))
+    imp.add_argument("kind", type=import_kind, help="chatgpt or json")
     imp.add_argument("file")
     imp.add_argument("--home", dest="sub_home", metavar="DIR")
     return parser
+
+
+# The formats are core/exchange.py's; it is imported only when a verb needs it, not when
+# the window starts.
+
+
+def export_format(value: str) -> str:
+    from .core.exchange import EXPORT_FORMATS
+
+    if value not in EXPORT_FORMATS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    return value
+
+
+def import_kind(value: str) -> str:
+    from .core.exchange import IMPORT_KINDS
+
+    if value not in IMPORT_KINDS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(IMPORT_KINDS)}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import dataclasses
 import time
 import tomllib
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,8 +29,10 @@ T = TypeVar("T")
 
 def provider_id_for(name: str) -> str:
     """The id a provider had before ids were written down: the same for the same name, so
-    an older settings file gives the same ids at every start until it is saved again."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"desktop-chat:provider:{name}").hex[:12]
+    an older settings file gives the same ids at every start until it is saved again.
+    (CRC-32, not uuid5: hashlib would cost the first paint 3 ms; the few names a user has
+    do not collide, and the parser gives a twin an id of its own.)"""
+    return f"{zlib.crc32(f'desktop-chat:provider:{name}'.encode()):08x}"
 
 
 def new_provider_id() -> str:

@@ -11,7 +11,6 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_chat.core.conversation import Conversation
-from desktop_chat.core.exchange import EXPORT_FORMATS, IMPORT_KINDS, ImportFailed, export_file, export_html, import_file
 from desktop_chat.core.store import HistoryStore
 from desktop_chat.errors import SaveFailed
 
@@ -43,7 +42,11 @@ class ImportExport:
         commands.bind(Command.PRINT, self.print_conversation, shown)
         commands.bind(Command.SAVE_PDF, self.choose_pdf, shown)
 
+    # core/exchange.py is imported on first use: not on the way to the first paint.
+
     def choose_import(self, kind: str) -> None:
+        from desktop_chat.core.exchange import IMPORT_KINDS
+
         chosen = IMPORT_KINDS[kind]
         path, _ = QFileDialog.getOpenFileName(
             self.parent, f"Import a {chosen.label}", str(Path.home()), f"{chosen.label} ({chosen.patterns})"
@@ -53,6 +56,8 @@ class ImportExport:
 
     def import_file(self, path: Path, kind: str) -> str:
         """Import and say how it went; returns what was said."""
+        from desktop_chat.core.exchange import ImportFailed, import_file
+
         try:
             report = import_file(self.store, kind, path)
         except (ImportFailed, SaveFailed) as exc:
@@ -66,6 +71,8 @@ class ImportExport:
         if not all_conversations and conversation is None:
             self.notice("Open a conversation to export it, or use Export all conversations.")
             return
+        from desktop_chat.core.exchange import EXPORT_FORMATS
+
         name = "desktop-chat-history" if all_conversations or conversation is None else conversation.title
         safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in name).strip() or "conversation"
         filters = ";;".join(f"{f.label} (*{f.suffix})" for f in EXPORT_FORMATS.values())
@@ -78,6 +85,8 @@ class ImportExport:
         self.export_to(Path(path), by_suffix or by_filter, ids)
 
     def export_to(self, path: Path, fmt: str, ids: list[int] | None) -> bool:
+        from desktop_chat.core.exchange import export_file
+
         try:
             export_file(self.store, fmt, path, ids)
         except OSError as exc:
@@ -91,6 +100,8 @@ class ImportExport:
         if conversation is None:
             self.notice("Open a conversation to print it.")
             return None
+        from desktop_chat.core.exchange import export_html
+
         document = QTextDocument(self.parent)
         document.setHtml(export_html(self.store, [conversation.id]))
         return document

@@ -37,7 +37,6 @@ from .actions import Command, Commands
 from .chat_presenter import ChatPresenter
 from .chat_view import ChatView
 from .composer import Composer
-from .conversation_settings import ConversationSettingsDialog
 from .import_export import ImportExport
 from .model_picker import ModelPicker
 from .notices import NoticeBar
@@ -290,6 +289,8 @@ class MainWindow(QMainWindow):
             self.presenter.reveal(message_id, text)
 
     def edit_conversation_settings(self) -> None:
+        from .conversation_settings import ConversationSettingsDialog
+
         prompt, temperature = self.chat.conversation_settings()
         presets = self.settings.current.prompt_presets
         dialog = ConversationSettingsDialog(prompt, temperature, self, presets=presets)
