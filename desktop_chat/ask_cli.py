@@ -8,7 +8,6 @@ import asyncio
 import sys
 from typing import TextIO
 
-from .cli import LATEST, stdout_closed
 from .core.chat import ChatController, ChatListener
 from .core.events import StreamEvent, TextDelta
 from .core.paths import AppPaths
@@ -30,7 +29,13 @@ def read_prompt(prompt: str | None) -> str | None:
     return sys.stdin.read()
 
 
+# `-c` alone (argparse gives ""): the conversation with the latest activity.
+LATEST = ""
+
+
 async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
+    """Ask, print the reply; the exit code. A reader that went away (`| head`) raises
+    BrokenPipeError, which cli.main ends quietly."""
     continue_id = args.continue_id
     prompt = args.prompt
     if continue_id not in (None, LATEST) and not continue_id.isdigit():
@@ -106,7 +111,7 @@ async def _ask(
     except asyncio.CancelledError:
         if not reply.closed:
             raise  # Ctrl+C: the reply is kept as stopped; cli.main ends with 130
-        return stdout_closed()
+        raise BrokenPipeError from None  # (the reply is kept as stopped)
     reply.end_line()
     if outcome is not None and outcome.failure is not None:
         return fail(outcome.failure.message, 1)

@@ -11,8 +11,6 @@ import sys
 from . import __version__
 
 LLAMA_SERVER_FLAG = "--run-llama-server"
-# `ask -c` alone: the conversation with the latest activity.
-LATEST = "latest"
 
 
 def run_llama_server(argv: list[str]) -> int:
@@ -46,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--continue",
         dest="continue_id",
         nargs="?",
-        const=LATEST,
+        const="",  # -c alone: the conversation with the latest activity
         metavar="ID",
         help="carry on the conversation with the latest activity, or the one with this id",
     )

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .events import Failure, FailureKind, MalformedChunk
-
-if TYPE_CHECKING:
-    from .providers import Endpoint
 
 
 def content_type_problem(response: Any) -> Failure | None:
@@ -67,11 +64,10 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def describe_failure(exc: BaseException, endpoint: Endpoint, model: str, mid_stream: bool = False) -> Failure:
+def describe_failure(exc: BaseException, base_url: str, host: str, model: str, mid_stream: bool = False) -> Failure:
     """Map any exception from the SDK or the HTTP library to words for the user."""
     import openai
 
-    host = endpoint.host
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = _server_detail(exc)
@@ -94,7 +90,7 @@ def describe_failure(exc: BaseException, endpoint: Endpoint, model: str, mid_str
         if status == 404:
             return Failure(
                 FailureKind.NOT_FOUND,
-                f"Not found (404): the model '{model}' or the address {endpoint.base_url} "
+                f"Not found (404): the model '{model}' or the address {base_url} "
                 f"does not exist at this provider.{suffix}",
                 status=status,
             )

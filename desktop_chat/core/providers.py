@@ -93,7 +93,7 @@ class ProviderClients:
                 page = await self.client(endpoint).models.list()
                 return sorted(model.id for model in page.data)
         except Exception as exc:
-            raise ProviderError(describe_failure(exc, endpoint, "")) from exc
+            raise ProviderError(describe_failure(exc, endpoint.base_url, endpoint.host, "")) from exc
 
     async def stream_reply(
         self,
@@ -154,7 +154,9 @@ class ProviderClients:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            yield Failed(describe_failure(exc, endpoint, request.model, mid_stream=stream is not None))
+            yield Failed(
+                describe_failure(exc, endpoint.base_url, endpoint.host, request.model, mid_stream=stream is not None)
+            )
             return
         finally:
             if stream is not None:
