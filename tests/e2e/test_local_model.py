@@ -131,6 +131,9 @@ def test_killed_server_is_reported_and_restarted(server):
             events.append(event)
             if sum(isinstance(e, TextDelta) for e in events) == 3:
                 server.process.send_signal(signal.SIGKILL)
+        # The connection breaks while the killed process is still being torn down; by the
+        # time a person sends again it is gone (seen once: poll() still said "running").
+        await asyncio.to_thread(server.process.wait, 30)
         base_again = await server.ensure_running()  # the next send
         after = await collect(clients, base_again, ChatRequest(TINY_MODEL_ID, QUESTION, temperature=0.0))
         await clients.aclose()
