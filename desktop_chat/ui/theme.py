@@ -83,3 +83,10 @@ def apply_scheme(app: QApplication, theme: str) -> None:
     else:
         hints.setColorScheme(Qt.ColorScheme.Light)
         app.setPalette(app.style().standardPalette())
+    # Widgets styled by the style sheet keep the palette() colours it was resolved with:
+    # set it again so that they take the new ones (else the transcript, the list and the
+    # message box stay light in a dark window, or the other way round).
+    sheet = app.styleSheet()
+    if sheet:
+        app.setStyleSheet("")
+        app.setStyleSheet(sheet)

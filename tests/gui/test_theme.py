@@ -41,3 +41,29 @@ def test_the_notice_bar_is_drawn_in_its_own_colour(qtbot, window):
     image = window.grab().toImage()
     spot = window.notice_bar.mapTo(window, window.notice_bar.rect().center())
     assert image.pixelColor(spot.x(), spot.y() + window.notice_bar.height() // 2 - 3).name() == "#fff4ce"
+
+
+def test_a_live_switch_to_dark_reaches_every_part_of_the_window(qtbot, window, fake_server):
+    from dataclasses import replace
+
+    from desktop_chat.ui.theme import apply_scheme
+
+    app = QApplication.instance()
+    apply_theme(app, window)  # the app's style sheet, as at start
+    fake_server.queue(Reply(body=text_stream(["Use `x = 1` here."])))
+    type_and_send(qtbot, window, "code")
+    wait_idle(qtbot, window)
+
+    def lightness(widget):
+        image = window.grab().toImage()
+        spot = widget.mapTo(window, widget.rect().bottomRight()) - widget.rect().bottomRight() / 8
+        return image.pixelColor(spot.x(), spot.y()).lightness()
+
+    parts = [window.chat_view, window.sidebar.conversation_list, window.composer]
+    assert all(lightness(part) > 200 for part in parts)
+    try:
+        window.settings.update(replace(window.settings.current, theme="dark"))  # Settings → Dark → Save
+        assert all(lightness(part) < 60 for part in parts), [lightness(part) for part in parts]
+    finally:
+        apply_scheme(app, "system")
+    assert all(lightness(part) > 200 for part in parts)
