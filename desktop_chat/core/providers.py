@@ -5,6 +5,7 @@ mapped by core/failures.py. Nothing above this module knows the wire format."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -161,12 +162,13 @@ class ProviderClients:
         finally:
             if stream is not None:
                 await _close_quietly(stream)
-        if finish_reason is None:
+        if finish_reason is None and not getattr(stream, "saw_done", False):
             # The SDK ends normally on a body that stops without [DONE] or a finish
             # reason: that is a cut connection, not a finished reply.
             yield Failed(Failure(FailureKind.INTERRUPTED, "The connection ended before the reply was complete."))
         else:
-            yield Finished(finish_reason)
+            # Some servers end with [DONE] and no finish reason: a finished reply all the same.
+            yield Finished(finish_reason or "stop")
 
     async def _open(self, endpoint: Endpoint, request: ChatRequest) -> Any:
         """POST the request through the SDK, its chunks left as the JSON objects they are.
@@ -176,7 +178,7 @@ class ProviderClients:
         a chunk against 42-44 µs this way (measured, 2,000-chunk stream). Status
         errors, retries, auth and SSE parsing are the SDK's all the same.
         """
-        from openai import AsyncStream, BadRequestError
+        from openai import BadRequestError
 
         body: dict[str, Any] = {"model": request.model, "messages": list(request.messages), "stream": True}
         if request.temperature is not None:
@@ -189,7 +191,7 @@ class ProviderClients:
                 body={**body, **extra},
                 cast_to=object,
                 stream=True,
-                stream_cls=AsyncStream[object],
+                stream_cls=_stream_class(),
                 options={"security": {"bearer_auth": True}},
             )
 
@@ -210,3 +212,21 @@ async def _close_quietly(stream: Any) -> None:
         await stream.close()
     except Exception:
         pass
+
+
+@functools.cache
+def _stream_class() -> type[Any]:
+    """The SDK's stream of raw JSON chunks, noting whether the server ended it with [DONE]
+    (the SDK swallows it: without it, a body that ends with no finish reason was cut)."""
+    from openai import AsyncStream
+
+    class DoneAwareStream(AsyncStream[object]):
+        saw_done = False
+
+        async def _iter_events(self) -> AsyncIterator[Any]:
+            async for event in super()._iter_events():
+                if event.data.startswith("[DONE]"):
+                    self.saw_done = True
+                yield event
+
+    return DoneAwareStream

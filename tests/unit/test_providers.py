@@ -347,3 +347,12 @@ def test_the_sdk_loads_in_a_background_thread_on_demand():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True", "True", "True"]
+
+
+def test_done_without_a_finish_reason_is_a_finished_reply_and_no_done_is_a_cut(fake_server):
+    # Some servers end a reply with [DONE] and never send a finish reason; the SDK swallows
+    # [DONE], so telling it from a cut connection needs the raw events.
+    events = collect(fake_server, Reply(body=text_stream(["all ", "there"], finish=None, usage=False, done=True)))
+    assert text_of(events) == "all there" and last(events) == Finished("stop")
+    events = collect(fake_server, Reply(body=text_stream(["half"], finish=None, usage=False, done=False)))
+    assert last(events).failure.kind == FailureKind.INTERRUPTED
