@@ -161,6 +161,9 @@ class ConversationList(QListView):
         self.model_ = ConversationModel(store)
         self.setModel(self.model_)
         self.setUniformItemSizes(True)
+        # Long titles are cut with "…" (the whole one is the tooltip), never scrolled sideways.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
 

@@ -38,6 +38,7 @@ from .chat_presenter import ChatPresenter
 from .chat_view import ChatView
 from .composer import Composer
 from .import_export import ImportExport
+from .labels import ElidedLabel
 from .model_picker import ModelPicker
 from .notices import NoticeBar
 from .operations import Writes
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         self.provider_setup = ProviderSetup(self, self.services, self.writes, self.status)
         self.key_lookup = KeyLookup(self.services, self)
 
-        self.title_label = QLabel()
+        self.title_label = ElidedLabel()
         self.title_label.setObjectName("conversationTitle")
         self.title_label.setAccessibleName("Conversation title")
         self.settings_button = QPushButton("Chat options")
@@ -218,7 +219,9 @@ class MainWindow(QMainWindow):
 
     def _conversation_changed(self) -> None:
         conversation = self.chat.conversation
-        self.title_label.setText(conversation.title if conversation and conversation.title else "New chat")
+        title = conversation.title if conversation and conversation.title else "New chat"
+        self.title_label.setText(title)
+        self.setWindowTitle(f"{title} — {APP_NAME}" if conversation else APP_NAME)
         self.picker.show_choice()
         self.sidebar.select(self._shown_id())
         self.update_send_state()

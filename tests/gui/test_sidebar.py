@@ -57,3 +57,18 @@ def test_large_history_is_loaded_a_page_at_a_time(qtbot, tmp_path):
     assert titles[0] == f"c{5 * PAGE - 1}" and titles[-1] == "c0"  # newest activity first, none twice
     assert len(set(titles)) == len(titles)
     store.close()
+
+
+def test_a_long_title_neither_squeezes_the_sidebar_nor_scrolls_it(qtbot, window_factory, fake_server):
+    from tests.gui.conftest import make_settings
+
+    window = window_factory(make_settings(fake_server.base_url))
+    title = "A very long conversation title " * 12
+    conversation = window.store.create_conversation(title)
+    qtbot.waitUntil(lambda: window.sidebar.conversation_list.model_.row_of(conversation.id) >= 0, timeout=3000)
+    width = window.sidebar.width()
+    window.open_conversation(conversation.id)
+    qtbot.wait(50)
+    assert window.sidebar.width() == width and width > 150
+    assert window.title_label.toolTip() == title and title.strip() in window.windowTitle()
+    assert not window.sidebar.conversation_list.horizontalScrollBar().isVisible()
