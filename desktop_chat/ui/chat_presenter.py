@@ -36,6 +36,8 @@ class ChatPresenter(QObject, ChatListener):
     statusChanged = Signal(str)
     # An earlier message of the user's is being edited in the composer (or no longer is).
     editingChanged = Signal(bool)
+    # Another conversation (or a new chat) is shown.
+    switched = Signal()
 
     def __init__(
         self,
@@ -58,6 +60,9 @@ class ChatPresenter(QObject, ChatListener):
         # How many of the last messages of the branch are rendered.
         self.window = TRANSCRIPT_WINDOW
         self._shown_conversation: int | None = None
+        # What was typed in each conversation and not sent, kept while another is shown.
+        self._drafts: dict[int | None, str] = {}
+        self._sending = False
         composer.submitted.connect(self.submit)
         view.messageAction.connect(self.act)
         view.earlierRequested.connect(self.show_earlier)
@@ -77,10 +82,14 @@ class ChatPresenter(QObject, ChatListener):
     def submit(self, text: str) -> None:
         if self.chat.busy or not text.strip() or not self.may_send():
             return  # (when it may not be sent, the text stays where it is)
-        if self.editing is not None:
-            task = self.chat.edit(self.editing, text)
-        else:
-            task = self.chat.send(text)
+        self._sending = True  # (a new chat gets its conversation now: the text is not a draft)
+        try:
+            if self.editing is not None:
+                task = self.chat.edit(self.editing, text)
+            else:
+                task = self.chat.send(text)
+        finally:
+            self._sending = False
         if task is not None:
             self.editing, self._draft = None, ""
             self.editingChanged.emit(False)
@@ -181,10 +190,15 @@ class ChatPresenter(QObject, ChatListener):
     def conversation_changed(self) -> None:
         shown = self.chat.conversation.id if self.chat.conversation else None
         if shown != self._shown_conversation:
-            # Another conversation: it opens with its last messages, and no edit carries over.
-            self._shown_conversation = shown
+            # Another conversation: it opens with its last messages, no edit carries over,
+            # and what was typed stays with the conversation it was typed in.
             self.window = TRANSCRIPT_WINDOW
             self.cancel_edit()
+            if not self._sending:
+                self._drafts[self._shown_conversation] = self.composer.toPlainText()
+                self.composer.setPlainText(self._drafts.pop(shown, ""))
+            self._shown_conversation = shown
+            self.switched.emit()
         self.conversationChanged.emit()
 
     def busy_changed(self, busy: bool) -> None:

@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         presenter.noticeRaised.connect(self.show_notice)
         presenter.statusChanged.connect(self.status)
         presenter.editingChanged.connect(self._editing_changed)
+        presenter.switched.connect(self.usage_label.clear)  # the last reply's figures are that chat's
         self.composer.cancelRequested.connect(presenter.stop_or_cancel)
         # Typing means a request is coming: load the SDK meanwhile, in the background.
         self.composer.textChanged.connect(warm_up_sdk)
@@ -260,7 +261,6 @@ class MainWindow(QMainWindow):
 
     def new_chat(self) -> None:
         self.chat.new_chat()
-        self.usage_label.clear()
         self.composer.setFocus()
 
     def open_conversation(self, conversation_id: int) -> None:

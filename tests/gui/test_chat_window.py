@@ -365,3 +365,44 @@ def test_model_titles_after_the_first_exchange(qtbot, window_factory, fake_serve
     type_and_send(qtbot, window, "and soft?")
     wait_idle(qtbot, window)
     assert len(fake_server.requests) == count + 1
+
+
+def test_a_draft_stays_with_its_conversation_and_the_usage_with_its_reply(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "first chat")
+    wait_idle(qtbot, window)
+    first = window.conversation.id
+    assert "34 completion" in window.usage_label.text()
+    qtbot.keyClicks(window.composer, "half a thought")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    # A new chat starts empty, with nothing of the other chat's last reply.
+    assert window.composer.toPlainText() == "" and window.usage_label.text() == ""
+    qtbot.keyClicks(window.composer, "for the new one")
+    window.open_conversation(first)
+    assert window.composer.toPlainText() == "half a thought"
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.composer.toPlainText() == "for the new one"
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)  # sent: not a draft of anything any more
+    wait_idle(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.composer.toPlainText() == ""
+
+
+def test_giving_up_an_edit_gives_the_draft_back(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "original question")
+    wait_idle(qtbot, window)
+    qtbot.keyClicks(window.composer, "my draft")
+    click_link(qtbot, window.chat_view, "action:edit:")
+    assert window.composer.toPlainText() == "original question"
+    qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
+    assert window.composer.toPlainText() == "my draft" and not window.edit_banner.isVisible()
+
+
+def test_editing_shows_one_reply_not_an_empty_one_above_it(qtbot, window, fake_server):
+    type_and_send(qtbot, window, "original question")
+    wait_idle(qtbot, window)
+    click_link(qtbot, window.chat_view, "action:edit:")
+    window.composer.selectAll()
+    qtbot.keyClicks(window.composer, "edited question")
+    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    wait_idle(qtbot, window)
+    assert transcript_text(window).count("Regenerate") == 1  # one reply, one set of actions
