@@ -18,6 +18,7 @@ from desktop_chat.core.services import Services
 from .chat_presenter import ChatPresenter
 from .chat_view import ChatView
 from .composer import Composer
+from .labels import ElidedLabel
 
 TITLE = "Quick Ask — Desktop Chat"
 
@@ -48,10 +49,18 @@ class QuickAskWindow(QWidget):
         self.open_button = QPushButton("Open in main window")
         self.open_button.setAccessibleName("Open in main window")
         self.open_button.clicked.connect(self.openInMainRequested)
+        # Which model answers: the user sees it before asking.
+        self.model_label = ElidedLabel()
+        self.model_label.setObjectName("quickAskModel")
+        self.model_label.setAccessibleName("Model")
         self.status = QLabel("Esc closes")
         self.status.setObjectName("quickAskStatus")
+        # A long error wraps here instead of widening the window past the screen.
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         row = QHBoxLayout()
-        row.addWidget(self.status, 1)
+        row.addWidget(self.model_label, 1)
+        row.addWidget(self.status, 2)
         row.addWidget(self.open_button)
         inner = QVBoxLayout(frame)
         inner.setContentsMargins(10, 10, 10, 8)
@@ -127,6 +136,7 @@ class QuickAsk(QObject):
         self.presenter.replyFinished.connect(self._finished)
         self.presenter.noticeRaised.connect(self.window.status.setText)
         self.presenter.statusChanged.connect(self._status)
+        self.presenter.conversationChanged.connect(self._show_model)
         self.window.closedByUser.connect(self.chat.stop)
         self.window.openInMainRequested.connect(self.open_in_main)
         self.window.composer.installEventFilter(self.window)
@@ -150,6 +160,10 @@ class QuickAsk(QObject):
         if busy:
             self.window.show_answer_area()
             self.window.status.setText("Answering… Esc stops")
+
+    def _show_model(self) -> None:
+        choice = self.chat.choice
+        self.window.model_label.setText(f"{choice.model} · {choice.provider}")
 
     def _status(self, text: str) -> None:
         if text:  # (a reply's end says its own)

@@ -88,3 +88,27 @@ def test_quick_ask_keeps_enter_to_send_whatever_the_main_window_uses(qtbot, wind
     qtbot.waitUntil(lambda: "Sent." in transcript_text(quick), timeout=5000)
     assert main.composer.send_with_ctrl_enter  # the main window's own choice stands
     desktop.close()
+
+
+def test_a_long_error_does_not_widen_quick_ask_and_it_says_which_model_answers(qtbot, window_factory, fake_server):
+    main, quick, quick_ask = setup(window_factory, fake_server, qtbot)
+    main.services.directory.preferred = (None, "other-model")  # `--model other-model`, no --provider
+    quick_ask.open()
+    assert quick.model_label.text() == "other-model · Test server"
+    width = quick.width()
+    long_error = "The model other-model is not available here; " * 12
+    fake_server.queue(
+        Reply(
+            status=400,
+            headers={"content-type": "application/json"},
+            body=[('{"error": {"message": "%s"}}' % long_error).encode()],
+        )
+    )
+    qtbot.keyClicks(quick.composer, "hello?")
+    qtbot.keyClick(quick.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: quick_ask.chat.reply_task is not None and quick_ask.chat.reply_task.done(), timeout=5000)
+    qtbot.wait(50)
+    assert "not available here" in quick.status.text()
+    assert quick.width() == width  # the error wraps; Retry and Open in main window stay in view
+    assert quick.open_button.geometry().right() <= quick.width()
+    assert fake_server.requests[-1]["model"] == "other-model"
