@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from PySide6.QtCore import Qt
 
 from desktop_chat.ui.quick_ask import TITLE, QuickAsk
@@ -101,7 +103,7 @@ def test_a_long_error_does_not_widen_quick_ask_and_it_says_which_model_answers(q
         Reply(
             status=400,
             headers={"content-type": "application/json"},
-            body=[('{"error": {"message": "%s"}}' % long_error).encode()],
+            body=[json.dumps({"error": {"message": long_error}}).encode()],
         )
     )
     qtbot.keyClicks(quick.composer, "hello?")
