@@ -118,13 +118,19 @@ class KeyStore:
     # Reading
 
     def get(self, provider: ProviderConfig) -> str | None:
+        """The key to use: one the app keeps, else (OpenAI) the SDK's environment variable."""
+        return self.stored_key(provider) or _environment_key(provider)
+
+    def stored_key(self, provider: ProviderConfig) -> str | None:
+        """The key the app keeps (this session, the private file, the keyring), if any."""
         account = key_account(provider)
         if account in self.session_keys:
             return self.session_keys[account]
-        filed = self._file_key(provider)
-        if filed:
-            return filed
-        return self._ask_keyring(provider) or _environment_key(provider)
+        return self._file_key(provider) or self._ask_keyring(provider)
+
+    @staticmethod
+    def environment_key(provider: ProviderConfig) -> str | None:
+        return _environment_key(provider)
 
     def has_key(self, provider: ProviderConfig) -> bool:
         """Whether there is a key, without waiting for the keyring while it has not answered yet."""

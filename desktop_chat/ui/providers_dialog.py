@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -119,9 +122,20 @@ class ProvidersDialog(QDialog):
         self._refresh_list()
         if self._providers:
             self.list.setCurrentRow(0)
-        if intro:
-            # First run: the one thing to do is paste a key.
-            self.key.setFocus()
+        # First run: the one thing to do is paste a key. Otherwise the provider shown, ready
+        # to edit, the caret at the end of its name (the list is a Shift+Tab away).
+        self._first_field = self.key if intro else self.name
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._first_field.setFocus()
+        # After the window's own focus-in, which selects the whole field (a typed key would
+        # replace the name).
+        QTimer.singleShot(0, self._caret_at_end)
+
+    def _caret_at_end(self) -> None:
+        self._first_field.deselect()
+        self._first_field.end(False)
 
     def _refresh_list(self) -> None:
         self.list.blockSignals(True)
@@ -144,10 +158,13 @@ class ProvidersDialog(QDialog):
         self.default_model.setText(provider.default_model)
         self.no_key.setChecked(not provider.needs_key)
         self.key.setText(self.entered_keys.get(provider.id, ""))
-        stored = self.entered_keys.get(provider.id) or self.keys.get(provider)
-        self.key.setPlaceholderText(
-            "a key is stored — type to replace it" if stored else "stored in the system keyring"
-        )
+        if self.keys.stored_key(provider):
+            hint = "a key is stored — type to replace it"
+        elif self.keys.environment_key(provider):
+            hint = "the OPENAI_API_KEY variable gives one — type a key to store your own"
+        else:
+            hint = "stored in the system keyring"
+        self.key.setPlaceholderText(hint)
 
     def _commit_row(self) -> bool:
         """Validate the form into the provider being edited; say what is wrong if anything."""

@@ -255,3 +255,22 @@ def test_a_renamed_provider_keeps_its_key_and_a_removed_one_takes_it_along(qtbot
     dialog._save()
     assert [p.name for p in window.settings.current.providers] == ["Test server"]
     assert KeyStore().get(renamed) is None and memory_keyring._load() == {}  # the key went with it
+
+
+def test_providers_opens_ready_to_type_and_says_where_a_key_comes_from(qtbot, window_factory, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    window = window_factory(Settings())
+    qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    dialog = window.findChild(__import__("desktop_chat.ui.providers_dialog", fromlist=["x"]).ProvidersDialog)
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible(), timeout=3000)
+    qtbot.waitUntil(
+        lambda: QApplication.focusWidget() is dialog.name and not dialog.name.hasSelectedText(), timeout=3000
+    )
+    qtbot.keyClicks(QApplication.focusWidget(), " (work)")
+    assert dialog.name.text() == "OpenAI (work)"  # typed keys go where the caret is
+    assert "OPENAI_API_KEY" in dialog.key.placeholderText() and "stored" not in dialog.key.placeholderText()
+    dialog.reject()
+    window.services.keys.set(Settings().provider(OPENAI_NAME), "sk-kept")
+    assert window.edit_providers().key.placeholderText().startswith("a key is stored")
