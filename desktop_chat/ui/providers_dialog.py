@@ -7,7 +7,6 @@ from functools import partial
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QShowEvent
-
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
