@@ -275,7 +275,7 @@ class ChatController:
             return None
         wait = self._retry_not_before - time.monotonic()
         if wait <= 0:
-            return self.regenerate(reply_id)
+            return self._retry_now(reply_id)
         self._set_busy(True)
         self.reply_task = asyncio.ensure_future(self._retry_later(reply_id, wait))
         return self.reply_task
@@ -289,8 +289,22 @@ class ChatController:
         finally:
             self._set_busy(False)
             self.listener.status("")
-        self.regenerate(reply_id)  # the reply task from here on
+        self._retry_now(reply_id)  # the reply task from here on
         return None
+
+    def _retry_now(self, reply_id: int) -> ReplyTask | None:
+        """A reply that failed before any text came is asked for again in its own place:
+        failed tries do not pile up as versions. One with text keeps it, as a version."""
+        reply = self.tree.messages.get(reply_id) or self.store.message(reply_id)
+        if reply is None or reply.content or self.conversation is None:
+            return self.regenerate(reply_id)
+        try:
+            pending = self.session.prepare_retry(self._ensure_conversation(), reply_id)
+        except StoreWriteError as exc:
+            self.listener.notice(str(exc))
+            return None
+        self._show(reply.parent_id)
+        return self._start(pending)
 
     def continue_reply(self, reply_id: int) -> ReplyTask | None:
         """Ask the model to carry on a reply that was cut short, in the same message."""
@@ -308,10 +322,11 @@ class ChatController:
         self._show(reply.parent_id)
         return self._start(pending)
 
-    def select_version(self, message_id: int, step: int) -> None:
-        """Show the previous (-1) or next (+1) version of a message, and the branch it starts."""
+    def select_version(self, message_id: int, step: int) -> int | None:
+        """Show the previous (-1) or next (+1) version of a message, and the branch it starts;
+        returns the version now shown (None if there is none that way)."""
         if self.busy or self.conversation is None or message_id not in self.tree.messages:
-            return
+            return None
         siblings = self.tree.siblings(message_id)
         index = [m.id for m in siblings].index(message_id) + step
         conversation_id = self.conversation.id
@@ -319,6 +334,8 @@ class ChatController:
             lambda: self.store.select_branch(conversation_id, siblings[index].id)
         ):
             self.show_current()
+            return siblings[index].id
+        return None
 
     def last_reply(self) -> Message | None:
         replies = [m for m in self.tree.path_to(self.current_leaf()) if m.role == "assistant" and m.content]

@@ -91,6 +91,20 @@ class ChatSession:
             raise ValueError("only a reply can be regenerated")
         return self._placeholder(conversation, old.parent_id)
 
+    def prepare_retry(self, conversation: Conversation, reply_id: int) -> PendingReply:
+        """Ask again for a reply that failed before any text came, in the same message."""
+        reply = self.store.message(reply_id)
+        if reply is None or reply.role != "assistant" or reply.content:
+            raise ValueError("only a reply without text is asked for again in place")
+        self.store.update_message(
+            reply.id, status=STREAMING, error=None, finish_reason=None, prompt_tokens=None, completion_tokens=None
+        )
+        reply.status, reply.error, reply.finish_reason = STREAMING, None, None
+        reply.prompt_tokens = reply.completion_tokens = None
+        provider = conversation.provider or reply.provider or ""
+        model = conversation.model or reply.model or ""
+        return PendingReply(conversation, reply, provider, model)
+
     def prepare_continue(self, conversation: Conversation, reply_id: int) -> PendingReply:
         """Carry on a reply that was cut short, appending to the same message."""
         reply = self.store.message(reply_id)

@@ -73,8 +73,8 @@ class ChatPresenter(QObject, ChatListener):
             MessageAction.REGENERATE: self.chat.regenerate,
             MessageAction.RETRY: self.chat.retry,
             MessageAction.CONTINUE: self.chat.continue_reply,
-            MessageAction.PREVIOUS: lambda message_id: self.chat.select_version(message_id, -1),
-            MessageAction.NEXT: lambda message_id: self.chat.select_version(message_id, +1),
+            MessageAction.PREVIOUS: lambda message_id: self.switch_version(message_id, -1),
+            MessageAction.NEXT: lambda message_id: self.switch_version(message_id, +1),
         }
 
     # What the user does
@@ -138,6 +138,13 @@ class ChatPresenter(QObject, ChatListener):
         self.composer.setPlainText(self._draft)
         self._draft = ""
         self.editingChanged.emit(False)
+
+    def switch_version(self, message_id: int, step: int) -> None:
+        """Another version of a message, shown where the reader is, not at the bottom."""
+        shown = self.chat.select_version(message_id, step)
+        if shown is not None:
+            self.view.scrollToAnchor(f"m{shown}")
+            self.view.stop_following()
 
     def show_earlier(self) -> None:
         first = self.view.first_message_id

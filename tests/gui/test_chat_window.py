@@ -406,3 +406,48 @@ def test_editing_shows_one_reply_not_an_empty_one_above_it(qtbot, window, fake_s
     qtbot.keyClick(window.composer, Qt.Key.Key_Return)
     wait_idle(qtbot, window)
     assert transcript_text(window).count("Regenerate") == 1  # one reply, one set of actions
+
+
+def test_failed_retries_do_not_pile_up_as_versions(qtbot, window, fake_server):
+    refused = Reply(status=401, headers={"content-type": "application/json"}, body=[b'{"error": {"message": "no"}}'])
+    fake_server.queue(refused, refused, refused)
+    type_and_send(qtbot, window, "hello")
+    wait_idle(qtbot, window)
+    for _ in range(2):
+        click_link(qtbot, window.chat_view, "action:retry:")
+        wait_idle(qtbot, window)
+        assert "rejected the API key (401)" in transcript_text(window) and "1/" not in transcript_text(window)
+    click_link(qtbot, window.chat_view, "action:retry:")  # and now it answers
+    wait_idle(qtbot, window)
+    text = transcript_text(window)
+    assert "You said: hello" in text and "401" not in text and "2/" not in text
+    replies = [m for m in window.chat.tree.messages.values() if m.role == "assistant"]
+    assert len(replies) == 1 and replies[0].status == "complete" and replies[0].error is None
+
+
+def test_switching_versions_keeps_the_view_where_the_reader_is(qtbot, window, fake_server):
+    # Two versions of a reply in the middle of a long conversation, each with its own long
+    # continuation (as after a regenerate and more questions).
+    store = window.store
+    conversation = store.create_conversation("Long, with versions")
+    parent = None
+    for i in range(6):
+        parent = store.add_message(conversation.id, parent, "user", f"question {i}").id
+        parent = store.add_message(conversation.id, parent, "assistant", f"answer {i}").id
+    asked = parent
+    branches = []
+    for version in ("A", "B"):
+        tip = store.add_message(conversation.id, asked, "user", f"the question with versions ({version})").id
+        reply = store.add_message(conversation.id, tip, "assistant", f"version {version} of the reply").id
+        branches.append(reply)
+        for i in range(8):
+            tip = store.add_message(conversation.id, reply if i == 0 else tip, "user", f"{version} follow-up {i}").id
+            tip = store.add_message(conversation.id, tip, "assistant", "\n\n".join(["a long answer"] * 6)).id
+    window.open_conversation(conversation.id)
+    view = window.chat_view
+    view.scrollToAnchor(f"m{branches[1]}")  # the reader is at version B, mid-conversation
+    bar = view.verticalScrollBar()
+    assert 0 < bar.value() < bar.maximum()
+    click_link(qtbot, view, f"action:prev:{store.message(branches[1]).parent_id}")
+    assert "the question with versions (A)" in transcript_text(window) and "1/2" in transcript_text(window)
+    assert bar.value() < bar.maximum() - view.viewport().height()  # still there, not at the bottom
