@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
+TASK_BOXES = {"[ ] ": "☐ ", "[x] ": "☑ ", "[X] ": "☑ "}
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,12 @@ class MarkdownRenderer:
     def _render_tokens(self, tokens: list[Token], out: RenderedMarkdown, code_offset: int) -> str:
         parts: list[str] = []
         p = self.palette
+        item_starts = False  # the next inline text opens a list item (a task box may lead it)
         for token in tokens:
             kind = token.type
             if kind == "inline":
-                parts.append(self._render_inline(token.children or []))
+                parts.append(self._render_inline(token.children or [], task_box=item_starts))
+                item_starts = False
             elif kind in ("fence", "code_block"):
                 parts.append(self._code_block(token, out, code_offset))
             elif kind == "paragraph_open":
@@ -134,6 +137,7 @@ class MarkdownRenderer:
                 parts.append("</ol>")
             elif kind == "list_item_open":
                 parts.append("<li>")
+                item_starts = True
             elif kind == "list_item_close":
                 parts.append("</li>")
             elif kind == "blockquote_open":
@@ -171,14 +175,18 @@ class MarkdownRenderer:
                 parts.append(f"<p>{_text(token.content)}</p>")
         return "".join(parts)
 
-    def _render_inline(self, children: list[Token]) -> str:
+    def _render_inline(self, children: list[Token], task_box: bool = False) -> str:
         parts: list[str] = []
         link_stack: list[bool] = []
         p = self.palette
-        for token in children:
+        for position, token in enumerate(children):
             kind = token.type
             if kind == "text":
-                parts.append(_text(token.content))
+                text = token.content
+                if task_box and position == 0 and text[:4] in TASK_BOXES:
+                    # GFM task lists: "- [ ] to do", "- [x] done".
+                    text = TASK_BOXES[text[:4]] + text[4:]
+                parts.append(_text(text))
             elif kind in ("softbreak",):
                 parts.append(" ")
             elif kind == "hardbreak":
@@ -230,7 +238,7 @@ class MarkdownRenderer:
         body = highlight(code, language, p.pygments_style).rstrip("\n")
         return (
             f'{header}<pre style="background-color:{p.code_background}; color:{p.code_foreground}; '
-            f'margin-top:2px; font-family:monospace">{body}</pre>'
+            f'margin-top:2px; font-family:monospace; white-space:pre-wrap">{body}</pre>'
         )
 
 

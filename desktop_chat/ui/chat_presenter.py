@@ -178,6 +178,7 @@ class ChatPresenter(QObject, ChatListener):
 
     def append_message(self, message: Message) -> None:
         self.view.append_message(self._item(message))
+        self.view.scroll_to_end()  # what was just sent, and the reply after it, in view
 
     def reply_started(self, pending: PendingReply) -> None:
         self.view.begin_reply(pending.reply, prefix=pending.prefix)

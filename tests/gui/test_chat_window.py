@@ -451,3 +451,22 @@ def test_switching_versions_keeps_the_view_where_the_reader_is(qtbot, window, fa
     click_link(qtbot, view, f"action:prev:{store.message(branches[1]).parent_id}")
     assert "the question with versions (A)" in transcript_text(window) and "1/2" in transcript_text(window)
     assert bar.value() < bar.maximum() - view.viewport().height()  # still there, not at the bottom
+
+
+def test_sending_while_scrolled_up_shows_the_question_and_the_reply(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream([f"Line {i} of a long reply.\n\n" for i in range(120)])))
+    type_and_send(qtbot, window, "long")
+    wait_idle(qtbot, window)
+    bar = window.chat_view.verticalScrollBar()
+    bar.setValue(0)  # reading from the top
+    fake_server.queue(Reply(body=text_stream(["the answer to the new question"])))
+    type_and_send(qtbot, window, "a new question")
+    wait_idle(qtbot, window)
+    assert bar.value() == bar.maximum()  # sent: the question and its reply are in view
+
+
+def test_a_long_code_line_wraps_in_its_block_not_the_whole_transcript(qtbot, window, fake_server):
+    fake_server.queue(Reply(body=text_stream(["```python\nx = " + "'long' + " * 80 + "'end'\n```\n"])))
+    type_and_send(qtbot, window, "code")
+    wait_idle(qtbot, window)
+    assert window.chat_view.horizontalScrollBar().maximum() == 0

@@ -93,3 +93,9 @@ def test_highlighting_keeps_every_character_in_few_runs():
     assert not re.search(r"<span[^>]*>\s+</span>", out)
     plain = "x = 1\n"
     assert html.unescape(re.sub(r"<[^>]+>", "", highlight(plain, "nosuchlanguage", "default"))) == plain
+
+
+def test_task_lists_show_boxes_not_brackets():
+    html = MarkdownRenderer().render("- [ ] to do\n- [x] done\n- [y] not a box\n\nA [ ] in a sentence.\n").html
+    assert "☐ to do" in html and "☑ done" in html
+    assert "[y] not a box" in html and "A [ ] in a sentence." in html
