@@ -509,7 +509,19 @@ class HistoryStore:
         return cur.rowcount
 
 
+# Markdown's marks in a passage shown out of context: **bold**, `code`, # headings,
+# > quotes, list bullets, [link](address) -> link.
+_MARKDOWN_MARKS = (
+    (r"\[([^\]]*)\]\([^)]*\)", r"\1"),
+    (r"(^|\s)(#{1,6}|>|[-*+]|\d+\.)\s+", r"\1"),
+    (r"(\*\*|__|\*|`{1,3}|~~)", ""),
+)
+
+
 def _snippet_html(snippet: str) -> str:
     import html
+    import re
 
+    for pattern, replacement in _MARKDOWN_MARKS:
+        snippet = re.sub(pattern, replacement, snippet)
     return html.escape(snippet).replace("\x02", "<b>").replace("\x03", "</b>")

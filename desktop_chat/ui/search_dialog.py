@@ -52,10 +52,7 @@ class SearchDialog(QDialog):
             item = QListWidgetItem()
             when = datetime.fromtimestamp(hit.created_at).strftime("%d %b %Y")
             who = "You" if hit.role == "user" else "Reply"
-            label = QLabel(
-                f"<b>{_escape(hit.title or 'New chat')}</b> <span style='color:gray'>· {who} · {when}</span>"
-                f"<br/>{hit.snippet}"
-            )
+            label = QLabel(f"<b>{_escape(hit.title or 'New chat')}</b> · {who} · {when}<br/>{hit.snippet}")
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setContentsMargins(6, 4, 6, 4)

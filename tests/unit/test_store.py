@@ -196,3 +196,15 @@ def test_providers_can_trade_names_in_one_rename(tmp_path):
     assert store.rename_providers({"A": "B", "B": "A"}) == 2
     assert [store.conversation(c.id).provider for c in (a, b, other)] == ["B", "A", "C"]
     store.close()
+
+
+def test_search_passages_are_shown_without_markdown_marks(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    conversation = store.create_conversation("notes")
+    store.add_message(
+        conversation.id, None, "assistant", "## Setup\n\nRun **`pip install`** and see [the docs](https://x.example).\n"
+    )
+    snippet = store.search_messages("install")[0].snippet
+    assert "**" not in snippet and "`" not in snippet and "##" not in snippet and "](" not in snippet
+    assert "<b>install</b>" in snippet and "the docs" in snippet
+    store.close()
