@@ -54,7 +54,7 @@ def is_safe_link(url: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
+def parser() -> MarkdownIt:
     # commonmark + GFM tables and strikethrough; html=False shows tags as text.
     # Imported here, on first use, to keep it off the way to the first window.
     from markdown_it import MarkdownIt
@@ -69,7 +69,7 @@ def stable_prefix_length(text: str) -> int:
     the block that is still open. Streaming renders the prefix once and re-renders
     only the rest.
     """
-    starts = [t.map[0] for t in _parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.map]
+    starts = [t.map[0] for t in parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.map]
     if len(starts) < 2:
         return 0
     last_line = starts[-1]
@@ -99,7 +99,7 @@ class MarkdownRenderer:
         self.palette = palette or Palette()
 
     def render(self, text: str, code_offset: int = 0) -> RenderedMarkdown:
-        tokens = _parser().parse(text)
+        tokens = parser().parse(text)
         out = RenderedMarkdown("")
         out.html = self._render_tokens(tokens, out, code_offset)
         return out
