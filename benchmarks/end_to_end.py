@@ -1,5 +1,5 @@
 """The whole path, loopback SSE server -> AsyncOpenAI on qasync -> ChatController (and its
-ChatSession) -> ChatPresenter -> ChatView, as the window sends a message, against the raw
+ChatSession) -> ChatPresenter -> TranscriptView, as the window sends a message, against the raw
 SDK loop alone over the same server, in the same run.
 
 Figures: tokens_per_s (the app), sdk_tokens_per_s (the SDK loop alone), ratio (app / SDK).
@@ -29,8 +29,8 @@ def run(quick: bool = False) -> dict[str, object]:
     from desktop_chat.core.settings import ProviderConfig, Settings
     from desktop_chat.core.store import HistoryStore
     from desktop_chat.ui.chat_presenter import ChatPresenter
-    from desktop_chat.ui.chat_view import ChatView
     from desktop_chat.ui.composer import Composer
+    from desktop_chat.ui.transcript import TranscriptView
     from tests.fakes.openai_server import FakeOpenAI, Reply, text_stream
 
     tokens = 2_000 if quick else 20_000
@@ -40,7 +40,7 @@ def run(quick: bool = False) -> dict[str, object]:
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
     server = FakeOpenAI().start()
-    view = ChatView()
+    view = TranscriptView()
     view.resize(900, 700)
     view.show()
     store = HistoryStore(Path(tempfile.mkdtemp()) / "h.db")

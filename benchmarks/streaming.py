@@ -1,7 +1,7 @@
-"""Streaming into the real ChatView: per-token cost as a reply grows, and event-loop stalls.
+"""Streaming into the real TranscriptView: per-token cost as a reply grows, and event-loop stalls.
 
 Figures:
-- growth: CPU cost of the reply's last 1,000 tokens / its first 1,000 (the real ChatView),
+- growth: CPU cost of the reply's last 1,000 tokens / its first 1,000 (the real TranscriptView),
   the two ends streamed side by side, frame about frame, so that both see the same noise
 - naive_growth: the same ratio for re-setting the whole markdown on every token
 - max_stall_ms_2k: the longest event-loop stall beyond one 1 ms tick while tokens arrive at 2,000 tok/s
@@ -49,10 +49,10 @@ def _view():
     from PySide6.QtWidgets import QApplication
 
     from desktop_chat.core.conversation import STREAMING, Message
-    from desktop_chat.ui.chat_view import ChatView
+    from desktop_chat.ui.transcript import TranscriptView
 
     app = QApplication.instance() or QApplication([])
-    view = ChatView()
+    view = TranscriptView()
     view.resize(900, 700)
     view.show()
     app.processEvents()

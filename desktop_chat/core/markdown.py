@@ -45,6 +45,15 @@ class Palette:
         return "#5f6368" if self.dark else "#c4c7c5"
 
     @property
+    def bubble(self) -> str:
+        """The background of the user's own messages."""
+        return "#2f3136" if self.dark else "#eef1f5"
+
+    @property
+    def error(self) -> str:
+        return "#f28b82" if self.dark else "#b3261e"
+
+    @property
     def pygments_style(self) -> str:
         return "monokai" if self.dark else "friendly"
 
@@ -60,26 +69,6 @@ def parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
-
-
-def stable_prefix_length(text: str) -> int:
-    """Characters at the start of text that form finished top-level markdown blocks.
-
-    Everything before the last top-level block is final: more text can only change
-    the block that is still open. Streaming renders the prefix once and re-renders
-    only the rest.
-    """
-    starts = [t.map[0] for t in parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.map]
-    if len(starts) < 2:
-        return 0
-    last_line = starts[-1]
-    offset = 0
-    for _ in range(last_line):
-        newline = text.find("\n", offset)
-        if newline < 0:
-            return 0
-        offset = newline + 1
-    return offset
 
 
 @dataclass
@@ -98,8 +87,10 @@ class MarkdownRenderer:
     def __init__(self, palette: Palette | None = None) -> None:
         self.palette = palette or Palette()
 
-    def render(self, text: str, code_offset: int = 0) -> RenderedMarkdown:
-        tokens = parser().parse(text)
+    def render(self, text: str, code_offset: int = 0, references: dict[str, Any] | None = None) -> RenderedMarkdown:
+        """`references` are the link definitions of the whole message the text is part of."""
+        env: dict[str, Any] = {"references": dict(references)} if references else {}
+        tokens = parser().parse(text, env)
         out = RenderedMarkdown("")
         out.html = self._render_tokens(tokens, out, code_offset)
         return out

@@ -5,21 +5,28 @@ The text is split at its top-level markdown blocks (markdown-it's own parse): a 
 in a segment. Each segment is rendered on its own, with the reference definitions of the
 whole message (`[1]: https://...` at the end applies to `[1]` anywhere).
 
-`MarkdownStream` takes a reply as it streams. Everything before the last top-level block
-is final (more text can only change the block still open), so it re-parses only from the
-start of that block: the cost of a piece stays flat however long the reply grows. Parsing
-from a block's first line gives the blocks a parse of the whole text gives, so the
-segments after any pieces are the segments of the text they add up to (`segments_of`):
-what is shown while a reply streams is what is shown when it is opened again.
+`MarkdownStream` takes a reply as it streams. Everything before the last OPEN_BLOCKS
+top-level blocks is final, so it re-parses only from the start of those: the cost of a
+piece stays flat however long the reply grows. (Not only the last block is open: the next
+line can join the last block to the one before it. "1. foo\n2.\n3" is a list and a
+paragraph until ". bar" makes the 3 a third item; "Foo\n-" is a paragraph and a list until
+a second "-" makes a heading of them.) Parsing from a block's first line gives the blocks
+a parse of the whole text gives, so the segments after any pieces are the segments of the
+text they add up to (`segments_of`): what is shown while a reply streams is what is shown
+when it is opened again. tests/unit/test_segments.py checks it on the CommonMark spec.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .markdown import parser
+
+# The last blocks of a streaming text that more text may still change.
+OPEN_BLOCKS = 2
 
 # Blocks of text in one segment: few enough that re-rendering the last one as a reply
 # streams stays well within a frame, enough that a reply is a handful of segments.
@@ -40,6 +47,15 @@ class Block:
     language: str = ""
     content: str = ""
 
+    @cached_property
+    def labels(self) -> frozenset[str]:
+        """Reference labels the text may use (a generous guess: anything in brackets)."""
+        from markdown_it.common.utils import normalizeReference
+
+        if self.code:
+            return frozenset()
+        return frozenset(normalizeReference(label) for label in _BRACKETED.findall(self.source))
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -53,15 +69,13 @@ class Segment:
 
     @property
     def source(self) -> str:
-        return "".join(block.source for block in self.blocks)
+        # A blank line between blocks, as between any two blocks: without it, a paragraph
+        # after a table would be read as one more row.
+        return "\n".join(block.source for block in self.blocks)
 
     def labels(self) -> frozenset[str]:
         """Reference labels the text may use (a generous guess: anything in brackets)."""
-        from markdown_it.common.utils import normalizeReference
-
-        if self.code:
-            return frozenset()
-        return frozenset(normalizeReference(label) for label in _BRACKETED.findall(self.source))
+        return frozenset().union(*(block.labels for block in self.blocks))
 
 
 def group(blocks: list[Block], start: list[Segment] | None = None) -> list[Segment]:
@@ -98,6 +112,12 @@ class MarkdownStream:
         self.segments: list[Segment] = []
         self.references: References = {}
 
+    @property
+    def settled(self) -> int:
+        """How many leading segments are final for good: more text cannot change them (the
+        last final segment can still take in the next blocks)."""
+        return max(0, len(self._final_segments) - 1)
+
     def feed(self, piece: str) -> None:
         self.text += piece
         self._update(finished=False)
@@ -108,10 +128,10 @@ class MarkdownStream:
     def _update(self, finished: bool) -> None:
         env: dict[str, Any] = {"references": dict(self._final_references)}
         blocks, starts = parse_blocks(self.text, self._open_at, env)
-        keep = len(blocks) if finished else max(0, len(blocks) - 1)
+        keep = len(blocks) if finished else max(0, len(blocks) - OPEN_BLOCKS)
         if keep:
-            # All but the last block are final: they (and the definitions before the last
-            # block's first line) leave the open region for good.
+            # All but the last blocks are final: they (and the definitions before the first
+            # open block's first line) leave the open region for good.
             last_start = starts[keep] if keep < len(starts) else len(self.text)
             self._final_blocks.extend(blocks[:keep])
             self._final_segments = group(blocks[:keep], self._final_segments)

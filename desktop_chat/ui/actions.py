@@ -35,9 +35,17 @@ class Command(Enum):
     CONVERSATION_SETTINGS = "conversation-settings"
     SHOW_WINDOW = "show-window"
     QUICK_ASK = "quick-ask"
+    FIND = "find"
+    COPY_CONVERSATION = "copy-conversation"
+    ZOOM_IN = "zoom-in"
+    ZOOM_OUT = "zoom-out"
+    ZOOM_RESET = "zoom-reset"
+    FOCUS_SIDEBAR = "focus-sidebar"
+    FOCUS_TRANSCRIPT = "focus-transcript"
+    NEXT_PANE = "next-pane"
 
 
-FILE, EDIT, CHAT = "&File", "&Edit", "&Chat"
+FILE, EDIT, VIEW, CHAT = "&File", "&Edit", "&View", "&Chat"
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class CommandSpec:
     text: str  # with its mnemonic (&)
     shortcut: str | None = None
     menu: str | None = None
+    # Another key for it (Ctrl+= where + needs Shift).
+    also: str | None = None
     separator_before: bool = False
     # Also offered by the tray icon's menu, and by the sidebar's right-click menu.
     tray: bool = False
@@ -65,11 +75,19 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(Command.SAVE_PDF, "Save conversation as P&DF…", None, FILE),
     CommandSpec(Command.QUIT, "&Quit", "Ctrl+Q", FILE, separator_before=True, tray=True),
     CommandSpec(Command.COPY_LAST_REPLY, "Copy last &reply", "Ctrl+Shift+C", EDIT),
-    CommandSpec(Command.FOCUS_COMPOSER, "&Focus message box", "Ctrl+L", EDIT),
+    CommandSpec(Command.COPY_CONVERSATION, "Copy &conversation", None, EDIT),
+    CommandSpec(Command.FIND, "&Find in conversation…", "Ctrl+F", EDIT, separator_before=True),
     CommandSpec(Command.SEARCH, "&Search all conversations…", "Ctrl+K", EDIT),
     CommandSpec(Command.TOGGLE_PIN, "&Pin conversation", "Ctrl+Shift+P", EDIT, sidebar=True),
     CommandSpec(Command.RENAME, "Re&name conversation", "F2", EDIT, sidebar=True),
     CommandSpec(Command.DELETE, "&Delete conversation", "Ctrl+Shift+Delete", EDIT, sidebar=True),
+    CommandSpec(Command.ZOOM_IN, "Zoom &in", "Ctrl++", VIEW, also="Ctrl+="),
+    CommandSpec(Command.ZOOM_OUT, "Zoom &out", "Ctrl+-", VIEW),
+    CommandSpec(Command.ZOOM_RESET, "&Actual size", "Ctrl+0", VIEW),
+    CommandSpec(Command.FOCUS_SIDEBAR, "Go to conversation &list", "Ctrl+Shift+L", VIEW, separator_before=True),
+    CommandSpec(Command.FOCUS_TRANSCRIPT, "Go to &transcript", "Ctrl+Shift+T", VIEW),
+    CommandSpec(Command.FOCUS_COMPOSER, "Go to &message box", "Ctrl+L", VIEW),
+    CommandSpec(Command.NEXT_PANE, "&Next pane", "F6", VIEW),
     # Esc also gives up editing an earlier message.
     CommandSpec(Command.STOP, "&Stop reply", "Esc", CHAT),
     CommandSpec(Command.REGENERATE_LAST, "&Regenerate last reply", "Ctrl+R", CHAT),
@@ -91,7 +109,8 @@ class Commands:
         for entry in COMMANDS:
             action = QAction(entry.text, window)
             if entry.shortcut:
-                action.setShortcut(QKeySequence(entry.shortcut))
+                keys = [QKeySequence(entry.shortcut)] + ([QKeySequence(entry.also)] if entry.also else [])
+                action.setShortcuts(keys)
             action.setEnabled(False)
             window.addAction(action)
             self._actions[entry.command] = action
@@ -148,7 +167,7 @@ class Commands:
 
 
 class MessageAction(Enum):
-    """What can be done to one message of the transcript (the links under it)."""
+    """What can be done to one message of the transcript (the buttons under it)."""
 
     COPY = "copy"
     EDIT = "edit"
@@ -157,10 +176,3 @@ class MessageAction(Enum):
     CONTINUE = "continue"
     PREVIOUS = "prev"
     NEXT = "next"
-
-    @property
-    def label(self) -> str:
-        return {MessageAction.PREVIOUS: "‹", MessageAction.NEXT: "›"}.get(self, self.name.capitalize())
-
-    def href(self, message_id: int) -> str:
-        return f"action:{self.value}:{message_id}"

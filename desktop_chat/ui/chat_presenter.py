@@ -1,5 +1,5 @@
-"""ChatPresenter: the Qt side of one ChatController. It shows the chat in a ChatView, takes
-the user's words from a Composer, carries out the links under each message, and turns
+"""ChatPresenter: the Qt side of one ChatController. It shows the chat in a TranscriptView,
+takes the user's words from a Composer, carries out the buttons under each message, and turns
 what the controller reports into signals for the window around it. The main window and
 quick ask each have one."""
 
@@ -17,12 +17,8 @@ from desktop_chat.core.services import Services
 from desktop_chat.core.session import PendingReply, ReplyOutcome
 
 from .actions import MessageAction
-from .chat_view import ChatView, MessageItem
 from .composer import Composer
-
-# Messages rendered when a conversation opens, and how many more "Show earlier" adds.
-TRANSCRIPT_WINDOW = 60
-EARLIER_PAGE = 200
+from .transcript import MessageItem, TranscriptView
 
 
 class ChatPresenter(QObject, ChatListener):
@@ -42,7 +38,7 @@ class ChatPresenter(QObject, ChatListener):
     def __init__(
         self,
         services: Services,
-        view: ChatView,
+        view: TranscriptView,
         composer: Composer,
         parent: QObject | None = None,
         titles: bool = True,
@@ -57,15 +53,12 @@ class ChatPresenter(QObject, ChatListener):
         # The message being edited, and what the composer held before the edit began.
         self.editing: int | None = None
         self._draft = ""
-        # How many of the last messages of the branch are rendered.
-        self.window = TRANSCRIPT_WINDOW
         self._shown_conversation: int | None = None
         # What was typed in each conversation and not sent, kept while another is shown.
         self._drafts: dict[int | None, str] = {}
         self._sending = False
         composer.submitted.connect(self.submit)
         view.messageAction.connect(self.act)
-        view.earlierRequested.connect(self.show_earlier)
         view.linkOpened.connect(self.statusChanged)
         self._actions: dict[MessageAction, Callable[[int], object]] = {
             MessageAction.COPY: self.copy,
@@ -140,27 +133,30 @@ class ChatPresenter(QObject, ChatListener):
         self.editingChanged.emit(False)
 
     def switch_version(self, message_id: int, step: int) -> None:
-        """Another version of a message, shown where the reader is, not at the bottom."""
+        """Another version of a message, shown where the reader had it, not at the bottom."""
+        top = self.view.message_top(message_id)
         shown = self.chat.select_version(message_id, step)
-        if shown is not None:
-            self.view.scrollToAnchor(f"m{shown}")
-            self.view.stop_following()
-
-    def show_earlier(self) -> None:
-        first = self.view.first_message_id
-        self.window += EARLIER_PAGE
-        self.chat.show_current()
-        if first is not None:
-            self.view.scrollToAnchor(f"m{first}")
-            self.view.stop_following()
+        if shown is not None and top is not None:
+            self.view.scroll_to_message(shown, at=top)
 
     def reveal(self, message_id: int, text: str) -> None:
-        """Scroll to a message of the branch shown (rendering back to it) and mark `text` in it."""
-        path = [m.id for m in self.chat.tree.path_to(self.chat.current_leaf())]
-        if message_id in path and len(path) - path.index(message_id) > self.window:
-            self.window = len(path) - path.index(message_id) + 5
-            self.chat.show_current()
+        """Scroll to a message of the branch shown and mark `text` in it."""
         self.view.reveal(message_id, text)
+
+    def conversation_markdown(self) -> str:
+        """The branch shown, as markdown: who wrote each message, and what."""
+        names = self.view.look.names
+        parts = []
+        for message in self.chat.tree.path_to(self.chat.current_leaf()):
+            who = "You" if message.role == "user" else names(message.model) if message.model else "Assistant"
+            parts.append(f"**{who}:**\n\n{message.content}")
+        return "\n\n---\n\n".join(parts) + "\n" if parts else ""
+
+    def copy_conversation(self) -> None:
+        text = self.conversation_markdown()
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self.statusChanged.emit("Conversation copied as markdown")
 
     def _item(self, message: Message) -> MessageItem:
         tree = self.chat.tree
@@ -172,9 +168,8 @@ class ChatPresenter(QObject, ChatListener):
     # What the chat reports (ChatListener)
 
     def show_branch(self, leaf_id: int | None) -> None:
-        path = self.chat.tree.path_to(leaf_id)
-        shown = path[-self.window :]
-        self.view.show_messages([self._item(m) for m in shown], hidden_before=len(path) - len(shown))
+        # All of the branch: the view lays out only what is in sight.
+        self.view.show_messages([self._item(m) for m in self.chat.tree.path_to(leaf_id)])
 
     def append_message(self, message: Message) -> None:
         self.view.append_message(self._item(message))
@@ -198,9 +193,8 @@ class ChatPresenter(QObject, ChatListener):
     def conversation_changed(self) -> None:
         shown = self.chat.conversation.id if self.chat.conversation else None
         if shown != self._shown_conversation:
-            # Another conversation: it opens with its last messages, no edit carries over,
-            # and what was typed stays with the conversation it was typed in.
-            self.window = TRANSCRIPT_WINDOW
+            # Another conversation: no edit carries over, and what was typed stays with the
+            # conversation it was typed in.
             self.cancel_edit()
             if not self._sending:
                 self._drafts[self._shown_conversation] = self.composer.toPlainText()

@@ -10,9 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QPaintEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -35,8 +36,8 @@ from desktop_chat.errors import SaveFailed
 
 from .actions import Command, Commands
 from .chat_presenter import ChatPresenter
-from .chat_view import ChatView
 from .composer import Composer
+from .find_bar import FindBar
 from .import_export import ImportExport
 from .labels import ElidedLabel
 from .model_picker import ModelPicker
@@ -46,6 +47,7 @@ from .preferences import Preferences
 from .provider_setup import KeyLookup, ProviderSetup
 from .sidebar import Sidebar
 from .theme import is_dark
+from .transcript import TranscriptView
 
 if TYPE_CHECKING:
     # Dialogs are imported when first opened: not on the way to the first paint.
@@ -90,7 +92,8 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         self.notice_bar = NoticeBar()
         self.writes = Writes(self.show_notice)
-        self.chat_view = ChatView()
+        self.chat_view = TranscriptView()
+        self.find_bar = FindBar(self.chat_view)
         self.composer = Composer()
         self.presenter = ChatPresenter(self.services, self.chat_view, self.composer, self)
         self.chat = self.presenter.chat
@@ -145,6 +148,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 8, 8, 8)
         column.addLayout(top)
         column.addWidget(self.notice_bar)
+        column.addWidget(self.find_bar)
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.edit_banner)
         column.addWidget(self.send_blocker)
@@ -196,7 +200,17 @@ class MainWindow(QMainWindow):
         commands.bind(Command.ADD_LOCAL_MODEL, self.choose_local_model)
         commands.bind(Command.QUIT, self.quit_app)
         commands.bind(Command.COPY_LAST_REPLY, presenter.copy_last_reply)
+        commands.bind(Command.COPY_CONVERSATION, presenter.copy_conversation, lambda: chat.conversation is not None)
+        commands.bind(Command.FIND, self.find_bar.open_bar)
+        commands.bind(Command.ZOOM_IN, lambda: self.zoom(+1))
+        commands.bind(Command.ZOOM_OUT, lambda: self.zoom(-1))
+        commands.bind(Command.ZOOM_RESET, lambda: self.zoom(0))
         commands.bind(Command.FOCUS_COMPOSER, self.composer.setFocus)
+        commands.bind(Command.FOCUS_SIDEBAR, self.sidebar.conversation_list.setFocus)
+        commands.bind(Command.FOCUS_TRANSCRIPT, self.focus_transcript)
+        commands.bind(Command.NEXT_PANE, self.next_pane)
+        self.find_bar.closed.connect(self.composer.setFocus)
+        presenter.switched.connect(self.find_bar.close_bar)
         commands.bind(Command.SEARCH, self.open_search)
         commands.bind(Command.STOP, presenter.stop_or_cancel, lambda: chat.busy or presenter.editing is not None)
         commands.bind(
@@ -205,6 +219,31 @@ class MainWindow(QMainWindow):
         commands.bind(Command.CONVERSATION_SETTINGS, self.edit_conversation_settings)
         self.files.bind(commands)
         commands.fill_menu_bar(self.menuBar())
+
+    def zoom(self, step: int) -> None:
+        """Bigger (+1) or smaller (-1) text in the transcript and the message box, or the
+        system's size (0); kept in the settings as the text size."""
+        current = self.settings.current
+        limits = Settings.option("font_size")
+        size = current.font_size or round(QGuiApplication.font().pointSizeF())
+        new = 0 if step == 0 else max(int(limits.minimum or 6), min(int(limits.maximum or 48), size + step))
+        if new != current.font_size:
+            self.writes.run(lambda: self.settings.update(replace(current, font_size=new)))
+        self.status(f"Text size {new} pt" if new else "Text size: the system's")
+
+    def focus_transcript(self) -> None:
+        self.chat_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def next_pane(self) -> None:
+        """F6: the conversation list, the transcript, the message box, round again."""
+        panes: list[QWidget] = [self.sidebar.conversation_list, self.chat_view, self.composer]
+        focus = QApplication.focusWidget()
+        here = next((i for i, pane in enumerate(panes) if focus and (focus is pane or pane.isAncestorOf(focus))), -1)
+        target = panes[(here + 1) % len(panes)]
+        if target is self.chat_view:
+            self.focus_transcript()
+        else:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _shown_id(self) -> int | None:
         return self.chat.conversation.id if self.chat.conversation else None

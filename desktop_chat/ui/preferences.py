@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QApplication
 from desktop_chat.core.settings import Settings, SettingsStore
 from desktop_chat.platform.autostart import set_autostart
 
-from .chat_view import ChatView
 from .composer import Composer
 from .theme import apply_scheme
+from .transcript import TranscriptView
 
 
 class Preferences:
@@ -19,13 +19,13 @@ class Preferences:
         self.settings = settings
         # The main window's transcript and message box. (Quick ask keeps Enter to send:
         # there Ctrl+Enter carries the question on in the main window.)
-        self._followers: list[tuple[ChatView, Composer]] = []
+        self._followers: list[tuple[TranscriptView, Composer]] = []
         settings.subscribe(self._changed)
         app = QApplication.instance()
         if isinstance(app, QApplication) and settings.current.theme != "system":
             apply_scheme(app, settings.current.theme)
 
-    def follow(self, view: ChatView, composer: Composer) -> None:
+    def follow(self, view: TranscriptView, composer: Composer) -> None:
         """Keep this transcript's and message box's text size and send key as the settings say."""
         self._followers.append((view, composer))
         self._apply_text(view, composer, self.settings.current)
@@ -40,10 +40,10 @@ class Preferences:
             set_autostart(new.start_at_login, "desktop-chat")
 
     @staticmethod
-    def _apply_text(view: ChatView, composer: Composer, settings: Settings) -> None:
+    def _apply_text(view: TranscriptView, composer: Composer, settings: Settings) -> None:
         for widget in (view, composer):
             font = QFont(widget.font())
             font.setPointSizeF(settings.font_size or QApplication.font().pointSizeF())
             widget.setFont(font)
-        view.document().setDefaultFont(view.font())
+        view.set_text_font(view.font())
         composer.set_send_key(settings.send_key)

@@ -16,9 +16,9 @@ from desktop_chat.core.sdk import warm_up_sdk
 from desktop_chat.core.services import Services
 
 from .chat_presenter import ChatPresenter
-from .chat_view import ChatView
 from .composer import Composer
 from .labels import ElidedLabel
+from .transcript import TranscriptView
 
 TITLE = "Quick Ask — Desktop Chat"
 
@@ -43,7 +43,7 @@ class QuickAskWindow(QWidget):
             "Ask anything — Enter to send, Ctrl+Enter to continue in the main window, Esc to close"
         )
         self.composer.cancelRequested.connect(self.hide_by_user)
-        self.chat_view = ChatView()
+        self.chat_view = TranscriptView()
         self.chat_view.setAccessibleName("Quick answer")
         self.chat_view.hide()
         self.open_button = QPushButton("Open in main window")

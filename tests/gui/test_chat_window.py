@@ -7,8 +7,20 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from desktop_chat.core.conversation import STOPPED
+from desktop_chat.ui.actions import MessageAction
+from desktop_chat.ui.transcript.segments import CodeSegmentView
 from tests.fakes.openai_server import DEMO_REPLY, Pause, Reply, demo_pieces, text_stream
-from tests.gui.helpers import click_link, links, transcript_text, type_and_send, wait_idle
+from tests.gui.helpers import (
+    action_button,
+    click_action,
+    click_link,
+    documents,
+    links,
+    message_views,
+    transcript_text,
+    type_and_send,
+    wait_idle,
+)
 
 
 def test_window_basics(window):
@@ -28,9 +40,12 @@ def test_type_enter_streams_markdown_reply(qtbot, window, fake_server):
     assert "Here is a short answer" in text  # ** markers rendered away
     assert "**" not in text and "```" not in text and "|---|" not in text
     assert 'return f"Hello, {name}!"' in text
-    html = window.chat_view.toHtml()
+    html = "".join(document.toHtml() for document in documents(window))
     assert "font-weight:700" in html or "font-weight:600" in html  # bold rendered
-    assert any(h.startswith("copy:") for h in links(window.chat_view))
+    code = [s for v in message_views(window) for s in v.segments if isinstance(s, CodeSegmentView)]
+    assert [c.language.text() for c in code] == ["python"] and code[
+        0
+    ].copy_button.accessibleName() == "Copy python code"
     assert not window.stop_button.isVisible() and window.send_button.isVisible()
     assert "34 completion" in window.usage_label.text()
     assert window.sidebar.conversation_list.model().rowCount() == 2  # "Today", then the conversation
@@ -64,7 +79,7 @@ def test_stop_button_keeps_partial_and_closes_connection(qtbot, window, fake_ser
     wait_idle(qtbot, window)
     assert fake_server.closed_early.wait(3)
     text = transcript_text(window)
-    assert "partial words" in text and "stopped" in text
+    assert "partial words" in text and "Stopped." in text
     reply = window.store.message(window.store.conversation(window.conversation.id).current_leaf_id)
     assert reply.status == STOPPED and reply.content == "partial words"
 
@@ -75,21 +90,21 @@ def test_escape_stops(qtbot, window, fake_server):
     qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
     qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
     wait_idle(qtbot, window)
-    assert "stopped" in transcript_text(window)
+    assert "Stopped." in transcript_text(window)
 
 
 def test_regenerate_keeps_old_version_and_flips(qtbot, window, fake_server):
     fake_server.queue(Reply(body=text_stream(["first answer"])), Reply(body=text_stream(["second answer"])))
     type_and_send(qtbot, window, "q")
     wait_idle(qtbot, window)
-    click_link(qtbot, window.chat_view, "action:regenerate:")
+    click_action(qtbot, window, MessageAction.REGENERATE)
     wait_idle(qtbot, window)
     text = transcript_text(window)
     assert "second answer" in text and "first answer" not in text and "2/2" in text
-    click_link(qtbot, window.chat_view, "action:prev:")
+    click_action(qtbot, window, MessageAction.PREVIOUS)
     text = transcript_text(window)
     assert "first answer" in text and "1/2" in text
-    click_link(qtbot, window.chat_view, "action:next:")
+    click_action(qtbot, window, MessageAction.NEXT)
     assert "second answer" in transcript_text(window)
 
 
@@ -98,7 +113,7 @@ def test_edit_and_resend_starts_a_branch(qtbot, window, fake_server):
     wait_idle(qtbot, window)
     type_and_send(qtbot, window, "follow up")
     wait_idle(qtbot, window)
-    click_link(qtbot, window.chat_view, "action:edit:")
+    click_action(qtbot, window, MessageAction.EDIT)
     assert window.composer.toPlainText() == "original question"
     assert window.edit_banner.isVisible()
     window.composer.selectAll()
@@ -108,7 +123,7 @@ def test_edit_and_resend_starts_a_branch(qtbot, window, fake_server):
     text = transcript_text(window)
     assert "You said: edited question" in text and "follow up" not in text and "2/2" in text
     assert [m["content"] for m in fake_server.requests[-1]["messages"]] == ["edited question"]
-    click_link(qtbot, window.chat_view, "action:prev:")
+    click_action(qtbot, window, MessageAction.PREVIOUS)
     text = transcript_text(window)
     assert "original question" in text and "follow up" in text and "1/2" in text
 
@@ -124,9 +139,10 @@ def test_failure_inline_with_retry(qtbot, window, fake_server):
     type_and_send(qtbot, window, "hello")
     wait_idle(qtbot, window)
     text = transcript_text(window)
-    assert "rejected the API key (401)" in text and "Retry" in text
+    assert "rejected the API key (401)" in text
+    assert action_button(window, MessageAction.RETRY)[1].accessibleName() == "Retry reply from test-model"
     assert window.composer.isEnabled()
-    click_link(qtbot, window.chat_view, "action:retry:")
+    click_action(qtbot, window, MessageAction.RETRY)
     wait_idle(qtbot, window)
     assert "You said: hello" in transcript_text(window)
 
@@ -138,7 +154,8 @@ def test_cut_midstream_keeps_text_and_offers_retry(qtbot, window, fake_server):
     type_and_send(qtbot, window, "hello")
     wait_idle(qtbot, window)
     text = transcript_text(window)
-    assert "half an answer" in text and "cut mid-reply" in text and "Retry" in text
+    assert "half an answer" in text and "cut mid-reply" in text
+    action_button(window, MessageAction.RETRY)
 
 
 def test_typed_text_survives_a_failure(qtbot, window, fake_server):
@@ -177,7 +194,7 @@ def test_five_megabyte_paste(qtbot, window, fake_server):
     assert len(fake_server.requests[-1]["messages"][-1]["content"]) == len(big)
     assert "more characters not shown" in transcript_text(window) and "got it" in transcript_text(window)
     # Copy gives the whole message, not the part shown.
-    click_link(qtbot, window.chat_view, "action:copy:")
+    click_action(qtbot, window, MessageAction.COPY)
     assert QGuiApplication.clipboard().text() == big
 
 
@@ -205,12 +222,12 @@ def test_links_open_only_on_click_and_only_web_or_mail(qtbot, window, fake_serve
         type_and_send(qtbot, window, "links")
         wait_idle(qtbot, window)
         assert catcher.opened == []  # nothing opened or fetched by showing it
-        hrefs = links(window.chat_view)
+        hrefs = links(window)
         assert "https://example.org/page" in hrefs and "https://example.org/pixel.png" in hrefs
         assert not any(h.startswith(("javascript", "file")) for h in hrefs)
         assert "https://evil.example" not in hrefs  # raw HTML is shown as text
         assert "<a href='https://evil.example'>raw</a>" in transcript_text(window)
-        click_link(qtbot, window.chat_view, "https://example.org/page")
+        click_link(qtbot, window, "https://example.org/page")
         assert catcher.opened == ["https://example.org/page"]
     finally:
         for scheme in ("https", "http", "mailto", "file", "javascript"):
@@ -222,15 +239,15 @@ def test_copy_message_code_and_last_reply(qtbot, window, fake_server):
     type_and_send(qtbot, window, "demo")
     wait_idle(qtbot, window)
     clipboard = QGuiApplication.clipboard()
-    click_link(qtbot, window.chat_view, "copy:")
+    code = next(s for v in message_views(window) for s in v.segments if isinstance(s, CodeSegmentView))
+    qtbot.mouseClick(code.copy_button, Qt.MouseButton.LeftButton)
     assert clipboard.text() == 'def greet(name: str) -> str:\n    return f"Hello, {name}!"'
     clipboard.clear()
     qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert clipboard.text() == DEMO_REPLY
     clipboard.clear()
-    # The Copy link under the reply (the last one) copies it as markdown too.
-    copies = [h for h in links(window.chat_view) if h.startswith("action:copy:")]
-    click_link(qtbot, window.chat_view, copies[-1])
+    # The Copy button under the reply (the last message) copies it as markdown too.
+    click_action(qtbot, window, MessageAction.COPY, "last")
     assert clipboard.text() == DEMO_REPLY
 
 
@@ -238,7 +255,8 @@ def test_keyboard_new_chat_focus_and_rename(qtbot, window, fake_server):
     type_and_send(qtbot, window, "first chat")
     wait_idle(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    assert window.conversation is None and "Start a conversation" in transcript_text(window)
+    assert window.conversation is None and transcript_text(window) == ""
+    assert window.chat_view.empty.isVisible() and window.chat_view.empty.title.text() == "Start a conversation"
     window.sidebar.conversation_list.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.focusWidget() is window.composer
@@ -281,7 +299,10 @@ def test_dark_scheme_renders_dark_code(qtbot, window, fake_server):
     fake_server.queue(Reply(body=text_stream(["```py\nx = 1\n```\n"])))
     type_and_send(qtbot, window, "code")
     wait_idle(qtbot, window)
-    assert "#1e1f24" in window.chat_view.toHtml()
+    code = next(s for v in message_views(window) for s in v.segments if isinstance(s, CodeSegmentView))
+    image = code.grab().toImage()
+    # The code's box, right of the short line: the dark palette's code background.
+    assert image.pixelColor(code.width() - 12, code.height() - 12).name() == "#1e1f24"
 
 
 def test_delete_with_undo(qtbot, window, fake_server):
@@ -302,15 +323,18 @@ def test_message_actions_from_the_keyboard(qtbot, window, fake_server):
     fake_server.queue(Reply(body=text_stream(["first"])), Reply(body=text_stream(["second"])))
     type_and_send(qtbot, window, "q")
     wait_idle(qtbot, window)
-    view = window.chat_view
-    view.setFocus()
-    # Tab walks the links of the transcript; Enter follows the one that has focus.
-    for _ in range(10):
-        qtbot.keyClick(view, Qt.Key.Key_Tab)
-        if view.textCursor().charFormat().anchorHref().startswith("action:regenerate:"):
-            break
-    assert view.textCursor().charFormat().anchorHref().startswith("action:regenerate:")
-    qtbot.keyClick(view, Qt.Key.Key_Return)
+    window.composer.setFocus()
+    # Shift+Tab from the message box lands on the last message; Tab goes into its buttons.
+    qtbot.keyClick(window.composer, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    reply = message_views(window)[-1]
+    assert QApplication.focusWidget() is reply and reply.accessibleName() == "Reply from test-model"
+    qtbot.keyClick(reply, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is reply.buttons[MessageAction.COPY]
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    regenerate = QApplication.focusWidget()
+    assert regenerate is reply.buttons[MessageAction.REGENERATE]
+    assert regenerate.accessibleName() == "Regenerate reply from test-model"
+    qtbot.keyClick(regenerate, Qt.Key.Key_Space)
     wait_idle(qtbot, window)
     assert "second" in transcript_text(window) and "2/2" in transcript_text(window)
 
@@ -332,7 +356,7 @@ def test_continue_a_stopped_reply_in_the_same_message(qtbot, window, fake_server
     qtbot.waitUntil(lambda: "partial words" in transcript_text(window), timeout=5000)
     window.chat.stop()
     wait_idle(qtbot, window)
-    click_link(qtbot, window.chat_view, "action:continue:")
+    click_action(qtbot, window, MessageAction.CONTINUE)
     wait_idle(qtbot, window)
     sent = fake_server.requests[-1]["messages"]
     assert sent[-2] == {"role": "assistant", "content": "partial words"}
@@ -391,7 +415,7 @@ def test_giving_up_an_edit_gives_the_draft_back(qtbot, window, fake_server):
     type_and_send(qtbot, window, "original question")
     wait_idle(qtbot, window)
     qtbot.keyClicks(window.composer, "my draft")
-    click_link(qtbot, window.chat_view, "action:edit:")
+    click_action(qtbot, window, MessageAction.EDIT)
     assert window.composer.toPlainText() == "original question"
     qtbot.keyClick(window.composer, Qt.Key.Key_Escape)
     assert window.composer.toPlainText() == "my draft" and not window.edit_banner.isVisible()
@@ -400,12 +424,13 @@ def test_giving_up_an_edit_gives_the_draft_back(qtbot, window, fake_server):
 def test_editing_shows_one_reply_not_an_empty_one_above_it(qtbot, window, fake_server):
     type_and_send(qtbot, window, "original question")
     wait_idle(qtbot, window)
-    click_link(qtbot, window.chat_view, "action:edit:")
+    click_action(qtbot, window, MessageAction.EDIT)
     window.composer.selectAll()
     qtbot.keyClicks(window.composer, "edited question")
     qtbot.keyClick(window.composer, Qt.Key.Key_Return)
     wait_idle(qtbot, window)
-    assert transcript_text(window).count("Regenerate") == 1  # one reply, one set of actions
+    replies = [v for v in message_views(window) if v.message.role == "assistant"]
+    assert len(replies) == 1 and len(window.chat_view.message_ids()) == 2  # one reply, no empty one
 
 
 def test_failed_retries_do_not_pile_up_as_versions(qtbot, window, fake_server):
@@ -414,10 +439,10 @@ def test_failed_retries_do_not_pile_up_as_versions(qtbot, window, fake_server):
     type_and_send(qtbot, window, "hello")
     wait_idle(qtbot, window)
     for _ in range(2):
-        click_link(qtbot, window.chat_view, "action:retry:")
+        click_action(qtbot, window, MessageAction.RETRY)
         wait_idle(qtbot, window)
         assert "rejected the API key (401)" in transcript_text(window) and "1/" not in transcript_text(window)
-    click_link(qtbot, window.chat_view, "action:retry:")  # and now it answers
+    click_action(qtbot, window, MessageAction.RETRY)  # and now it answers
     wait_idle(qtbot, window)
     text = transcript_text(window)
     assert "You said: hello" in text and "401" not in text and "2/" not in text
@@ -445,12 +470,14 @@ def test_switching_versions_keeps_the_view_where_the_reader_is(qtbot, window, fa
             tip = store.add_message(conversation.id, tip, "assistant", "\n\n".join(["a long answer"] * 6)).id
     window.open_conversation(conversation.id)
     view = window.chat_view
-    view.scrollToAnchor(f"m{branches[1]}")  # the reader is at version B, mid-conversation
+    question = store.message(branches[1]).parent_id
+    view.scroll_to_message(question, at=120)  # the reader is at version B, mid-conversation
     bar = view.verticalScrollBar()
     assert 0 < bar.value() < bar.maximum()
-    click_link(qtbot, view, f"action:prev:{store.message(branches[1]).parent_id}")
+    click_action(qtbot, window, MessageAction.PREVIOUS, question)
     assert "the question with versions (A)" in transcript_text(window) and "1/2" in transcript_text(window)
-    assert bar.value() < bar.maximum() - view.viewport().height()  # still there, not at the bottom
+    shown = next(m for m in view.message_ids() if store.message(m).content.endswith("(A)"))
+    assert view.message_top(shown) == 120  # the version where the other was, not the bottom
 
 
 def test_sending_while_scrolled_up_shows_the_question_and_the_reply(qtbot, window, fake_server):
@@ -469,4 +496,10 @@ def test_a_long_code_line_wraps_in_its_block_not_the_whole_transcript(qtbot, win
     fake_server.queue(Reply(body=text_stream(["```python\nx = " + "'long' + " * 80 + "'end'\n```\n"])))
     type_and_send(qtbot, window, "code")
     wait_idle(qtbot, window)
-    assert window.chat_view.horizontalScrollBar().maximum() == 0
+    view = window.chat_view
+    assert view.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    reply = message_views(window)[-1]
+    code = next(s for s in reply.segments if isinstance(s, CodeSegmentView))
+    # The message keeps to the column; the code scrolls sideways in its own box.
+    assert reply.width() <= view.viewport().width() and code.width() == reply.width()
+    assert code.body.horizontalScrollBar().maximum() > 0 and code.body.horizontalScrollBar().isVisible()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from desktop_chat.ui.actions import COMMANDS, Command
+from desktop_chat.ui.actions import COMMANDS, Command, MessageAction
 from desktop_chat.ui.conversation_settings import ConversationSettingsDialog
 from tests.fakes.openai_server import Reply, text_stream
-from tests.gui.helpers import click_link, transcript_text, type_and_send, wait_idle
+from tests.gui.helpers import click_action, transcript_text, type_and_send, wait_idle
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -45,7 +45,7 @@ def test_changes_the_disk_refuses_are_said_and_the_window_goes_on(qtbot, window,
     )
     type_and_send(qtbot, window, "q")
     wait_idle(qtbot, window)
-    click_link(qtbot, window.chat_view, "action:regenerate:")
+    click_action(qtbot, window, MessageAction.REGENERATE)
     wait_idle(qtbot, window)
     store = window.store
     conversation_id = window.conversation.id
@@ -71,8 +71,8 @@ def test_changes_the_disk_refuses_are_said_and_the_window_goes_on(qtbot, window,
         window.sidebar.select(other.id)
         window.sidebar.delete()  # delete
         window.sidebar.select(conversation_id)
-        click_link(qtbot, window.chat_view, "action:prev:")  # another version
-        click_link(qtbot, window.chat_view, "action:continue:")  # continue (moves the branch)
+        click_action(qtbot, window, MessageAction.PREVIOUS)  # another version
+        click_action(qtbot, window, MessageAction.CONTINUE)  # continue (moves the branch)
         window.edit_conversation_settings()
         window.findChild(ConversationSettingsDialog).accept()  # this conversation's settings
         window.show_search_hit(other.id, walrus.id, "walrus")  # a hit on another branch

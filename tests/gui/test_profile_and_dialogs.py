@@ -11,10 +11,11 @@ from desktop_chat.core.secrets import KeyStore
 from desktop_chat.core.services import HistoryUse, open_services
 from desktop_chat.core.settings import OPENAI_NAME, Settings
 from desktop_chat.core.store import HistoryStore
+from desktop_chat.ui.actions import MessageAction
 from desktop_chat.ui.conversation_settings import ConversationSettingsDialog
 from tests.fakes.openai_server import Reply, text_stream
 from tests.gui.conftest import make_settings
-from tests.gui.helpers import click_link, transcript_text, type_and_send, wait_idle
+from tests.gui.helpers import action_button, click_action, transcript_text, type_and_send, wait_idle
 
 
 def test_broken_settings_and_corrupt_history_are_kept_aside(tmp_path):
@@ -48,9 +49,10 @@ def test_interrupted_reply_shows_retry(qtbot, window_factory, fake_server, tmp_p
     window = window_factory(make_settings(fake_server.base_url), db_name="p/history.db")
     window.open_conversation(conv.id)
     text = transcript_text(window)
-    assert "the partial ans" in text and "interrupted" in text and "Retry" in text
+    assert "the partial ans" in text and "The app closed while this reply was arriving." in text
+    assert action_button(window, MessageAction.RETRY)[1].isEnabled()
     assert window.store.message(reply.id).status == INTERRUPTED
-    click_link(qtbot, window.chat_view, "action:retry:")
+    click_action(qtbot, window, MessageAction.RETRY)
     wait_idle(qtbot, window)
     assert "You said: tell me" in transcript_text(window)
 
@@ -132,7 +134,7 @@ def test_rate_limit_retry_waits_for_retry_after(qtbot, window_factory, fake_serv
     type_and_send(qtbot, window, "hi")
     wait_idle(qtbot, window)
     assert "Try again in 1 s" in transcript_text(window)
-    click_link(qtbot, window.chat_view, "action:retry:")
+    click_action(qtbot, window, MessageAction.RETRY)
     assert len(fake_server.requests) == 1 and window.stop_button.isVisible()  # waiting, not sending
     qtbot.waitUntil(lambda: len(fake_server.requests) == 2, timeout=5000)
     wait_idle(qtbot, window)

@@ -10,6 +10,18 @@ from tests.gui.conftest import make_settings
 from tests.gui.helpers import transcript_text
 
 
+def marks_in_view(window, message_id):
+    """The marked words of a message, and whether each is where the reader can see it."""
+    view = window.chat_view
+    found = []
+    for segment in view.message_view(message_id).segments:
+        for mark in segment.extraSelections():
+            rect = segment.cursorRect(mark.cursor)
+            centre = segment.viewport().mapTo(view.viewport(), rect.center())
+            found.append((mark.cursor.selectedText(), view.viewport().rect().contains(centre)))
+    return found
+
+
 def fill(store):
     first = store.create_conversation("Gardening")
     u = store.add_message(first.id, None, "user", "When should I plant tulips?")
@@ -44,12 +56,10 @@ def test_search_as_you_type_and_open_the_hit(qtbot, window_factory, fake_server)
     qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
     assert window.conversation.id == long.id
     assert "the zebra crossing question" in transcript_text(window)
-    marks = window.chat_view.extraSelections()
-    assert len(marks) == 1 and marks[0].cursor.selectedText() == "zebra"
+    hit = next(m for m in window.chat_view.message_ids() if "zebra" in window.store.message(m).content)
     bar = window.chat_view.verticalScrollBar()
     assert bar.maximum() > 0  # a long conversation, scrolled to the match:
-    rect = window.chat_view.cursorRect(marks[0].cursor)
-    assert window.chat_view.viewport().rect().contains(rect.center())
+    assert marks_in_view(window, hit) == [("zebra", True)]
 
 
 def test_hit_on_another_branch_switches_to_it(qtbot, window_factory, fake_server):
@@ -75,28 +85,27 @@ def test_no_results_and_hostile_query(qtbot, window_factory, fake_server):
     assert "0 results" in dialog.status.text()
 
 
-def test_long_conversation_opens_with_its_end_and_earlier_on_request(qtbot, window_factory, fake_server):
-    from desktop_chat.ui.chat_presenter import EARLIER_PAGE, TRANSCRIPT_WINDOW
-    from tests.gui.helpers import click_link
-
+def test_long_conversation_opens_at_its_end_and_scrolls_back_to_its_start(qtbot, window_factory, fake_server):
     window = window_factory(make_settings(fake_server.base_url))
     store = window.store
     conv = store.create_conversation("Very long")
     parent = None
+    ids = []
     for i in range(600):
         parent = store.add_message(conv.id, parent, "user" if i % 2 == 0 else "assistant", f"line {i} marker{i}x").id
+        ids.append(parent)
     window.open_conversation(conv.id)
-    text = transcript_text(window)
-    assert "marker599x" in text and f"marker{600 - TRANSCRIPT_WINDOW}x" in text
-    assert f"marker{599 - TRANSCRIPT_WINDOW}x" not in text
-    assert f"Show {600 - TRANSCRIPT_WINDOW} earlier messages" in text
-    click_link(qtbot, window.chat_view, "earlier:")
-    text = transcript_text(window)
-    assert f"marker{600 - TRANSCRIPT_WINDOW - EARLIER_PAGE}x" in text
-    # A search hit far back renders back to it.
+    view = window.chat_view
+    in_sight = [v.message.id for v in view.views_in_sight()]
+    assert ids[-1] in in_sight and ids[0] not in in_sight
+    # Only what is in sight (and near it) has a view: not 600 of them.
+    assert len(view.findChildren(type(view.views_in_sight()[0]))) < 60
+    view.verticalScrollBar().setValue(0)  # no "show earlier": scrolling up gets there
+    assert ids[0] in [v.message.id for v in view.views_in_sight()]
+    view.scroll_to_end()
+    # A search hit far back is laid out and marked where the reader can see it.
     dialog = window.open_search()
     dialog.field.setText("marker3x")
     dialog.run_search()
     qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
-    assert "marker3x" in transcript_text(window)
-    assert window.chat_view.extraSelections()
+    assert marks_in_view(window, ids[3]) == [("marker3x", True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from desktop_chat.core.markdown import MarkdownRenderer, stable_prefix_length
+from desktop_chat.core.markdown import MarkdownRenderer
 
 render = MarkdownRenderer().render
 
@@ -54,28 +54,18 @@ def test_hostile_output_is_inert():
     assert tags <= {"p", "a", "b", "i", "s", "code", "pre", "span", "br"}, tags
 
 
-def test_stable_prefix_marks_finished_blocks_only():
-    assert stable_prefix_length("just one paragraph") == 0
-    text = "para one\n\n```py\nx = 1\n"
-    assert text[: stable_prefix_length(text)] == "para one\n\n"
-    # An open code fence that grows stays open: nothing after the paragraph is final.
-    assert stable_prefix_length(text + "y = 2\n\nmore\n") == len("para one\n\n")
-    closed = text + "```\n\nafter"
-    assert closed[: stable_prefix_length(closed)] == "para one\n\n```py\nx = 1\n```\n\n"
+def test_a_text_rendered_block_by_block_is_the_text_rendered_whole():
+    # What the transcript relies on: a segment's HTML is its blocks' HTML, each rendered
+    # alone with the message's references (so a finished block is never rendered again).
+    from desktop_chat.core.segments import segments_of
 
-
-def test_streaming_split_renders_the_same_blocks_as_whole():
-    text = "Intro **bold**.\n\n- a\n- b\n\n```js\nlet x = 1;\n```\n\n| h |\n|---|\n| c |\n\nEnd.\n"
-    pieces, tail, committed = [text[i : i + 3] for i in range(0, len(text), 3)], "", []
-    for piece in pieces:
-        tail += piece
-        cut = stable_prefix_length(tail)
-        if cut:
-            committed.append(tail[:cut])
-            tail = tail[cut:]
-    committed.append(tail)
-    assert "".join(committed) == text
-    assert "".join(render(part).html for part in committed) == render(text).html.replace("copy:0", "copy:0")
+    text = (
+        "Intro **bold**.\n\n- a\n- b\n\n| h |\n|---|\n| c |\n\nSee [x].\n\n> quoted\n> [x]\n\n[x]: https://a.example\n"
+    )
+    segments, references = segments_of(text)
+    blocks = [block.source for segment in segments for block in segment.blocks]
+    assert len(blocks) == 5
+    assert "".join(render(block, references=references).html for block in blocks) == render(text).html
 
 
 def test_highlighting_keeps_every_character_in_few_runs():

@@ -42,7 +42,7 @@ def streamed(text: str, seed: int, check_every: int = 0) -> MarkdownStream:
 def test_streamed_in_any_pieces_the_segments_are_those_of_the_whole_text():
     for number, text in enumerate(cases()):
         once, references = segments_of(text)
-        live = streamed(text, seed=number, check_every=3)
+        live = streamed(text, seed=number, check_every=1)
         assert [s.source for s in live.segments] == [s.source for s in once], text
         assert [s.code for s in live.segments] == [s.code for s in once], text
         assert live.references == references, text
