@@ -54,6 +54,10 @@ class Palette:
         return "#f28b82" if self.dark else "#b3261e"
 
     @property
+    def error_background(self) -> str:
+        return "#3c2a2a" if self.dark else "#fcebea"
+
+    @property
     def pygments_style(self) -> str:
         return "monokai" if self.dark else "friendly"
 

@@ -14,6 +14,12 @@ STYLE = """
 #sidebar QListView::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 #conversationTitle { font-size: 15px; font-weight: 600; padding-left: 6px; }
 #transcript { border: none; }
+#jumpToLatest { border: 1px solid palette(mid); border-radius: 18px; background: palette(base); }
+#jumpToLatest:hover, #message QToolButton:hover, #codeBlock QToolButton:hover { background: palette(alternate-base); }
+#message QToolButton, #codeBlock QToolButton { border: 2px solid transparent; border-radius: 6px; padding: 2px 4px; }
+#message QToolButton:focus, #codeBlock QToolButton:focus, #jumpToLatest:focus, #findBar QToolButton:focus {
+    border: 2px solid palette(highlight);
+}
 #composer { border: 1px solid palette(mid); border-radius: 8px; padding: 6px; }
 #noticeBar { background: #fff4ce; color: #3b2e00; border-radius: 6px; }
 #editBanner { color: palette(link); padding: 2px 6px; }

@@ -41,7 +41,7 @@ from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView
 USER_TEXT_SHOWN = 20_000
 BUBBLE_PADDING = (14, 10)  # sideways, up and down
 BUBBLE_SHARE = 0.8  # of the column, at most
-ROW_HEIGHT = 30
+ROW_HEIGHT = 28
 ICONS = {
     MessageAction.COPY: "copy",
     MessageAction.EDIT: "pencil",
@@ -100,6 +100,7 @@ class MessageView(QFrame):
         self.active = False  # actions shown
         self.hovered = False
         self.last_reply = False
+        self.failed = False  # its error is shown, in a tinted box
         self.segments: list[SegmentView] = []
         self._spare: list[SegmentView] = []
         self._stream: MarkdownStream | None = None
@@ -131,13 +132,13 @@ class MessageView(QFrame):
         self.state_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.state_text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         state = QHBoxLayout(self.state_row)
-        state.setContentsMargins(0, 0, 0, 0)
+        state.setContentsMargins(10, 6, 6, 6)
         state.setSpacing(6)
-        state.addWidget(self.state_icon, 0, Qt.AlignmentFlag.AlignTop)
-        state.addWidget(self.state_text, 1)
+        state.addWidget(self.state_icon, 0, Qt.AlignmentFlag.AlignVCenter)
+        state.addWidget(self.state_text, 1, Qt.AlignmentFlag.AlignVCenter)
         self.buttons: dict[MessageAction, QToolButton] = {}
         for action in (MessageAction.RETRY, MessageAction.CONTINUE):
-            state.addWidget(self._button(action, self.state_row, text=True), 0, Qt.AlignmentFlag.AlignTop)
+            state.addWidget(self._button(action, self.state_row, text=True), 0, Qt.AlignmentFlag.AlignVCenter)
 
         # The actions on it.
         self.footer = QWidget(self)
@@ -206,9 +207,6 @@ class MessageView(QFrame):
         header_font = QFont(look.font)
         header_font.setBold(True)
         self.header.setFont(header_font)
-        error = self.state_text.palette()
-        error.setColor(QPalette.ColorRole.WindowText, QColor(palette.error))
-        self.state_text.setPalette(error)
         self.state_text.setFont(look.font)
         self.state_icon.setPixmap(icon("triangle-alert", palette.error).pixmap(18, 18))
         for action, button in self.buttons.items():
@@ -303,6 +301,12 @@ class MessageView(QFrame):
         self.state_text.setText(text)
         self.state_row.setVisible(bool(text))
         self.state_icon.setVisible(retry)
+        self.failed = retry
+        colours = self.state_text.palette()
+        colours.setColor(
+            QPalette.ColorRole.WindowText, QColor(self.look.palette.error if retry else self.look.palette.muted)
+        )
+        self.state_text.setPalette(colours)
         self.buttons[MessageAction.RETRY].setVisible(retry)
         self.buttons[MessageAction.CONTINUE].setVisible(carry_on)
 
@@ -323,9 +327,10 @@ class MessageView(QFrame):
         for action, button in self.buttons.items():
             button.setAccessibleName(names[action])
         shown = final and (self.active or self.hovered or self.last_reply)
-        self.buttons[MessageAction.COPY].setVisible(shown)
+        self.buttons[MessageAction.COPY].setVisible(shown and bool(message.content))
         self.buttons[MessageAction.EDIT].setVisible(shown and user)
-        self.buttons[MessageAction.REGENERATE].setVisible(shown and not user)
+        # (A failed reply offers Retry, in its place.)
+        self.buttons[MessageAction.REGENERATE].setVisible(shown and not user and not self.failed)
         versions = item.versions > 1 and final
         for action in (MessageAction.PREVIOUS, MessageAction.NEXT):
             self.buttons[action].setVisible(versions)
@@ -527,9 +532,8 @@ class MessageView(QFrame):
         widest = max(1, int(width * BUBBLE_SHARE) - 2 * pad_x)
         inner = widest
         if self.segments:
-            document = self.segments[0].body_document()
-            document.setTextWidth(widest)
-            inner = min(widest, max(1, math.ceil(document.idealWidth()) + 2))
+            self.segments[0].height_for(widest)
+            inner = min(widest, max(1, math.ceil(self.segments[0].body_document().idealWidth()) + 2))
         if self.more.isVisibleTo(self):
             inner = widest
         left = width - inner - 2 * pad_x
@@ -550,7 +554,8 @@ class MessageView(QFrame):
         if self.state_row.isVisibleTo(self):
             y += 8
             height = self.state_row.heightForWidth(width - left)
-            height = max(height, self.state_row.sizeHint().height())
+            if height <= 0:
+                height = self.state_row.sizeHint().height()
             self.state_row.setGeometry(left, y, width - left, height)
             y += height
         y += 2
@@ -583,10 +588,13 @@ class MessageView(QFrame):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
         if not self._bubble.isNull():
-            painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(self.look.palette.bubble))
             painter.drawRoundedRect(self._bubble, 14, 14)
+        if self.failed and self.state_row.isVisible():
+            painter.setBrush(QColor(self.look.palette.error_background))
+            painter.drawRoundedRect(self.state_row.geometry(), 8, 8)
         if self.hasFocus():
             pen = painter.pen()
             pen.setColor(self.palette().color(QPalette.ColorRole.Highlight))

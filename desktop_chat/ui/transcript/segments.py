@@ -53,10 +53,14 @@ class DocumentView(QTextBrowser):
         return None
 
     def height_for(self, width: int) -> int:
-        document = self.document()
-        if document.textWidth() != width:
-            document.setTextWidth(width)
-        return math.ceil(document.size().height())
+        """Its height laid out `width` pixels wide (the width it is then given). The width is
+        set on the widget, not the document: a QTextEdit that wraps at its own width would
+        lay the document out again at whatever width it has while hidden."""
+        self.ensurePolished()
+        if self.lineWrapMode() != QTextBrowser.LineWrapMode.FixedPixelWidth or self.lineWrapColumnOrWidth() != width:
+            self.setLineWrapMode(QTextBrowser.LineWrapMode.FixedPixelWidth)
+            self.setLineWrapColumnOrWidth(width)
+        return math.ceil(self.document().size().height())
 
     def wheelEvent(self, event: Any) -> None:
         event.ignore()  # the transcript scrolls, not the text
@@ -143,6 +147,7 @@ class CodeBody(DocumentView):
         self.document().setDocumentMargin(CODE_PADDING)
 
     def height_for(self, width: int) -> int:
+        self.ensurePolished()
         document = self.document()
         document.setTextWidth(-1)  # no wrapping: as wide as the longest line
         height = math.ceil(document.size().height())

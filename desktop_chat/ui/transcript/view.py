@@ -64,7 +64,7 @@ COLUMN_WIDTH = 760
 SIDE_MARGIN = 24
 TOP_MARGIN = 20
 BOTTOM_MARGIN = 28
-MESSAGE_GAP = 22
+MESSAGE_GAP = 10
 # Laid out beyond the viewport, above and below (pixels); views kept beyond that.
 OVERSCAN = 400
 KEEP_VIEWS = 30
