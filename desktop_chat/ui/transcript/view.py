@@ -390,7 +390,12 @@ class TranscriptView(QAbstractScrollArea):
             self._anchor = None
             return
         self._refresh_tops()
-        index = max(0, min(len(self.items) - 1, bisect.bisect_right(self._tops, value) - 1))
+        # The first message that starts in view (the one being read); else the one that
+        # fills the view.
+        index = bisect.bisect_left(self._tops, value)
+        if index >= len(self.items) or self._tops[index] >= value + self.viewport().height():
+            index = bisect.bisect_right(self._tops, value) - 1
+        index = max(0, min(len(self.items) - 1, index))
         self._anchor = (self.items[index].message.id, value - self._tops[index])
 
     # Layout
