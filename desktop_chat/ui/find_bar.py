@@ -23,6 +23,8 @@ class FindBar(QWidget):
         self.field.setPlaceholderText("Find in conversation")
         self.field.setAccessibleName("Find in conversation")
         self.field.setClearButtonEnabled(True)
+        for clear in self.field.findChildren(QToolButton):  # (the field's own clear button)
+            clear.setAccessibleName("Clear")
         self.field.textChanged.connect(lambda _text: self.find_hit(0))
         self.field.installEventFilter(self)
         self.result = QLabel()

@@ -37,6 +37,12 @@ class ModelPicker(QWidget):
         self.model_box = ModelBox()
         self.model_box.setEditable(True)
         self.model_box.setAccessibleName("Model")
+        # Its text field is what a screen reader lands on; and the lists each box opens.
+        line = self.model_box.lineEdit()
+        if line is not None:
+            line.setAccessibleName("Model name")
+        self.model_box.view().setAccessibleName("Models")
+        self.provider_box.view().setAccessibleName("Providers")
         self.model_box.setToolTip("Model: pick one listed by the provider, or type any name")
         self.model_box.setMinimumWidth(220)
         self.model_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)

@@ -299,6 +299,7 @@ class MessageView(QFrame):
             elif message.finish_reason == "content_filter":
                 text = "Stopped by the provider's content filter."
         self.state_text.setText(text)
+        self.state_text.setAccessibleName(text)  # (selectable, so focusable: named)
         self.state_row.setVisible(bool(text))
         self.state_icon.setVisible(retry)
         self.failed = retry
@@ -567,6 +568,10 @@ class MessageView(QFrame):
     def body_documents(self) -> list[QTextDocument]:
         """The documents of its body, in order (text segments and the code of code blocks)."""
         return [view.body_document() for view in self.segments]
+
+    def spoken_text(self) -> str:
+        """Its body as a screen reader should hear it: the text shown, a line per paragraph."""
+        return "\n".join(document.toPlainText().strip() for document in self.body_documents())
 
     def plain_text(self) -> str:
         """What it shows, as text: who, the body, what became of it, the figures."""

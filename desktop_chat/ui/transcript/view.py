@@ -320,8 +320,10 @@ class TranscriptView(QAbstractScrollArea):
             return
         who = author(message, self.look.names)
         if message.status == COMPLETE:
-            text = message.content[:ANNOUNCED_CHARACTERS]
-            said = f"{who[0].upper()}{who[1:]} finished. {text}"
+            # What is shown (no markdown marks, no table pipes), not the markdown.
+            view = self._views.get(message.id)
+            shown = view.spoken_text() if view is not None else message.content
+            said = f"{who[0].upper()}{who[1:]} finished. {shown[:ANNOUNCED_CHARACTERS]}"
         else:
             said = f"{who[0].upper()}{who[1:]}: {message.error or message.status}"
         QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, said))
