@@ -20,6 +20,7 @@ import pytest
         ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
         ("startup", ("first_paint_s", "bare_first_paint_s", "ratio")),
         ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
+        ("scrolling", ("p99_frame_ms", "bare_p99_frame_ms", "ratio", "xcb_p99_frame_ms", "xcb_ratio")),
     ],
 )
 def test_benchmark_prints_its_figures(name, keys, tmp_path):

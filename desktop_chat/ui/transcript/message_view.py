@@ -42,6 +42,8 @@ USER_TEXT_SHOWN = 20_000
 BUBBLE_PADDING = (14, 10)  # sideways, up and down
 BUBBLE_SHARE = 0.8  # of the column, at most
 ROW_HEIGHT = 28
+# Segment widgets a message keeps for its next text (~130 KB each).
+SPARE_SEGMENTS = 2
 ICONS = {
     MessageAction.COPY: "copy",
     MessageAction.EDIT: "pencil",
@@ -467,9 +469,9 @@ class MessageView(QFrame):
             view.segment = None
             self._spare.append(view)
         del self.segments[index:]
-        for extra in self._spare[8:]:  # (more spares than that go with their widgets)
+        for extra in self._spare[SPARE_SEGMENTS:]:  # (more spares than that go with their widgets)
             extra.deleteLater()
-        del self._spare[8:]
+        del self._spare[SPARE_SEGMENTS:]
 
     def _name_segments(self, first: int = 0) -> None:
         if self.item is None:

@@ -67,7 +67,7 @@ BOTTOM_MARGIN = 28
 MESSAGE_GAP = 10
 # Laid out beyond the viewport, above and below (pixels); views kept beyond that.
 OVERSCAN = 400
-KEEP_VIEWS = 30
+KEEP_VIEWS = 16
 SPARE_VIEWS = 12
 SCROLL_STEP = 20
 # The longest part of a reply a screen reader is given to say when it finishes.
@@ -117,7 +117,8 @@ class TranscriptView(QAbstractScrollArea):
         self._find: tuple[str, int] = ("", -1)  # (text, the hit shown)
 
         self.empty = _EmptyState(self.viewport())
-        self.jump_button = QToolButton(self)
+        # In the viewport (a sibling over it would make every scroll repaint all of it).
+        self.jump_button = QToolButton(self.viewport())
         self.jump_button.setObjectName("jumpToLatest")
         self.jump_button.setAccessibleName("Jump to the latest message")
         self.jump_button.setToolTip("Jump to the latest message")
@@ -382,6 +383,9 @@ class TranscriptView(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         if self._laying_out:
             return
+        # What stays in view is moved, not painted again: only the strip that comes into
+        # view is (the messages are laid out where they now are, below).
+        self.viewport().scroll(dx, dy)
         bar = self.verticalScrollBar()
         self._follow = bar.value() >= bar.maximum() - 4
         self._set_anchor(bar.value())
@@ -495,8 +499,7 @@ class TranscriptView(QAbstractScrollArea):
         self.jump_button.setVisible(bool(self.items) and not at_end)
         if self.jump_button.isVisible():
             self.jump_button.move(
-                self.viewport().x() + (self.viewport().width() - self.jump_button.width()) // 2,
-                self.viewport().y() + viewport - self.jump_button.height() - 12,
+                (self.viewport().width() - self.jump_button.width()) // 2, viewport - self.jump_button.height() - 12
             )
             self.jump_button.raise_()
 
