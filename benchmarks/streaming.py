@@ -6,6 +6,7 @@ Figures:
 - naive_growth: the same ratio for re-setting the whole markdown on every token
 - max_stall_ms_2k: the longest event-loop stall beyond one 1 ms tick while tokens arrive at 2,000 tok/s
 - p99_stall_ms_max: the 99th percentile of per-frame update time at full speed
+- finish_ms: the frame that finishes the reply (its last block, status and actions), median of 3
 """
 
 from __future__ import annotations
@@ -58,6 +59,27 @@ def _view():
     app.processEvents()
     view.begin_reply(Message(1, 1, None, "assistant", "", STREAMING, model="bench"))
     return app, view
+
+
+def measure_finish(pieces: list[str], per_frame: int) -> float:
+    """Stream the reply, then finish it (its last block, its status and actions, laid out
+    and painted): how long that frame takes (ms)."""
+    from desktop_chat.core.conversation import COMPLETE, Message
+    from desktop_chat.ui.transcript import MessageItem
+
+    app, view = _view()
+    for start in range(0, len(pieces), per_frame):
+        for piece in pieces[start : start + per_frame]:
+            view.append_delta(piece)
+        view.flush()
+        app.processEvents()
+    reply = Message(1, 1, None, "assistant", "".join(pieces), COMPLETE, model="bench")
+    t0 = time.perf_counter()
+    view.end_reply(MessageItem(reply))
+    app.processEvents()
+    elapsed = (time.perf_counter() - t0) * 1000
+    view.close()
+    return elapsed
 
 
 def measure_incremental(pieces: list[str], per_frame: int) -> tuple[list[float], list[float]]:
@@ -196,6 +218,7 @@ def run(quick: bool = False) -> dict[str, object]:
     first_us = statistics.median(first for first, _ in ends) * 1e6
     last_us = statistics.median(last for _, last in ends) * 1e6
     stall = measure_stalls_at_rate(pieces if not quick else pieces[:1000], rate=2_000)
+    finishes = [measure_finish(pieces, per_frame=64) for _ in range(1 if quick else 3)]
     # Last: the naive way leaves large documents and garbage behind.
     naive_first, naive_last = measure_naive(pieces, window, samples=10 if quick else 20)
     flushes_ms = sorted(f * 1000 for f in flushes)
@@ -205,6 +228,7 @@ def run(quick: bool = False) -> dict[str, object]:
         "naive_growth": round(naive_last / naive_first, 2),
         "max_stall_ms_2k": round(stall, 2),
         "p99_stall_ms_max": round(flushes_ms[int(len(flushes_ms) * 0.99) - 1], 2),
+        "finish_ms": round(statistics.median(finishes), 2),
         "growth_repeats": [round(g, 3) for g in growths],
         "first_1k_us_per_token": round(first_us, 1),
         "last_1k_us_per_token": round(last_us, 1),

@@ -13,7 +13,7 @@ import pytest
 @pytest.mark.parametrize(
     "name, keys",
     [
-        ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max")),
+        ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max", "finish_ms")),
         ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
         ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
         ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),

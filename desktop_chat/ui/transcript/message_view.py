@@ -230,6 +230,7 @@ class MessageView(QFrame):
     def bind(self, item: MessageItem, last_reply: bool = False) -> None:
         """Show this message (a view is reused for others as the transcript scrolls)."""
         same = self.item is not None and self.item.message.id == item.message.id
+        above = self._above_body()
         self.item = item
         self.last_reply = last_reply
         message = item.message
@@ -249,7 +250,18 @@ class MessageView(QFrame):
         self._show_status(message)
         self._show_state(message)
         self._show_actions(item)
-        self._invalidate(0)
+        # What is above the body unchanged (a reply that finished, a version count): only
+        # the rows under it are laid out again, not every segment of a long reply.
+        self._invalidate(len(self.segments) if same and self._above_body() == above else 0)
+
+    def _above_body(self) -> tuple[bool, str, str, bool, str]:
+        return (
+            self.header.isVisibleTo(self),
+            self.header.text(),
+            self.status.text(),
+            self.more.isVisibleTo(self),
+            self.more.text(),
+        )
 
     def _show_body(self, content: str, plain: bool = False) -> None:
         if content == self._content and plain == self._plain:

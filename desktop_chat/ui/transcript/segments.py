@@ -149,7 +149,8 @@ class CodeBody(DocumentView):
     def height_for(self, width: int) -> int:
         self.ensurePolished()
         document = self.document()
-        document.setTextWidth(-1)  # no wrapping: as wide as the longest line
+        if document.textWidth() != -1:  # (set again, it lays the code out again)
+            document.setTextWidth(-1)  # no wrapping: as wide as the longest line
         height = math.ceil(document.size().height())
         if document.idealWidth() > width:
             height += self.horizontalScrollBar().sizeHint().height()

@@ -104,6 +104,7 @@ class TranscriptView(QAbstractScrollArea):
         self._anchor: tuple[int, int] | None = None  # (message id, pixels into it)
         self._laying_out = False
         self._shown_range = (0, 0)
+        self._shown_value = 0  # the scroll position the views were last placed for
         self._active: MessageView | None = None
         # The reply that streams: its id, and text not yet shown.
         self._streaming: int | None = None
@@ -383,9 +384,6 @@ class TranscriptView(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         if self._laying_out:
             return
-        # What stays in view is moved, not painted again: only the strip that comes into
-        # view is (the messages are laid out where they now are, below).
-        self.viewport().scroll(dx, dy)
         bar = self.verticalScrollBar()
         self._follow = bar.value() >= bar.maximum() - 4
         self._set_anchor(bar.value())
@@ -489,6 +487,12 @@ class TranscriptView(QAbstractScrollArea):
         bar.setPageStep(viewport)
         bar.setRange(0, max(0, self._content_height() - viewport))
         bar.setValue(value)
+        moved = self._shown_value - value
+        if moved and abs(moved) < viewport:
+            # What stays in view is moved, not painted again: only the strip that comes
+            # into view is (a scroll, or the text moving up as a reply grows at the end).
+            self.viewport().scroll(0, moved)
+        self._shown_value = value
         self._place(first, last, value, left, column)
         if not self._follow:
             self._set_anchor(value)
