@@ -13,6 +13,7 @@ STYLE = """
 #sidebar QListView::item { padding: 7px 8px; border-radius: 6px; }
 #sidebar QListView::item:selected { background: palette(highlight); color: palette(highlighted-text); }
 #conversationTitle { font-size: 15px; font-weight: 600; padding-left: 6px; }
+QDialogButtonBox { dialogbuttonbox-buttons-have-icons: 0; }
 #transcript { border: none; }
 #jumpToLatest { border: 1px solid palette(mid); border-radius: 18px; background: palette(base); }
 #jumpToLatest:hover, #message QToolButton:hover, #codeBlock QToolButton:hover { background: palette(alternate-base); }
