@@ -652,12 +652,6 @@ class MessageView(QFrame):
         else:
             super().keyPressEvent(event)
 
-    def first_action(self) -> QWidget | None:
-        """The first of its buttons a Tab from the message goes to."""
-        for button in self.action_buttons():
-            return button
-        return None
-
     def action_buttons(self) -> list[QToolButton]:
         """Its buttons that are shown, in the order Tab goes through them: the code blocks'
         Copy, then what became of it (Retry, Continue), then the actions."""

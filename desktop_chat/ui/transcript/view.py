@@ -146,9 +146,6 @@ class TranscriptView(QAbstractScrollArea):
         if font != self.look.font:
             self._set_look(Look(self.look.palette, QFont(font), self.look.names))
 
-    def set_names(self, names: Callable[[str], str]) -> None:
-        self._set_look(Look(self.look.palette, self.look.font, names))
-
     def _set_look(self, look: Look) -> None:
         self.look = look
         for view in self._views.values():
@@ -194,25 +191,11 @@ class TranscriptView(QAbstractScrollArea):
         self._append(item)
         self._layout()
 
-    def update_message(self, item: MessageItem) -> None:
-        """A message shown changed (its status, its versions)."""
-        index = self._index.get(item.message.id)
-        if index is None:
-            return
-        self.items[index] = item
-        self._measured[index] = False
-        view = self._views.get(item.message.id)
-        if view is not None:
-            view.bind(item, self._is_last_reply(index))
-        self._layout()
-
     def _append(self, item: MessageItem) -> None:
         # The reply before it is no longer the last: its actions hide until hovered.
         if self.items:
             before = self._views.get(self.items[-1].message.id)
             if before is not None and before.last_reply:
-                before.last_reply = False
-                before.set_active(before.active)
                 before.bind(self.items[-1], False)
         self._index[item.message.id] = len(self.items)
         self.items.append(item)
