@@ -59,7 +59,8 @@ class Palette:
 
     @property
     def pygments_style(self) -> str:
-        return "monokai" if self.dark else "friendly"
+        # (friendly's comments were 2.7:1 on the code background; default's are 4.9:1)
+        return "monokai" if self.dark else "default"
 
 
 def is_safe_link(url: str) -> bool:

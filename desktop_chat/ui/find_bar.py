@@ -30,6 +30,8 @@ class FindBar(QWidget):
         self.result = QLabel()
         self.result.setObjectName("findResult")
         self.result.setAccessibleName("Matches")
+        self.result.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.result.setMinimumWidth(self.result.fontMetrics().horizontalAdvance("No matches") + 8)
         self.previous_button = self._button("chevron-up", "Previous match (Shift+Enter)", "Previous match")
         self.previous_button.clicked.connect(lambda: self.find_hit(-1))
         self.next_button = self._button("chevron-down", "Next match (Enter)", "Next match")
@@ -52,6 +54,11 @@ class FindBar(QWidget):
         button.setAccessibleName(accessible)
         button.setAutoRaise(True)
         return button
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.update_icons()  # (drawn in the text's colour: dark on dark otherwise)
+        super().changeEvent(event)
 
     def update_icons(self) -> None:
         color = self.palette().color(self.foregroundRole())

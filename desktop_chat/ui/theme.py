@@ -11,17 +11,27 @@ from PySide6.QtWidgets import QApplication, QWidget
 STYLE = """
 #sidebar QListView { border: none; background: palette(window); padding: 2px; }
 #sidebar QListView::item { padding: 7px 8px; border-radius: 6px; }
-#sidebar QListView::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+#sidebar QListView::item:hover { background: rgba(127, 127, 127, 0.12); }
+#sidebar QListView::item:selected { background: rgba(127, 127, 127, 0.28); color: palette(text); }
+#sidebar QListView:focus { border: 2px solid palette(highlight); border-radius: 6px; }
 #conversationTitle { font-size: 15px; font-weight: 600; padding-left: 6px; }
 QDialogButtonBox { dialogbuttonbox-buttons-have-icons: 0; }
 #transcript { border: none; }
 #jumpToLatest { border: 1px solid palette(mid); border-radius: 18px; background: palette(base); }
 #jumpToLatest:hover, #message QToolButton:hover, #codeBlock QToolButton:hover { background: palette(alternate-base); }
 #message QToolButton, #codeBlock QToolButton { border: 2px solid transparent; border-radius: 6px; padding: 2px 4px; }
+#message #retryButton, #message #continueButton {
+    border: 1px solid palette(mid); border-radius: 6px; padding: 3px 10px; background: palette(base);
+}
+#codeBlock QScrollBar:horizontal { height: 8px; background: transparent; border: none; margin: 0 8px 2px 8px; }
+#codeBlock QScrollBar::handle:horizontal { background: palette(mid); border-radius: 3px; min-width: 24px; }
+#codeBlock QScrollBar::add-line:horizontal, #codeBlock QScrollBar::sub-line:horizontal { width: 0; border: none; }
+#codeBlock QScrollBar::add-page:horizontal, #codeBlock QScrollBar::sub-page:horizontal { background: none; }
 #message QToolButton:focus, #codeBlock QToolButton:focus, #jumpToLatest:focus, #findBar QToolButton:focus {
     border: 2px solid palette(highlight);
 }
-#composer { border: 1px solid palette(mid); border-radius: 8px; padding: 6px; }
+#composer { border: 1px solid palette(mid); border-radius: 8px; padding: 6px; background: palette(base); }
+#composer:focus { border: 1px solid palette(highlight); }
 #noticeBar { background: #fff4ce; color: #3b2e00; border-radius: 6px; }
 #editBanner { color: palette(link); padding: 2px 6px; }
 #sendBlocker { color: #b3261e; padding: 2px 6px; }

@@ -71,6 +71,16 @@ def test_a_live_switch_to_dark_reaches_every_part_of_the_window(qtbot, window, f
     try:
         window.settings.update(replace(window.settings.current, theme="dark"))  # Settings → Dark → Save
         assert all(lightness(part) < 60 for part in parts), [lightness(part) for part in parts]
+        # The find bar's icons are drawn in the dark scheme's light text colour, not left black.
+        assert icon_lightness(window.find_bar.next_button) > 150
     finally:
         apply_scheme(app, "system")
     assert all(lightness(part) > 200 for part in parts)
+    assert icon_lightness(window.find_bar.next_button) < 100
+
+
+def icon_lightness(button) -> int:
+    """The lightness of the strokes of a button's icon (its most opaque pixels)."""
+    image = button.icon().pixmap(20, 20).toImage()
+    pixels = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height())]
+    return max(pixels, key=lambda c: c.alpha()).lightness()

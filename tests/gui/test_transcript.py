@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop_chat.ui.actions import MessageAction
@@ -40,6 +40,13 @@ def long_conversation(window, messages: int = 300) -> list[int]:
         ids.append(parent)
     window.open_conversation(conversation.id)
     return ids
+
+
+def close(colour, other) -> bool:
+    return (
+        max(abs(colour.red() - other.red()), abs(colour.green() - other.green()), abs(colour.blue() - other.blue()))
+        < 60
+    )
 
 
 def in_sight(window) -> list[int]:
@@ -89,8 +96,9 @@ def test_a_resize_keeps_the_message_being_read_at_the_top(qtbot, window):
     ids = long_conversation(window, 60)
     view = window.chat_view
     view.scroll_to_message(ids[20], at=40)
-    window.resize(620, 600)
-    qtbot.waitUntil(lambda: view.viewport().width() < 500, timeout=3000)
+    wide = view.viewport().width()
+    window.resize(window.minimumSizeHint().width(), 600)
+    qtbot.waitUntil(lambda: view.viewport().width() < wide - 100, timeout=3000)
     assert view.message_top(ids[20]) == 40
     window.resize(1200, 700)
     qtbot.waitUntil(lambda: view.viewport().width() > 800, timeout=3000)
@@ -135,10 +143,16 @@ def test_the_keyboard_moves_between_messages_and_into_their_buttons(qtbot, windo
     focused = QApplication.focusWidget()
     assert isinstance(focused, MessageView) and focused.message.id == ids[-2]
     assert focused.accessibleName() == "Your message" and ids[-2] in in_sight(window)
+    # A focus ring is drawn, round the bubble (and gone when the focus goes).
+    ring = QPoint(focused._bubble.center().x(), focused._bubble.top() + 1)
+    highlight = focused.palette().color(QPalette.ColorRole.Highlight)
+    assert close(focused.grab().toImage().pixelColor(ring), highlight)
+    previous = focused
     for _ in range(6):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Up)
     focused = QApplication.focusWidget()
     assert focused.message.id == ids[-8] and ids[-8] in in_sight(window) and not view.following
+    assert not close(previous.grab().toImage().pixelColor(ring), highlight)
     # Tab: into this message's buttons (shown while it has the focus), then out of the
     # transcript: not through every message and link of it.
     qtbot.keyClick(focused, Qt.Key.Key_Tab)

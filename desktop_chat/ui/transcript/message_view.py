@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QPen,
     QTextDocument,
 )
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
@@ -199,17 +200,16 @@ class MessageView(QFrame):
         old = self.look
         self.look = look
         palette = look.palette
-        muted = QColor(palette.muted)
-        colours = self.palette()
-        colours.setColor(QPalette.ColorRole.WindowText, muted)
-        colours.setColor(QPalette.ColorRole.ButtonText, muted)
-        for label in (self.status, self.more, self.usage, self.version_label):
-            label.setPalette(colours)
+        # Colours by style sheet: with the app's style sheet set, a label's own palette
+        # is not what it is drawn with.
+        for label in (self.status, self.more, self.usage, self.version_label, self.header):
+            label.setStyleSheet(f"color: {palette.muted}")
             label.setFont(_smaller(look.font))
-        header_font = QFont(look.font)
-        header_font.setBold(True)
+        header_font = _smaller(look.font)
+        header_font.setWeight(QFont.Weight.DemiBold)
         self.header.setFont(header_font)
         self.state_text.setFont(look.font)
+        self.state_text.setStyleSheet(f"color: {palette.error if self.failed else palette.muted}")
         self.state_icon.setPixmap(icon("triangle-alert", palette.error).pixmap(18, 18))
         for action, button in self.buttons.items():
             button.setIcon(icon(ICONS[action], palette.muted))
@@ -316,12 +316,10 @@ class MessageView(QFrame):
         self.state_text.setAccessibleName(text)  # (selectable, so focusable: named)
         self.state_row.setVisible(bool(text))
         self.state_icon.setVisible(retry)
+        colour = self.look.palette.error if retry else self.look.palette.muted
+        if retry != self.failed or not self.state_text.styleSheet():
+            self.state_text.setStyleSheet(f"color: {colour}")
         self.failed = retry
-        colours = self.state_text.palette()
-        colours.setColor(
-            QPalette.ColorRole.WindowText, QColor(self.look.palette.error if retry else self.look.palette.muted)
-        )
-        self.state_text.setPalette(colours)
         self.buttons[MessageAction.RETRY].setVisible(retry)
         self.buttons[MessageAction.CONTINUE].setVisible(carry_on)
 
@@ -567,7 +565,7 @@ class MessageView(QFrame):
 
     def _lay_out_rows(self, width: int, y: int, left: int) -> int:
         if self.state_row.isVisibleTo(self):
-            y += 8
+            y += 8 if self.segments else 0
             height = self.state_row.heightForWidth(width - left)
             if height <= 0:
                 height = self.state_row.sizeHint().height()
@@ -615,12 +613,12 @@ class MessageView(QFrame):
             painter.setBrush(QColor(self.look.palette.error_background))
             painter.drawRoundedRect(self.state_row.geometry(), 8, 8)
         if self.hasFocus():
-            pen = painter.pen()
-            pen.setColor(self.palette().color(QPalette.ColorRole.Highlight))
-            pen.setWidth(2)
-            painter.setPen(pen)
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 8, 8)
+            if self._bubble.isNull():
+                painter.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 8, 8)
+            else:
+                painter.drawRoundedRect(self._bubble.adjusted(1, 1, -1, -1), 14, 14)
 
     def enterEvent(self, event: Any) -> None:
         self.hovered = True

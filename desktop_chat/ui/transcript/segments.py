@@ -13,7 +13,17 @@ from functools import lru_cache
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QPalette, QTextCursor, QTextDocument
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QTextBlockFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QTextBrowser, QToolButton, QWidget
 
 from desktop_chat.core.markdown import MarkdownRenderer, Palette, highlight
@@ -22,6 +32,8 @@ from desktop_chat.ui.icons import icon
 
 # Space between two segments of a message: about a paragraph's spacing.
 SEGMENT_GAP = 10
+# Lines of prose, in percent of the font's line spacing.
+LINE_HEIGHT = 135
 CODE_PADDING = 10
 
 
@@ -66,10 +78,16 @@ class DocumentView(QTextBrowser):
         event.ignore()  # the transcript scrolls, not the text
 
 
-def trim_outer_margins(browser: QTextBrowser) -> None:
-    """No space above the first block or below the last: the gaps between segments and
-    messages are the view's, the same however the text was cut into segments."""
+def set_spacing(browser: QTextBrowser) -> None:
+    """Lines of prose a little apart (easier to read than Qt's tight default), and no space
+    above the first block or below the last: the gaps between segments and messages are
+    the view's, the same however the text was cut into segments."""
     document = browser.document()
+    cursor = QTextCursor(document)
+    cursor.select(QTextCursor.SelectionType.Document)
+    spaced = QTextBlockFormat()
+    spaced.setLineHeight(LINE_HEIGHT, QTextBlockFormat.LineHeightTypes.ProportionalHeight.value)
+    cursor.mergeBlockFormat(spaced)
     cursor = QTextCursor(document)
     first = cursor.blockFormat()
     if first.topMargin():
@@ -124,7 +142,7 @@ class TextSegmentView(DocumentView):
         self.labels = segment.labels()
         self.code_blocks = code_blocks
         self.setHtml("".join(parts))
-        trim_outer_margins(self)
+        set_spacing(self)
 
     def body_document(self) -> QTextDocument:
         return self.document()

@@ -780,7 +780,10 @@ class TranscriptView(QAbstractScrollArea):
                 cursor = marks[number - seen].cursor
                 rect = browser.cursorRect(cursor)
                 y = browser.mapTo(view, QPoint(0, rect.top())).y()
-                self.ensure_visible(view.message.id, max(0, y - 40), rect.height() + 80)
+                top = self.message_top(view.message.id)
+                shown = top is not None and 0 <= top + y and top + y + rect.height() <= self.viewport().height()
+                if not shown:  # (in sight already: the view stays put)
+                    self.scroll_to_message(view.message.id, at=self.viewport().height() // 3 - y)
                 return
             seen += len(marks)
         self.scroll_to_message(view.message.id)
