@@ -509,9 +509,13 @@ class HistoryStore:
         return cur.rowcount
 
 
-# Markdown's marks in a passage shown out of context: **bold**, `code`, # headings,
-# > quotes, list bullets, [link](address) -> link.
+# Markdown's marks in a passage shown out of context: **bold**, `code`, a fence's
+# language, # headings, > quotes, list bullets, [link](address) and [link][1] -> link,
+# "[1]: address" definitions -> nothing.
 _MARKDOWN_MARKS = (
+    (r"```[\w+#.-]*", ""),
+    (r"(^|\s)\[[^\]\n]+\]:\s*\S+", r"\1"),
+    (r"\[([^\]]*)\]\[[^\]]*\]", r"\1"),
     (r"\[([^\]]*)\]\([^)]*\)", r"\1"),
     (r"(^|\s)(#{1,6}|>|[-*+]|\d+\.)\s+", r"\1"),
     (r"(\*\*|__|\*|`{1,3}|~~)", ""),

@@ -207,4 +207,13 @@ def test_search_passages_are_shown_without_markdown_marks(tmp_path):
     snippet = store.search_messages("install")[0].snippet
     assert "**" not in snippet and "`" not in snippet and "##" not in snippet and "](" not in snippet
     assert "<b>install</b>" in snippet and "the docs" in snippet
+    store.add_message(
+        conversation.id,
+        None,
+        "assistant",
+        "Use [bisect][1]:\n\n```python\nfrom bisect import x\n```\n\n[1]: https://d.example\n",
+    )
+    snippet = store.search_messages("bisect")[0].snippet
+    assert "[" not in snippet and "python" not in snippet and "d.example" not in snippet, snippet
+    assert "Use <b>bisect</b>:" in snippet and "from <b>bisect</b> import x" in snippet
     store.close()
