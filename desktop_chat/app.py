@@ -7,6 +7,7 @@ import asyncio
 import gc
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from . import APP_NAME, __version__
 from .core.paths import AppPaths
 from .core.services import HistoryUse, Services, open_services
 from .core.settings import OPENAI_NAME
-from .core.store import NewerHistory
+from .core.store import LeftUntouched
 
 if TYPE_CHECKING:
     from .ui.desktop import DesktopIntegration
@@ -31,6 +32,32 @@ class LaunchOptions:
     provider: str | None = None
     model: str | None = None
     quick_ask: bool = False
+
+
+def _update_progress() -> Callable[[str, float], None]:
+    """A progress window for a history update (it appears only if one runs): a schema
+    change on a large history takes seconds, and the window cannot show before it ends."""
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtWidgets import QProgressDialog
+
+    shown: list[QProgressDialog] = []
+
+    def told(what: str, fraction: float) -> None:
+        if not shown:
+            dialog = QProgressDialog(what, "", 0, 1000)
+            dialog.setWindowTitle(APP_NAME)
+            dialog.setCancelButton(None)  # half an update is worse than waiting
+            dialog.setMinimumDuration(0)
+            dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+            shown.append(dialog)
+        dialog = shown[0]
+        dialog.setLabelText(what + "…")
+        dialog.setValue(int(fraction * 1000))
+        QCoreApplication.processEvents()
+        if fraction >= 1.0:
+            dialog.close()
+
+    return told
 
 
 def run_gui(options: LaunchOptions) -> int:
@@ -63,8 +90,8 @@ def run_gui(options: LaunchOptions) -> int:
     instance.listen()
 
     try:
-        services = open_services(options.paths, HistoryUse.WINDOW)
-    except NewerHistory as exc:
+        services = open_services(options.paths, HistoryUse.WINDOW, progress=_update_progress())
+    except LeftUntouched as exc:
         # A newer app's history: refuse it, untouched, rather than risk it.
         QMessageBox.critical(None, APP_NAME, str(exc))
         return 1

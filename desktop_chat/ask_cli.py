@@ -9,7 +9,7 @@ import sys
 from typing import TextIO
 
 from .core.chat import ChatController, ChatListener
-from .core.events import StreamEvent, TextDelta
+from .core.events import ReasoningDelta, ReasoningWasAnswer, StreamEvent, TextDelta
 from .core.paths import AppPaths
 from .core.providers import NoEndpoint
 from .core.services import HistoryUse, Services, open_services
@@ -56,10 +56,11 @@ async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
         return fail(f"{exc} (--no-log asks without the history)", 2)
     for notice in services.notices:
         print(f"desktop-chat: {notice}", file=sys.stderr)
-    reply = PrintReply(sys.stdout)
+    reply = PrintReply(sys.stdout, sys.stderr if args.reasoning else None)
     try:
         # No title is asked for: the command ends with its reply (the first words are the title).
-        return await _ask(services, services.chat(reply, titles=False), reply, args, continue_id, prompt)
+        chat = services.chat(reply, titles=False, hold=True)
+        return await _ask(services, chat, reply, args, continue_id, prompt)
     finally:
         await services.aclose()
         services.close()
@@ -119,16 +120,27 @@ async def _ask(
 
 
 class PrintReply(ChatListener):
-    """Writes the reply to stdout as it streams; what the user must read goes to stderr."""
+    """Writes the reply's answer to stdout as it streams, and its reasoning to `thinking`
+    (stderr with --reasoning) when asked; what the user must read goes to stderr."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, thinking: TextIO | None = None) -> None:
         self.out = out
+        self.thinking = thinking
+        self.thinking_last = "\n"
         self.closed = False
         self.last = "\n"
 
     def stream_event(self, event: StreamEvent) -> None:
-        if not isinstance(event, TextDelta) or self.closed:
+        if isinstance(event, ReasoningDelta) and self.thinking is not None:
+            self.thinking.write(event.text)
+            self.thinking.flush()
+            self.thinking_last = event.text[-1:]
             return
+        if not isinstance(event, TextDelta | ReasoningWasAnswer) or self.closed:
+            return
+        if self.thinking is not None and self.thinking_last != "\n":
+            self.thinking.write("\n")  # the thought ends; the answer starts on stdout
+            self.thinking_last = "\n"
         try:
             self.out.write(event.text)
             self.out.flush()

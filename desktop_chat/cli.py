@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="carry on the conversation with the latest activity, or the one with this id",
     )
+    ask.add_argument(
+        "--reasoning", action="store_true", help="also print the model's reasoning, to stderr (stdout gets the answer)"
+    )
     ask.add_argument("-n", "--no-log", action="store_true", help="do not keep this exchange in the history")
     ask.add_argument("--home", dest="ask_home", metavar="DIR")
     history = sub.add_parser("history", help="list, search or show conversations (works offline)")

@@ -60,13 +60,21 @@ ReplyTask = asyncio.Task[ReplyOutcome | None]
 
 
 class ChatController:
-    def __init__(self, session: ChatSession, listener: ChatListener | None = None, titles: bool = True) -> None:
+    def __init__(
+        self,
+        session: ChatSession,
+        listener: ChatListener | None = None,
+        titles: bool = True,
+        hold: bool = False,
+    ) -> None:
         self.session = session
         self.store = session.store
         self.directory = session.directory
         self.settings = session.settings
         self.listener = listener or ChatListener()
         self.titles = titles
+        # Keep back text that may yet turn out to be reasoning (`ask`: stdout cannot take it back).
+        self.hold = hold
         self.conversation: Conversation | None = None
         self.tree = MessageTree()
         self.choice: Choice = self.directory.for_new_chats()
@@ -351,7 +359,7 @@ class ChatController:
     async def _run(self, pending: PendingReply) -> ReplyOutcome | None:
         outcome = None
         try:
-            outcome = await self.session.stream(pending, self.listener.stream_event)
+            outcome = await self.session.stream(pending, self.listener.stream_event, hold=self.hold)
         finally:
             # Final in memory, even when the disk refused it (unless another chat is shown by now).
             if self.conversation is not None and self.conversation.id == pending.reply.conversation_id:

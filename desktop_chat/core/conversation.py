@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 # Message statuses. A reply is "streaming" while it arrives; anything else is final.
 COMPLETE = "complete"
@@ -11,6 +12,33 @@ STREAMING = "streaming"
 STOPPED = "stopped"  # the user pressed Stop
 FAILED = "failed"  # the provider or the network failed; `error` says how
 INTERRUPTED = "interrupted"  # the app died while it streamed
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """What the message says: the answer of a reply, the words of a user."""
+
+    text: str
+    kind = "text"
+
+
+@dataclass(frozen=True)
+class ReasoningPart:
+    """The model thinking before (or between) what it says. Never sent back as the answer,
+    never copied with it."""
+
+    text: str
+    # How long the model thought, from the request to the first word of the answer; None
+    # while it still thinks, or when nobody measured (imports).
+    seconds: float | None = None
+    # Fields the provider wants back unchanged (OpenRouter's reasoning_details, thought
+    # signatures): kept as they came.
+    opaque: dict[str, Any] | None = None
+    kind = "reasoning"
+
+
+# A message is an ordered list of parts. Attachments and tool calls join them later.
+Part = TextPart | ReasoningPart
 
 
 @dataclass
@@ -31,6 +59,58 @@ class Message:
     uid: str = ""
     # JSON of what an import could not show (kept, never dropped), or None.
     extra: str | None = None
+    # The message's parts in order when it has more than its text (a reply that thought);
+    # empty when `content` is all of it. `content` is always the text parts joined: the
+    # answer, as it is copied, searched, exported as the answer and sent back to the model.
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def all_parts(self) -> Sequence[Part]:
+        return self.parts or (TextPart(self.content),)
+
+    @property
+    def reasoning(self) -> ReasoningPart | None:
+        """The message's reasoning as one part (its pieces joined), or None."""
+        found = [p for p in self.parts if isinstance(p, ReasoningPart)]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        seconds = [p.seconds for p in found if p.seconds is not None]
+        return ReasoningPart("\n\n".join(p.text for p in found if p.text), sum(seconds) if seconds else None)
+
+
+def thought_label(part: ReasoningPart) -> str:
+    """ "Thought for 12 s", as the transcript and the exports say it."""
+    if part.seconds is None:
+        return "Thought"
+    if part.seconds < 1:
+        return "Thought for less than a second"
+    if part.seconds < 60:
+        return f"Thought for {round(part.seconds)} s"
+    minutes, seconds = divmod(round(part.seconds), 60)
+    return f"Thought for {minutes} min {seconds} s" if seconds else f"Thought for {minutes} min"
+
+
+def parts_with_text(parts: Sequence[Part], text: str) -> tuple[Part, ...]:
+    """`parts` with its text being `text` (in the last text part, or a new one at the end);
+    () when nothing but text is left."""
+    others = [p for p in parts if not isinstance(p, TextPart)]
+    if not others:
+        return ()
+    result: list[Part] = []
+    placed = False
+    for part in reversed(parts):
+        if isinstance(part, TextPart):
+            if not placed:
+                result.append(TextPart(text))
+                placed = True
+        else:
+            result.append(part)
+    result.reverse()
+    if not placed:
+        result.append(TextPart(text))
+    return tuple(result)
 
 
 @dataclass

@@ -54,9 +54,36 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningDetails:
+    """Reasoning the provider wants back unchanged (OpenRouter's `reasoning_details`:
+    summaries, encrypted blobs), as it came."""
+
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class AnswerWasReasoning:
+    """The text given so far as answer was the model thinking: a closing `</think>` came
+    with no opening one (core/reasoning.py). Whoever shows or keeps the reply moves it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningWasAnswer:
+    """The reverse: a model known to think without an opening tag ended without closing
+    one, so what was given as reasoning was its answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class UsageReport:
     prompt_tokens: int | None
     completion_tokens: int | None
+    # Tokens the model spent thinking (completion_tokens_details.reasoning_tokens): how a
+    # model that thinks without sending its thoughts is known to have thought.
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +96,16 @@ class Failed:
     failure: Failure
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished | Failed
+StreamEvent = (
+    TextDelta
+    | ReasoningDelta
+    | ReasoningDetails
+    | AnswerWasReasoning
+    | ReasoningWasAnswer
+    | UsageReport
+    | Finished
+    | Failed
+)
 
 
 class MalformedChunk(DesktopChatError, ValueError):
@@ -95,6 +131,9 @@ def chunk_events(chunk: Any) -> list[StreamEvent]:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.append(ReasoningDelta(reasoning))
+            details = delta.get("reasoning_details")
+            if isinstance(details, list) and details:
+                events.append(ReasoningDetails(tuple(details)))
             for key in ("content", "refusal"):
                 text = delta.get(key)
                 if isinstance(text, str) and text:
@@ -107,7 +146,14 @@ def chunk_events(chunk: Any) -> list[StreamEvent]:
         x_groq = chunk.get("x_groq")  # Groq puts it here
         usage = x_groq.get("usage") if isinstance(x_groq, dict) else None
     if isinstance(usage, dict):
-        events.append(UsageReport(_count(usage, "prompt_tokens"), _count(usage, "completion_tokens")))
+        details = usage.get("completion_tokens_details")
+        events.append(
+            UsageReport(
+                _count(usage, "prompt_tokens"),
+                _count(usage, "completion_tokens"),
+                _count(details, "reasoning_tokens") if isinstance(details, dict) else None,
+            )
+        )
     return events
 
 

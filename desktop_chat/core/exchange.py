@@ -12,8 +12,9 @@ from typing import Any
 
 from desktop_chat.errors import DesktopChatError
 
-from .conversation import Conversation, Message, MessageTree
+from .conversation import Conversation, Message, MessageTree, Part, ReasoningPart, TextPart, thought_label
 from .files import write_private
+from .migrations import thoughts_text
 from .store import HistoryStore, ImportedConversation, ImportedMessage
 
 FORMAT = "desktop-chat-history"
@@ -85,6 +86,7 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
                         "finish_reason": m.finish_reason,
                         "created_at": m.created_at,
                         "extra": m.extra,
+                        **({"parts": [_part_json(p) for p in m.parts]} if m.parts else {}),
                     }
                     for m in messages
                 ],
@@ -95,6 +97,31 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
         ensure_ascii=False,
         indent=1,
     )
+
+
+def _part_json(part: Part) -> dict[str, Any]:
+    if isinstance(part, ReasoningPart):
+        out: dict[str, Any] = {"kind": "reasoning", "text": part.text}
+        if part.seconds is not None:
+            out["seconds"] = part.seconds
+        if part.opaque is not None:
+            out["opaque"] = part.opaque
+        return out
+    return {"kind": "text", "text": part.text}
+
+
+def _part_from_json(data: Any) -> Part:
+    if not isinstance(data, dict) or not isinstance(data.get("text", ""), str):
+        raise ValueError(f"a message part that is not a part: {str(data)[:60]}")
+    if data.get("kind") == "reasoning":
+        seconds = data.get("seconds")
+        opaque = data.get("opaque")
+        return ReasoningPart(
+            data.get("text", ""),
+            float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None,
+            opaque if isinstance(opaque, dict) else None,
+        )
+    return TextPart(data.get("text", ""))
 
 
 def _speaker(message: Message) -> str:
@@ -114,7 +141,14 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
         if conversation.system_prompt:
             lines += ["> System prompt: " + conversation.system_prompt.replace("\n", "\n> "), ""]
         for message in tree.path_to(conversation.current_leaf_id):
-            lines += [f"**{_speaker(message)}:**", "", message.content or "_(no text)_", ""]
+            lines += [f"**{_speaker(message)}:**", ""]
+            reasoning = message.reasoning
+            if reasoning is not None:
+                # A <details> block: folded on GitHub and in most Markdown viewers.
+                lines += [f"<details><summary>{html.escape(thought_label(reasoning))}</summary>", ""]
+                lines += [reasoning.text, "", "</details>", ""] if reasoning.text else ["</details>", ""]
+            if message.content or reasoning is None:
+                lines += [message.content or "_(no text)_", ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts)
 
@@ -126,6 +160,7 @@ HTML_PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; line-height: 1.5; color: #1f2328; }}
 .who {{ font-weight: 600; margin-top: 1.5rem; }} .when {{ color: #656d76; }}
+.thought {{ color: #656d76; border-left: 2px solid #d0d7de; padding-left: .75rem; margin: .5rem 0; }}
 pre {{ background: #f4f5f7; padding: .75rem; overflow-x: auto; }} table {{ border-collapse: collapse; }}
 td, th {{ border: 1px solid #c4c7c5; padding: .25rem .5rem; }} hr {{ margin: 3rem 0; }}
 </style></head><body>
@@ -147,6 +182,13 @@ def export_html(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
         body = [f"<h1>{html.escape(conversation.title or 'New chat')}</h1><p class='when'>{when}</p>"]
         for message in tree.path_to(conversation.current_leaf_id):
             body.append(f"<div class='who'>{html.escape(_speaker(message))}</div>")
+            reasoning = message.reasoning
+            if reasoning is not None:
+                thought = renderer.render(reasoning.text).html.replace('<a href="copy:', '<a data-copy="')
+                body.append(
+                    f"<details class='thought'><summary>{html.escape(thought_label(reasoning))}</summary>"
+                    f"{thought}</details>"
+                )
             if message.role == "user":
                 body.append("<p>" + html.escape(message.content).replace("\n", "<br>") + "</p>")
             else:
@@ -197,6 +239,7 @@ def _import_one(store: HistoryStore, c: dict[str, Any], report: ImportReport) ->
             completion_tokens=m.get("completion_tokens"),
             finish_reason=m.get("finish_reason"),
             extra=m.get("extra"),
+            parts=tuple(_part_from_json(p) for p in m.get("parts") or ()),
         )
         for m in c.get("messages", [])
     ]
@@ -277,10 +320,18 @@ def chatgpt_content(content: dict[str, Any]) -> tuple[str, dict[str, Any] | None
         return content.get("result") or content.get("summary") or "", None, None
     if kind == "system_error":
         return f"[error: {content.get('name', '')}] {content.get('text', '')}".strip(), None, None
-    if kind == "reasoning_recap":
-        return f"_{content.get('content', '')}_", None, None
     # Anything else (thoughts, user_editable_context, future kinds): named and kept.
     return f"[{kind.replace('_', ' ')} not shown]", content, kind
+
+
+def _recap_seconds(recap: str) -> float | None:
+    """ "Thought for 1m 5s", "Thought for 12 seconds" -> seconds."""
+    import re
+
+    found = re.findall(r"(\d+(?:\.\d+)?)\s*(m|min|minute|minutes|s|sec|second|seconds)\b", recap)
+    if not found:
+        return None
+    return sum(float(n) * (60 if unit.startswith("m") else 1) for n, unit in found)
 
 
 def import_chatgpt(store: HistoryStore, path: Path) -> ImportReport:
@@ -326,12 +377,35 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
         order.append(node_id)
         stack.extend(reversed((mapping.get(node_id) or {}).get("children") or []))
 
+    # Thoughts (and the "Thought for 12 seconds" recap after them) are not messages of
+    # their own: they become the reasoning of the reply they lead to.
+    thoughts: dict[str, ReasoningPart] = {}
+
+    def carried(node_id: str | None) -> ReasoningPart | None:
+        found: list[ReasoningPart] = []
+        seen = set()
+        while node_id is not None and node_id not in uid_by_node and node_id not in seen:
+            seen.add(node_id)
+            if node_id in thoughts:
+                found.append(thoughts[node_id])
+            node_id = (mapping.get(node_id) or {}).get("parent")
+        texts = [p.text for p in reversed(found) if p.text]
+        seconds = [p.seconds for p in found if p.seconds is not None]
+        return ReasoningPart("\n\n".join(texts), seconds[0] if seconds else None) if found else None
+
     for node_id in order:
         node = mapping[node_id]
         message = node.get("message")
+        content = (message or {}).get("content") or {}
+        if content.get("content_type") == "thoughts":
+            thoughts[node_id] = ReasoningPart(thoughts_text(content) or "")
+            continue
+        if content.get("content_type") == "reasoning_recap":
+            thoughts[node_id] = ReasoningPart("", _recap_seconds(str(content.get("content") or "")))
+            continue
         if not message or _hidden(message):
             continue
-        text, kept, kind = chatgpt_content(message.get("content") or {})
+        text, kept, kind = chatgpt_content(content)
         if kind:
             report.unsupported_parts[kind] = report.unsupported_parts.get(kind, 0) + 1
         author = message.get("author") or {}
@@ -358,6 +432,9 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
                 extra=json.dumps(extra, ensure_ascii=False) if extra else None,
             )
         )
+        reasoning = carried(node.get("parent")) if role == "assistant" else None
+        if reasoning is not None:
+            messages[-1].parts = (reasoning, TextPart(text))
         parent = visible_parent(node.get("parent"))
         messages[-1].parent_uid = uid_by_node[parent] if parent else None
         uid_by_node[node_id] = messages[-1].uid

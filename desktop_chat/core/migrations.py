@@ -81,9 +81,81 @@ def m003_streaming_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
 
 
+def m004_message_parts(db: sqlite3.Connection) -> None:
+    """Messages made of typed parts (reasoning now; attachments and tool calls later).
+
+    A message with no rows here is its `content` alone; one with rows is those parts in
+    order, and its `content` stays the text parts joined (what is searched, copied and
+    sent back as the answer). Parts other than text are searched through parts_fts.
+    Replies a ChatGPT import kept as "[thoughts not shown]" become what they were: a
+    reply's reasoning.
+    """
+    db.executescript(
+        """
+        CREATE TABLE message_parts (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            data TEXT,
+            UNIQUE (message_id, position)
+        );
+        CREATE VIRTUAL TABLE parts_fts USING fts5(text, content='message_parts', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2');
+        CREATE TRIGGER parts_fts_insert AFTER INSERT ON message_parts WHEN new.kind != 'text' BEGIN
+            INSERT INTO parts_fts(rowid, text) VALUES (new.id, new.text); END;
+        CREATE TRIGGER parts_fts_delete AFTER DELETE ON message_parts WHEN old.kind != 'text' BEGIN
+            INSERT INTO parts_fts(parts_fts, rowid, text) VALUES ('delete', old.id, old.text); END;
+        """
+    )
+    rows = db.execute(
+        'SELECT id, extra FROM messages WHERE extra LIKE \'%"content_type": "thoughts"%\' '
+        "AND content = '[thoughts not shown]'"
+    ).fetchall()
+    for message_id, extra in rows:
+        kept = _json(extra)
+        unsupported = kept.get("unsupported") if isinstance(kept, dict) else None
+        text = thoughts_text(unsupported.get("data") if isinstance(unsupported, dict) else None)
+        if text is None:
+            continue
+        db.execute(
+            "INSERT INTO message_parts (message_id, position, kind, text) VALUES (?, 0, 'reasoning', ?)",
+            (message_id, text),
+        )
+        db.execute("UPDATE messages SET content = '', extra = NULL WHERE id = ?", (message_id,))
+
+
+def thoughts_text(content: object) -> str | None:
+    """The text of ChatGPT's "thoughts" content (a list of {summary, content}), or None."""
+    if not isinstance(content, dict) or content.get("content_type") != "thoughts":
+        return None
+    pieces = []
+    for thought in content.get("thoughts") or []:
+        if not isinstance(thought, dict):
+            continue
+        summary = thought.get("summary")
+        body = thought.get("content")
+        if isinstance(summary, str) and summary.strip():
+            pieces.append(f"**{summary.strip()}**")
+        if isinstance(body, str) and body.strip():
+            pieces.append(body.strip())
+    return "\n\n".join(pieces)
+
+
+def _json(text: str | None) -> object:
+    import json
+
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
+
+
 # Ordered; the database's user_version is how many have run. Only ever append.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_search_pins_identity,
     m003_streaming_index,
+    m004_message_parts,
 ]

@@ -6,7 +6,7 @@ import time
 
 from .paths import AppPaths
 from .recovery import recover_history
-from .store import HistoryStore, NewerHistory, StoreError, StoreWriteError, check_marker
+from .store import HistoryStore, LeftUntouched, Progress, StoreError, StoreWriteError, check_marker
 
 # Present while the app has the history open: found at start, the last run did not end cleanly.
 IN_USE = "history.db.in-use"
@@ -14,12 +14,15 @@ IN_USE = "history.db.in-use"
 CHECK_ALWAYS_BELOW = 64 * 1024 * 1024
 
 
-def open_history(paths: AppPaths, notices: list[str], *, mark_in_use: bool = False) -> HistoryStore:
+def open_history(
+    paths: AppPaths, notices: list[str], *, mark_in_use: bool = False, progress: Progress | None = None
+) -> HistoryStore:
     """Open the history; a damaged file is kept aside, what can be read is recovered.
 
     The window marks the file in use while it has it open (`mark_in_use`), so that a
     crash is noticed at the next start; the command line's short visits do not.
-    Raises NewerHistory for a file written by a newer version (left untouched).
+    A schema update keeps a copy of the file first (`progress` is told how both go).
+    Raises LeftUntouched for a file this version cannot use as it is.
     """
     path = paths.history_file
     paths.ensure()
@@ -27,10 +30,15 @@ def open_history(paths: AppPaths, notices: list[str], *, mark_in_use: bool = Fal
     problem = None
     store: HistoryStore | None = None
     try:
-        store = HistoryStore(path)
+        store = HistoryStore(path, progress=progress)
+        if store.backup is not None:
+            notices.append(
+                f"Your history was updated for this version of Desktop Chat. A copy from before is kept as "
+                f"{store.backup} (delete it when you no longer need it)."
+            )
         if suspect or path.stat().st_size < CHECK_ALWAYS_BELOW:
             problem = store.check()
-    except NewerHistory:
+    except LeftUntouched:
         raise
     except StoreError as exc:
         problem = str(exc)

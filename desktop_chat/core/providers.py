@@ -13,7 +13,17 @@ from urllib.parse import urlsplit
 
 from desktop_chat.errors import DesktopChatError
 
-from .events import Failed, Failure, FailureKind, Finished, ReasoningDelta, StreamEvent, TextDelta, chunk_events
+from .events import (
+    Failed,
+    Failure,
+    FailureKind,
+    Finished,
+    ReasoningDelta,
+    ReasoningDetails,
+    StreamEvent,
+    TextDelta,
+    chunk_events,
+)
 from .failures import content_type_problem, describe_failure
 from .sdk import load_sdk
 
@@ -39,7 +49,8 @@ class Endpoint:
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
-    messages: Sequence[dict[str, str]]
+    # {"role", "content"}, and the reasoning for providers that want it back
+    messages: Sequence[dict[str, Any]]
     temperature: float | None = None
 
 
@@ -127,7 +138,7 @@ class ProviderClients:
                         if isinstance(event, Finished):
                             finish_reason = event.finish_reason
                             continue
-                        if isinstance(event, TextDelta | ReasoningDelta) and not saw_text:
+                        if isinstance(event, TextDelta | ReasoningDelta | ReasoningDetails) and not saw_text:
                             saw_text = True
                             phase = "idle"
                         yield event

@@ -17,11 +17,12 @@ from .directory import ProviderDirectory
 from .paths import AppPaths
 from .profile import close_history, open_history, tidy_history
 from .providers import ProviderClients
+from .reasoning import ThinkHabits
 from .secrets import KeyStore
 from .session import ChatSession
 from .settings import Settings, SettingsStore, load_settings
 from .state import StateFile
-from .store import HistoryStore
+from .store import HistoryStore, Progress
 
 
 class HistoryUse(Enum):
@@ -60,14 +61,15 @@ class Services:
         settings = settings if isinstance(settings, SettingsStore) else SettingsStore(settings)
         keys = keys or (directory.keys if directory else KeyStore())
         directory = directory or ProviderDirectory(settings, keys)
-        session = ChatSession(store, directory, settings)
-        return cls(settings, state or StateFile(), store, keys, directory.clients, directory, session)
+        state = state or StateFile()
+        session = ChatSession(store, directory, settings, ThinkHabits(state))
+        return cls(settings, state, store, keys, directory.clients, directory, session)
 
-    def chat(self, listener: ChatListener | None = None, titles: bool = True) -> ChatController:
+    def chat(self, listener: ChatListener | None = None, titles: bool = True, hold: bool = False) -> ChatController:
         """A chat on these services (the window has one, quick ask another; `ask` one per run).
         With `titles`, it asks the model for a title after the first exchange when the
-        settings say so."""
-        return ChatController(self.session, listener, titles)
+        settings say so; with `hold`, text that may yet be reasoning is kept back."""
+        return ChatController(self.session, listener, titles, hold)
 
     def remember_keys(self, held: frozenset[str]) -> None:
         """The keyring has answered: which providers have a key, and whether every key an older
@@ -88,9 +90,10 @@ class Services:
             self.store.close()
 
 
-def open_services(paths: AppPaths, history: HistoryUse) -> Services:
+def open_services(paths: AppPaths, history: HistoryUse, progress: Progress | None = None) -> Services:
     """Read the user's settings, state and history (whatever is broken is kept aside and
-    said in `notices`). Raises NewerHistory for a history from a newer version."""
+    said in `notices`). Raises LeftUntouched for a history this version cannot use as it is (from a newer
+    version; or one that needs an update and could not be copied first)."""
     notices: list[str] = []
     loaded = load_settings(paths.settings_file)
     if loaded.problem:
@@ -102,7 +105,7 @@ def open_services(paths: AppPaths, history: HistoryUse) -> Services:
     if history is HistoryUse.NONE:
         store = HistoryStore(":memory:")
     else:
-        store = open_history(paths, notices, mark_in_use=history is HistoryUse.WINDOW)
+        store = open_history(paths, notices, mark_in_use=history is HistoryUse.WINDOW, progress=progress)
         if history is HistoryUse.WINDOW:
             tidy_history(store, notices)
     current = loaded.settings
@@ -114,7 +117,7 @@ def open_services(paths: AppPaths, history: HistoryUse) -> Services:
         keys.assumed = frozenset(state.current.keys_seen)
     clients = ProviderClients()
     directory = ProviderDirectory.create(settings, keys, clients)
-    session = ChatSession(store, directory, settings)
+    session = ChatSession(store, directory, settings, ThinkHabits(state))
     return Services(settings, state, store, keys, clients, directory, session, paths, history, notices)
 
 

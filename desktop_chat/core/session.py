@@ -6,11 +6,35 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from .conversation import COMPLETE, FAILED, STOPPED, STREAMING, Conversation, Message
+from .conversation import (
+    COMPLETE,
+    FAILED,
+    STOPPED,
+    STREAMING,
+    Conversation,
+    Message,
+    Part,
+    ReasoningPart,
+    TextPart,
+)
 from .directory import ProviderDirectory
-from .events import Failed, Failure, FailureKind, Finished, StreamEvent, TextDelta, UsageReport
+from .events import (
+    AnswerWasReasoning,
+    Failed,
+    Failure,
+    FailureKind,
+    Finished,
+    ReasoningDelta,
+    ReasoningDetails,
+    ReasoningWasAnswer,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
 from .providers import ChatRequest, NoEndpoint
+from .reasoning import ThinkHabits, ThinkSplitter
 from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
 
@@ -41,6 +65,73 @@ class ReplyOutcome:
     storage_problem: str | None = None
 
 
+class ReplyParts:
+    """A reply's parts as its events arrive: the answer's text, and the model's reasoning
+    (its text, how long it took, what the provider wants back unchanged).
+
+    `prior` are the parts a continued reply already had; `prefix` its text."""
+
+    def __init__(
+        self, prior: tuple[Part, ...] = (), prefix: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock
+        self.started = clock()
+        self.prior = tuple(p for p in prior if not isinstance(p, TextPart))
+        self.prefix = prefix
+        self.text: list[str] = []  # what this request added to the answer
+        self.reasoning: list[str] = []
+        self.details: list[object] = []
+        self.reasoning_tokens = 0
+        # When the answer's first words came (the end of thinking), or None.
+        self.thought_until: float | None = None
+
+    def add(self, event: StreamEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.text.append(event.text)
+            if self.thought_until is None:
+                self.thought_until = self._clock()
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning.append(event.text)
+        elif isinstance(event, ReasoningDetails):
+            self.details.extend(event.items)
+        elif isinstance(event, AnswerWasReasoning):
+            # What was shown as answer is the start of the thought: the answer starts over.
+            self.reasoning.insert(0, event.text)
+            self.text = []
+            self.thought_until = None
+        elif isinstance(event, ReasoningWasAnswer):
+            self.text.insert(0, event.text)
+            self.reasoning = []
+            if self.thought_until is None:
+                self.thought_until = self._clock()
+        elif isinstance(event, UsageReport) and event.reasoning_tokens:
+            self.reasoning_tokens = event.reasoning_tokens
+
+    @property
+    def answer(self) -> str:
+        return self.prefix + "".join(self.text)
+
+    @property
+    def thought(self) -> bool:
+        return bool(self.reasoning or self.details or self.reasoning_tokens)
+
+    def reasoning_part(self, finished: bool = False) -> ReasoningPart | None:
+        if not self.thought:
+            return None
+        end = self.thought_until if self.thought_until is not None else (self._clock() if finished else None)
+        return ReasoningPart(
+            "".join(self.reasoning),
+            round(end - self.started, 1) if end is not None else None,
+            {"reasoning_details": list(self.details)} if self.details else None,
+        )
+
+    def parts(self, finished: bool = False) -> tuple[Part, ...]:
+        """The reply's parts as they stand; () when it is its text alone."""
+        reasoning = self.reasoning_part(finished)
+        kept: list[Part] = [*self.prior, *([reasoning] if reasoning else [])]
+        return (*kept, TextPart(self.answer)) if kept else ()
+
+
 def title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
@@ -53,10 +144,17 @@ class ChatSession:
     stream() in a task; cancelling that task is how Stop works.
     """
 
-    def __init__(self, store: HistoryStore, directory: ProviderDirectory, settings: SettingsStore) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        directory: ProviderDirectory,
+        settings: SettingsStore,
+        habits: ThinkHabits | None = None,
+    ) -> None:
         self.store = store
         self.directory = directory
         self.settings = settings
+        self.habits = habits or ThinkHabits(None)
 
     def _placeholder(self, conversation: Conversation, parent_id: int) -> PendingReply:
         provider = conversation.provider or ""
@@ -154,7 +252,9 @@ class ChatSession:
     def request_for(self, pending: PendingReply) -> ChatRequest:
         tree = self.store.tree(pending.conversation.id)
         history = tree.path_to(pending.reply.parent_id)
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
+        config = self.settings.current.provider(pending.provider)
+        send_reasoning = config is not None and config.send_reasoning
         system = pending.conversation.system_prompt.strip() or self.directory.system_prompt(pending.provider)
         if system:
             messages.append({"role": "system", "content": system})
@@ -164,46 +264,78 @@ class ChatSession:
                 message.role == "assistant" and not message.content
             ):
                 continue
-            messages.append({"role": message.role, "content": message.content})
+            entry: dict[str, Any] = {"role": message.role, "content": message.content}
+            reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
+            if reasoning is not None:
+                if reasoning.text:
+                    entry["reasoning_content"] = reasoning.text
+                if reasoning.opaque and "reasoning_details" in reasoning.opaque:
+                    entry["reasoning_details"] = reasoning.opaque["reasoning_details"]
+            messages.append(entry)
         if pending.prefix:
             messages.append({"role": "assistant", "content": pending.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
         return ChatRequest(pending.model, messages, pending.conversation.temperature)
 
     async def stream(
-        self, pending: PendingReply, on_event: Callable[[StreamEvent], None] | None = None
+        self,
+        pending: PendingReply,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        *,
+        hold: bool = False,
     ) -> ReplyOutcome:
-        """Stream the reply into the store, telling on_event about each event.
+        """Stream the reply into the store, telling on_event about each event (the content
+        already split into answer and reasoning: core/reasoning.py).
 
-        Saves the partial text every SAVE_INTERVAL_S. On cancellation the text so far
-        is saved with status 'stopped' and CancelledError propagates.
+        `hold` keeps back text that may yet turn out to be reasoning (for a reader that
+        cannot take text back). Saves the partial reply every SAVE_INTERVAL_S. On
+        cancellation what came is saved with status 'stopped' and CancelledError propagates.
         """
         reply = pending.reply
         saving = _Saving(self.store)
-        parts: list[str] = [pending.prefix] if pending.prefix else []
+        built = ReplyParts(reply.parts, pending.prefix)
+        splitter = ThinkSplitter(self.habits.of(pending.provider, pending.model), hold=hold)
         failure: Failure | None = None
         last_save = time.monotonic()
         settings = self.settings.current
+
+        def take(event: StreamEvent) -> None:
+            nonlocal last_save
+            built.add(event)
+            if isinstance(event, TextDelta | ReasoningDelta | AnswerWasReasoning):
+                now = time.monotonic()
+                if now - last_save >= SAVE_INTERVAL_S:
+                    last_save = now
+                    saving.save(reply.id, content=built.answer, parts=built.parts())
+            if on_event is not None:
+                on_event(event)
+
         try:
             async for event in self._events(pending, settings.first_token_timeout, settings.idle_timeout):
                 if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    now = time.monotonic()
-                    if now - last_save >= SAVE_INTERVAL_S:
-                        last_save = now
-                        saving.save(reply.id, content="".join(parts))
-                elif isinstance(event, UsageReport):
+                    for split in splitter.feed(event.text):
+                        take(split)
+                    continue
+                if isinstance(event, Finished | Failed):
+                    for split in splitter.finish():
+                        take(split)
+                if isinstance(event, UsageReport):
                     reply.prompt_tokens, reply.completion_tokens = event.prompt_tokens, event.completion_tokens
                 elif isinstance(event, Finished):
                     reply.finish_reason = event.finish_reason
                 elif isinstance(event, Failed):
                     failure = event.failure
-                if on_event is not None:
-                    on_event(event)
+                take(event)
         except asyncio.CancelledError:
-            saving.finish(reply, "".join(parts), STOPPED, None)
+            for split in splitter.finish():
+                built.add(split)
+            saving.finish(reply, built, STOPPED, None)
             raise
-        saving.finish(reply, "".join(parts), FAILED if failure else COMPLETE, failure)
+        for split in splitter.finish():  # a stream that ended with neither (already reported)
+            take(split)
+        if failure is None:
+            self.habits.learn(pending.provider, pending.model, splitter, answered=bool(built.text))
+        saving.finish(reply, built, FAILED if failure else COMPLETE, failure)
         return ReplyOutcome(reply, failure, saving.problem)
 
     async def _events(
@@ -236,21 +368,22 @@ class _Saving:
         self.store = store
         self.problem: str | None = None
 
-    def save(self, message_id: int, **fields: object) -> None:
+    def save(self, message_id: int, parts: tuple[Part, ...] | None = None, **fields: object) -> None:
         if self.problem is not None:
             return
         try:
-            self.store.update_message(message_id, **fields)
+            self.store.update_message(message_id, parts, **fields)
         except StoreWriteError as exc:
             self.problem = str(exc)
 
-    def finish(self, reply: Message, text: str, status: str, failure: Failure | None) -> None:
-        reply.content, reply.status = text, status
+    def finish(self, reply: Message, built: ReplyParts, status: str, failure: Failure | None) -> None:
+        reply.content, reply.parts, reply.status = built.answer, built.parts(finished=True), status
         reply.error = failure.message if failure else None
         self.problem = None  # the final state is worth one more try
         self.save(
             reply.id,
-            content=text,
+            content=reply.content,
+            parts=reply.parts,
             status=status,
             error=reply.error,
             prompt_tokens=reply.prompt_tokens,

@@ -52,6 +52,9 @@ class ProviderConfig:
     # Local servers (Ollama, LM Studio, llama.cpp) take no key; the SDK still wants one.
     needs_key: bool = True
     id: str = ""
+    # Send a reply's reasoning back with the conversation (DeepSeek's thinking mode with
+    # tools answers 400 without it; most providers want it left out).
+    send_reasoning: bool = False
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -95,7 +98,8 @@ class Settings:
 
     providers: tuple[ProviderConfig, ...] = option(
         (ProviderConfig(OPENAI_NAME, OPENAI_URL, "gpt-4o-mini"),),
-        "Endpoints the app can use ([[providers]] tables: name, base_url, default_model, needs_key, id).",
+        "Endpoints the app can use ([[providers]] tables: name, base_url, default_model, needs_key, id,"
+        " send_reasoning).",
     )
     default_provider: str = option(OPENAI_NAME, "Provider for new chats (a name from [[providers]]).")
     default_model: str = option("", "Model for new chats; empty: the provider's default_model.")
@@ -121,6 +125,11 @@ class Settings:
             ("enter", "Enter sends, Shift+Enter adds a line"),
             ("ctrl+enter", "Ctrl+Enter sends, Enter adds a line"),
         ),
+    )
+    reasoning: str = option(
+        "fold",
+        "A reply's reasoning (the model thinking) once its answer starts.",
+        choices=(("fold", "Folded away (click to read)"), ("show", "Shown above the answer")),
     )
     quick_ask_shortcut: str = option("Ctrl+Alt+Space", "The global shortcut that opens quick ask.")
     start_at_login: bool = option(False, "Start Desktop Chat at login.")
@@ -227,6 +236,7 @@ def _providers(raw: Any, warnings: list[str]) -> tuple[ProviderConfig, ...]:
             default_model=str(entry.get("default_model", "")),
             needs_key=bool(entry.get("needs_key", True)),
             id=ident,
+            send_reasoning=entry.get("send_reasoning") is True,
         )
         if any(p.id == provider.id for p in providers):
             if ident:

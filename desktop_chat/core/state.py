@@ -23,6 +23,10 @@ class AppState:
     keys_seen: tuple[str, ...] = ()
     # Keys were moved from providers' display names to their ids (core/secrets.py).
     keys_renamed: bool = False
+    # Models ("provider/model") whose last reply closed a </think> it never opened, and
+    # those whose last reply had no such tag (core/reasoning.py ThinkHabits).
+    think_unopened: tuple[str, ...] = ()
+    think_plain: tuple[str, ...] = ()
 
 
 def _valid(value: Any, hint: Any) -> Any:

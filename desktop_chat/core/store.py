@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sqlite3
 import time
@@ -14,7 +15,17 @@ from typing import Any, TypeVar, cast
 
 from desktop_chat.errors import DesktopChatError, SaveFailed
 
-from .conversation import COMPLETE, INTERRUPTED, STREAMING, Conversation, Message, MessageTree
+from .conversation import (
+    COMPLETE,
+    INTERRUPTED,
+    STREAMING,
+    Conversation,
+    Message,
+    MessageTree,
+    Part,
+    ReasoningPart,
+    TextPart,
+)
 from .migrations import MIGRATIONS
 
 
@@ -22,8 +33,16 @@ class StoreError(DesktopChatError):
     """The history file cannot be used; the message says why, for the user."""
 
 
-class NewerHistory(StoreError):
-    """The history was written by a newer version of the app; it is left untouched."""
+class LeftUntouched(StoreError):
+    """The history cannot be used as it is, and was left untouched: the app says why and stops."""
+
+
+class NewerHistory(LeftUntouched):
+    """The history was written by a newer version of the app."""
+
+
+class UpdateBlocked(LeftUntouched):
+    """The history needs a schema update, and the copy kept before it could not be made."""
 
 
 class StoreWriteError(StoreError, SaveFailed):
@@ -36,6 +55,10 @@ NEEDS_CHECK_SUFFIX = ".needs-check"
 # Told after a write that changes what a list of conversations shows: the id of the
 # conversation, or None when many changed at once.
 ChangeListener = Callable[[int | None], None]
+
+# Told while the history is brought up to this version's schema: what is being done and
+# how far along it is (0.0-1.0).
+Progress = Callable[[str, float], None]
 
 # A method of HistoryStore, whatever its signature.
 Method = TypeVar("Method", bound=Callable[..., object])
@@ -89,6 +112,35 @@ class SearchHit:
     created_at: float
     # The matching passage, HTML-escaped, with the matched words in <b>…</b>.
     snippet: str
+    # Which part of the message matched: "text" (what it says) or "reasoning".
+    part: str = "text"
+
+
+def part_row(part: Part) -> tuple[str, str, str | None]:
+    """(kind, text, data as JSON) of a part, as message_parts keeps it."""
+    if isinstance(part, ReasoningPart):
+        data = {k: v for k, v in (("seconds", part.seconds), ("opaque", part.opaque)) if v is not None}
+        return "reasoning", part.text, json.dumps(data, ensure_ascii=False) if data else None
+    return "text", part.text, None
+
+
+def part_of(kind: str, text: str, data: str | None) -> Part:
+    """The part a message_parts row holds; a kind this version does not know is shown as text."""
+    if kind == "reasoning":
+        try:
+            fields = json.loads(data) if data else {}
+        except ValueError:
+            fields = {}
+        if not isinstance(fields, dict):
+            fields = {}
+        seconds = fields.get("seconds")
+        opaque = fields.get("opaque")
+        return ReasoningPart(
+            text,
+            float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else None,
+            opaque if isinstance(opaque, dict) else None,
+        )
+    return TextPart(text)
 
 
 def fts_query(text: str) -> str | None:
@@ -131,6 +183,7 @@ class ImportedMessage:
     completion_tokens: int | None = None
     finish_reason: str | None = None
     extra: str | None = None
+    parts: tuple[Part, ...] = ()
 
 
 @dataclass
@@ -149,9 +202,14 @@ class ImportedConversation:
 
 
 class HistoryStore:
-    def __init__(self, path: Path | str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | str, clock: Callable[[], float] = time.time, progress: Progress | None = None
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._progress = progress
+        # The copy kept before this version changed the file's schema, if it did.
+        self.backup: Path | None = None
         self._last_time = 0.0
         self._listeners: list[ChangeListener] = []
         # Conversations a write in progress has changed; announced once it succeeded.
@@ -186,11 +244,50 @@ class HistoryStore:
             )
 
     def _migrate(self, version: int) -> None:
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        pending = MIGRATIONS[version:]
+        if not pending:
+            return
+        if version > 0 and str(self.path) != ":memory:":
+            self.backup = self._back_up(version)
+        for number, migration in enumerate(pending, start=version + 1):
+            if self._progress is not None:
+                self._progress("Updating your history for this version", (number - version - 1) / len(pending))
             with self.db:
                 self.db.execute("BEGIN")
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
+        if self._progress is not None:
+            self._progress("Updating your history for this version", 1.0)
+
+    def _back_up(self, version: int) -> Path:
+        """A copy of the history as it is, before a migration changes it (SQLite's online
+        backup, page by page, so progress can be told); private like the history."""
+        target = self.path.with_name(f"{self.path.name}.before-schema-{len(MIGRATIONS)}")
+        partial = target.with_name(target.name + ".partial")
+
+        def told(_status: int, remaining: int, total: int) -> None:
+            if self._progress is not None and total:
+                self._progress("Keeping a copy of your history", 1 - remaining / total)
+
+        try:
+            partial.unlink(missing_ok=True)
+            os.close(os.open(partial, os.O_CREAT | os.O_WRONLY, 0o600))
+            copy = sqlite3.connect(str(partial))
+            try:
+                self.db.backup(copy, pages=4096, progress=told)
+            finally:
+                copy.close()
+            partial.replace(target)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass
+            raise UpdateBlocked(
+                f"Your history needs an update for this version, and a copy of it could not be kept first "
+                f"({exc}); it was left as it was. Make room on the disk and start the app again."
+            ) from exc
+        return target
 
     def check(self) -> str | None:
         """SQLite's quick integrity check: None when the file is sound, else what is wrong."""
@@ -318,17 +415,24 @@ class HistoryStore:
         query = fts_query(text)
         if query is None:
             return []
+        # The answer's text and the other parts' (reasoning) are indexed apart; each side
+        # is walked newest first and stops at what the page needs.
         rows = self.db.execute(
-            "SELECT m.conversation_id, m.id, c.title, m.role, m.created_at, f.snip FROM "
-            "(SELECT rowid AS id, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snip FROM messages_fts "
-            " WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) f "
+            "SELECT m.conversation_id, m.id, c.title, m.role, m.created_at, f.snip, f.part FROM ("
+            " SELECT * FROM (SELECT rowid AS id, snippet(messages_fts, 0, char(2), char(3), '…', 16) AS snip,"
+            "  'text' AS part FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2 + ?3)"
+            " UNION ALL"
+            " SELECT * FROM (SELECT p.message_id AS id, snippet(parts_fts, 0, char(2), char(3), '…', 16) AS snip,"
+            "  p.kind AS part FROM parts_fts JOIN message_parts p ON p.id = parts_fts.rowid"
+            "  WHERE parts_fts MATCH ?1 ORDER BY parts_fts.rowid DESC LIMIT ?2 + ?3)"
+            " ORDER BY id DESC LIMIT ?2 OFFSET ?3) f "
             "JOIN messages m ON m.id = f.id JOIN conversations c ON c.id = m.conversation_id "
             "WHERE c.deleted_at IS NULL ORDER BY f.id DESC",
             (query, limit, offset),
         )
         return [
-            SearchHit(cid, mid, title, role, created, _snippet_html(snippet))
-            for cid, mid, title, role, created, snippet in rows
+            SearchHit(cid, mid, title, role, created, _snippet_html(snippet), part)
+            for cid, mid, title, role, created, snippet, part in rows
         ]
 
     _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
@@ -415,22 +519,57 @@ class HistoryStore:
         )
 
     @_writes
-    def update_message(self, message_id: int, **fields: Any) -> None:
+    def update_message(self, message_id: int, parts: tuple[Part, ...] | None = None, **fields: Any) -> None:
+        """Change a message's fields; `parts` (when given) replaces its parts, and its
+        content becomes their text (give parts=() to make it its content alone)."""
         allowed = {"content", "status", "error", "prompt_tokens", "completion_tokens", "finish_reason"}
         if set(fields) - allowed:
             raise ValueError(f"not editable: {sorted(set(fields) - allowed)}")
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id))
+        with self.db:
+            self.db.execute("BEGIN")
+            if parts is not None:
+                self._write_parts(message_id, parts)
+                if parts:
+                    fields["content"] = "".join(p.text for p in parts if isinstance(p, TextPart))
+            if fields:
+                assignments = ", ".join(f"{name} = ?" for name in fields)
+                self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id))
+
+    def _write_parts(self, message_id: int, parts: tuple[Part, ...]) -> None:
+        self.db.execute("DELETE FROM message_parts WHERE message_id = ?", (message_id,))
+        self.db.executemany(
+            "INSERT INTO message_parts (message_id, position, kind, text, data) VALUES (?, ?, ?, ?, ?)",
+            [(message_id, position, *part_row(part)) for position, part in enumerate(parts)],
+        )
+
+    def _parts_of(self, where: str, value: int) -> dict[int, tuple[Part, ...]]:
+        found: dict[int, list[Part]] = {}
+        rows = self.db.execute(
+            f"SELECT message_id, kind, text, data FROM message_parts WHERE message_id IN ({where}) "
+            "ORDER BY message_id, position",
+            (value,),
+        )
+        for message_id, kind, text, data in rows:
+            found.setdefault(message_id, []).append(part_of(kind, text, data))
+        return {message_id: tuple(parts) for message_id, parts in found.items()}
 
     def message(self, message_id: int) -> Message | None:
         row = self.db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
-        return _message(row) if row else None
+        if not row:
+            return None
+        message = _message(row)
+        message.parts = self._parts_of("?", message_id).get(message_id, ())
+        return message
 
     def tree(self, conversation_id: int) -> MessageTree:
         rows = self.db.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         )
-        return MessageTree.of(_message(row) for row in rows)
+        messages = [_message(row) for row in rows]
+        parts = self._parts_of("SELECT id FROM messages WHERE conversation_id = ?", conversation_id)
+        for message in messages:
+            message.parts = parts.get(message.id, ())
+        return MessageTree.of(messages)
 
     @_writes
     def select_branch(self, conversation_id: int, message_id: int) -> None:
@@ -479,7 +618,7 @@ class HistoryStore:
                             conversation_id,
                             ids.get(m.parent_uid) if m.parent_uid else None,
                             m.role,
-                            m.content,
+                            "".join(p.text for p in m.parts if isinstance(p, TextPart)) if m.parts else m.content,
                             m.status,
                             m.error,
                             m.provider,
@@ -493,6 +632,8 @@ class HistoryStore:
                         ),
                     )
                     ids[m.uid] = cur.lastrowid or 0
+                    if m.parts:
+                        self._write_parts(ids[m.uid], m.parts)
                     progressed = True
                 if not progressed:
                     raise ValueError(f"conversation {data.uid}: messages whose parents are missing")

@@ -12,7 +12,14 @@ from PySide6.QtGui import QGuiApplication
 
 from desktop_chat.core.chat import ChatController, ChatListener
 from desktop_chat.core.conversation import Message, version_label
-from desktop_chat.core.events import ReasoningDelta, StreamEvent, TextDelta
+from desktop_chat.core.events import (
+    AnswerWasReasoning,
+    ReasoningDelta,
+    ReasoningDetails,
+    ReasoningWasAnswer,
+    StreamEvent,
+    TextDelta,
+)
 from desktop_chat.core.services import Services
 from desktop_chat.core.session import PendingReply, ReplyOutcome
 
@@ -182,7 +189,13 @@ class ChatPresenter(QObject, ChatListener):
         if isinstance(event, TextDelta):
             self.view.append_delta(event.text)
         elif isinstance(event, ReasoningDelta):
-            self.view.show_thinking()
+            self.view.append_reasoning(event.text)
+        elif isinstance(event, ReasoningDetails):
+            self.view.append_reasoning("")
+        elif isinstance(event, AnswerWasReasoning):
+            self.view.answer_was_reasoning(event.text)
+        elif isinstance(event, ReasoningWasAnswer):
+            self.view.reasoning_was_answer(event.text)
 
     def reply_finished(self, pending: PendingReply, outcome: ReplyOutcome | None) -> None:
         shown = self.chat.conversation

@@ -1,5 +1,5 @@
 """The settings that change how the app looks and behaves, put in effect at start and on
-each change: colours, text size, the send key, starting at login."""
+each change: colours, text size, reasoning folded or shown, the send key, starting at login."""
 
 from __future__ import annotations
 
@@ -46,4 +46,5 @@ class Preferences:
             font.setPointSizeF(settings.font_size or QApplication.font().pointSizeF())
             widget.setFont(font)
         view.set_text_font(view.font())
+        view.set_fold_reasoning(settings.reasoning == "fold")
         composer.set_send_key(settings.send_key)

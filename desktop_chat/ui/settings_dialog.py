@@ -131,8 +131,12 @@ class SettingsDialog(QDialog):
         self.font_size.setSpecialValueText("System default")
         self.font_size.setSuffix(" pt")
         self.font_size.setValue(settings.font_size)
+        self.reasoning = QComboBox()
+        self.reasoning.setAccessibleName("Reasoning")
+        self._choose(self.reasoning, "reasoning", settings.reasoning)
         form.addRow("Theme", self.theme)
         form.addRow("Text size", self.font_size)
+        form.addRow("Reasoning", self.reasoning)
         return page
 
     def _desktop_tab(self, settings: Settings) -> QWidget:
@@ -169,6 +173,7 @@ class SettingsDialog(QDialog):
             prompt_presets=tuple(presets),
             theme=self.theme.currentData(),
             font_size=self.font_size.value(),
+            reasoning=self.reasoning.currentData(),
             send_key=self.send_key.currentData(),
             quick_ask_shortcut=self.shortcut.keySequence().toString() or self.original.quick_ask_shortcut,
             start_at_login=self.start_at_login.isChecked(),

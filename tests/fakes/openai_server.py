@@ -101,6 +101,25 @@ def text_stream(
     return body
 
 
+def reasoning_stream(
+    thoughts: Iterable[str],
+    answer: Iterable[str],
+    field: str = "reasoning_content",
+    model: str = "test-model",
+    delay: float = 0.0,
+) -> list[bytes | Pause]:
+    """A reply whose reasoning comes in its own delta field (`reasoning_content` as DeepSeek
+    and llama-server send it, `reasoning` as OpenRouter and vLLM do), then the answer."""
+    body: list[bytes | Pause] = [sse(chunk(role="assistant", content="", model=model))]
+    for piece in thoughts:
+        if delay:
+            body.append(Pause(delay))
+        data = chunk(model=model)
+        data["choices"][0]["delta"][field] = piece
+        body.append(sse(data))
+    return body + text_stream(answer, model=model, delay=delay)[1:]
+
+
 def recorded(name: str) -> bytes:
     return (TESTDATA / "openai-streams" / name).read_bytes()
 

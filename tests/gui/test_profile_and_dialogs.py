@@ -152,7 +152,7 @@ def test_reasoning_model_shows_thinking(qtbot, window_factory, fake_server):
     type_and_send(qtbot, window, "think")
     qtbot.waitUntil(lambda: "Thinking…" in transcript_text(window), timeout=5000)
     wait_idle(qtbot, window)
-    assert "Thinking…" not in transcript_text(window)
+    assert "Thinking…" not in transcript_text(window) and "Thought for" in transcript_text(window)
 
 
 def test_import_export_and_pdf_from_the_window(qtbot, window_factory, fake_server, tmp_path):

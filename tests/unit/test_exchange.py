@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from desktop_chat.core.conversation import ReasoningPart, TextPart
 from desktop_chat.core.exchange import (
     ImportFailed,
     export_html,
@@ -39,6 +40,22 @@ def sample(store):
     return conv
 
 
+def sample_with_reasoning(store):
+    conv = store.create_conversation("Thinking", "DeepSeek", "deepseek-reasoner")
+    u = store.add_message(conv.id, None, "user", "2+2?")
+    a = store.add_message(conv.id, u.id, "assistant", "", model="deepseek-reasoner")
+    store.update_message(
+        a.id,
+        parts=(
+            ReasoningPart(
+                "Two and *two*.", 12.4, {"reasoning_details": [{"type": "reasoning.encrypted", "data": "x"}]}
+            ),
+            TextPart("It is **4**."),
+        ),
+    )
+    return conv
+
+
 def snapshot(store):
     """Everything about the history except row ids."""
     out = []
@@ -61,6 +78,7 @@ def snapshot(store):
                 m.finish_reason,
                 m.created_at,
                 m.extra,
+                m.parts,
             )
             for m in tree.messages.values()
         )
@@ -93,6 +111,56 @@ def test_json_round_trip_is_lossless_and_idempotent(tmp_path, store):
     assert (again.imported, again.skipped) == (0, 1)
     assert snapshot(other) == snapshot(store)
     other.close()
+
+
+def test_reasoning_goes_through_every_export(tmp_path, store):
+    sample_with_reasoning(store)
+    other = HistoryStore(tmp_path / "other.db")
+    import_json(other, export_json(store))
+    assert snapshot(other) == snapshot(store)
+    reply = [m for m in other.tree(other.conversations()[0].id).messages.values() if m.role == "assistant"][0]
+    assert reply.reasoning.opaque == {"reasoning_details": [{"type": "reasoning.encrypted", "data": "x"}]}
+    assert other.search_messages("two")[0].part == "reasoning"
+    other.close()
+    markdown = export_markdown(store)
+    assert "<details><summary>Thought for 12 s</summary>\n\nTwo and *two*.\n\n</details>\n\nIt is **4**." in markdown
+    page = export_html(store)
+    assert "<details class='thought'><summary>Thought for 12 s</summary><p>Two and <i>two</i>.</p>" in page
+    assert "It is <b>4</b>." in page
+
+
+def test_chatgpt_thoughts_and_their_recap_become_reasoning(tmp_path, store):
+    # Made-up in the shape of ChatGPT's o-series exports (the real export here has none):
+    # user -> thoughts -> reasoning_recap -> answer.
+    def node(ident, parent, child, role, content):
+        return {
+            "id": ident,
+            "parent": parent,
+            "children": [child] if child else [],
+            "message": {"id": f"m-{ident}", "author": {"role": role}, "create_time": 1.0, "content": content},
+        }
+
+    mapping = {
+        "u": node("u", None, "t", "user", {"content_type": "text", "parts": ["Why?"]}),
+        "t": node(
+            "t",
+            "u",
+            "r",
+            "assistant",
+            {"content_type": "thoughts", "thoughts": [{"summary": "Weighing", "content": "Because of this."}]},
+        ),
+        "r": node("r", "t", "a", "assistant", {"content_type": "reasoning_recap", "content": "Thought for 1m 5s"}),
+        "a": node("a", "r", None, "assistant", {"content_type": "text", "parts": ["Because."]}),
+    }
+    path = tmp_path / "conversations.json"
+    path.write_text(
+        json.dumps([{"id": "c1", "title": "T", "create_time": 1.0, "current_node": "a", "mapping": mapping}])
+    )
+    import_chatgpt(store, path)
+    conv = store.conversation_by_uid("chatgpt:c1")
+    messages = store.tree(conv.id).path_to(conv.current_leaf_id)
+    assert [m.content for m in messages] == ["Why?", "Because."]
+    assert messages[1].reasoning == ReasoningPart("**Weighing**\n\nBecause of this.", 65.0)
 
 
 def test_export_holds_no_keys(store, monkeypatch):
@@ -248,18 +316,16 @@ def test_chatgpt_zip_and_newer_formats(tmp_path, store):
         z.writestr("chat.html", "<html></html>")
         z.writestr("conversations.json", json.dumps(newer))
     report = import_chatgpt(store, archive)
-    assert report.imported == 1 and report.unsupported_parts == {"image": 1, "thoughts": 1}
+    assert report.imported == 1 and report.unsupported_parts == {"image": 1}
     conv = store.conversation_by_uid("chatgpt:new-1")
     path = store.tree(conv.id).path_to(conv.current_leaf_id)
-    assert [m.content for m in path] == [
-        "[image asset pointer not shown]\nWhat is this?",
-        "[thoughts not shown]",
-        "A cat.",
-    ]
+    assert [m.content for m in path] == ["[image asset pointer not shown]\nWhat is this?", "A cat."]
     kept = json.loads(path[0].extra)
     assert kept["unsupported"]["data"]["parts"][0]["asset_pointer"] == "file-service://abc"
-    assert json.loads(path[1].extra)["unsupported"]["content_type"] == "thoughts"
-    assert path[2].model == "gpt-4o"
+    # The thoughts are the reasoning of the reply they led to (made-up content: the real
+    # export in tests/data has none).
+    assert path[1].reasoning == ReasoningPart("**hmm**")
+    assert path[1].model == "gpt-4o"
 
 
 def test_chatgpt_bad_files(tmp_path, store):

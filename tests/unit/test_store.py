@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 
@@ -9,7 +10,7 @@ import pytest
 
 from desktop_chat.core.conversation import INTERRUPTED, STREAMING, version_label
 from desktop_chat.core.migrations import MIGRATIONS, m001_initial
-from desktop_chat.core.store import HistoryStore, StoreError
+from desktop_chat.core.store import HistoryStore, StoreError, UpdateBlocked
 
 
 @pytest.fixture
@@ -123,7 +124,70 @@ def test_schema_after_migrations(store):
     columns = {r[1] for r in store.db.execute("PRAGMA table_info(conversations)")}
     assert {"pinned", "uid", "deleted_at", "current_leaf_id"} <= columns
     triggers = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
-    assert triggers == {"messages_fts_insert", "messages_fts_delete", "messages_fts_update"}
+    assert triggers == {
+        "messages_fts_insert",
+        "messages_fts_delete",
+        "messages_fts_update",
+        "parts_fts_insert",
+        "parts_fts_delete",
+    }
+
+
+def schema_3_history(path):
+    """A history as the app before typed parts wrote it, with a ChatGPT import's thoughts."""
+    from desktop_chat.core.store import HistoryStore as Store
+
+    store = Store(path)
+    conversation = store.create_conversation("Imported")
+    question = store.add_message(conversation.id, None, "user", "Why is the sky blue?")
+    thoughts = {"content_type": "thoughts", "thoughts": [{"summary": "Scattering", "content": "Rayleigh."}]}
+    store.db.execute(
+        "INSERT INTO messages (conversation_id, parent_id, role, content, created_at, uid, extra) "
+        "VALUES (?, ?, 'assistant', '[thoughts not shown]', 2, 'x', ?)",
+        (conversation.id, question.id, json.dumps({"unsupported": {"content_type": "thoughts", "data": thoughts}})),
+    )
+    store.db.executescript(
+        "DROP TABLE parts_fts; DROP TABLE message_parts; PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);"
+    )
+    store.close()
+
+
+def test_typed_parts_migration_keeps_a_copy_first_and_says_how_far_it_is(tmp_path):
+    path = tmp_path / "history.db"
+    schema_3_history(path)
+    before = sqlite3.connect(path).execute("SELECT count(*) FROM messages").fetchone()[0]
+    told: list[tuple[str, float]] = []
+    store = HistoryStore(path, progress=lambda what, fraction: told.append((what, fraction)))
+    # A copy of the file as it was, private, at schema 3.
+    assert store.backup == tmp_path / "history.db.before-schema-4"
+    assert stat.S_IMODE(store.backup.stat().st_mode) == 0o600
+    copy = sqlite3.connect(store.backup)
+    assert copy.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert copy.execute("SELECT count(*) FROM messages").fetchone()[0] == before
+    copy.close()
+    # Each step told in order, each from its start to its end.
+    steps = list(dict.fromkeys(what for what, _ in told))
+    assert steps == ["Keeping a copy of your history", "Updating your history for this version"]
+    for step in steps:
+        fractions = [fraction for what, fraction in told if what == step]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # The import's thoughts are reasoning now, searchable as such.
+    thought = next(m for m in store.tree(1).messages.values() if m.role == "assistant")
+    assert thought.content == "" and thought.extra is None
+    assert thought.reasoning is not None and thought.reasoning.text == "**Scattering**\n\nRayleigh."
+    assert [h.part for h in store.search_messages("rayleigh")] == ["reasoning"]
+    store.close()
+    # Opened again: nothing more to do, no new copy.
+    assert HistoryStore(path).backup is None
+
+
+def test_a_migration_that_cannot_keep_its_copy_leaves_the_history_alone(tmp_path):
+    path = tmp_path / "history.db"
+    schema_3_history(path)
+    (tmp_path / "history.db.before-schema-4.partial").mkdir()  # the copy cannot be written
+    with pytest.raises(UpdateBlocked, match="could not be kept first"):
+        HistoryStore(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_search_follows_inserts_updates_deletes_and_trash(store):

@@ -11,6 +11,7 @@ streams is fed its text (`feed`) and re-renders only the segments the new text c
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from desktop_chat.core.segments import MarkdownStream, References, Segment, segm
 from desktop_chat.ui.actions import MessageAction
 from desktop_chat.ui.icons import icon
 
+from .reasoning_view import ReasoningView
 from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font
 
 # Characters of a user message shown; the rest stays in the history (Copy gives it all).
@@ -72,6 +74,8 @@ class Look:
     palette: Palette = field(default_factory=Palette)
     font: QFont = field(default_factory=QFont)
     names: Callable[[str], str] = str
+    # A reply's reasoning folded away once its answer starts (settings: reasoning).
+    fold_reasoning: bool = True
 
 
 def author(message: Message, names: Callable[[str], str]) -> str:
@@ -91,6 +95,8 @@ class MessageView(QFrame):
     # Up or Down (Home, End, Page Up, Page Down) on a message with focus: (view, key)
     moveRequested = Signal(object, int)
     focusEntered = Signal(object)
+    # Its height changed by the user's hand (the reasoning folded or unfolded).
+    resized = Signal(object)
 
     def __init__(self, look: Look, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +123,8 @@ class MessageView(QFrame):
         self._segment_tops: list[int] = []
         self._body_top = 0
         self._bubble = QRect()
+        self.reasoning: ReasoningView | None = None  # made for the first reply that thinks
+        self._stream_started = 0.0
 
         self.header = QLabel(self)
         self.header.setTextFormat(Qt.TextFormat.PlainText)
@@ -216,6 +224,8 @@ class MessageView(QFrame):
             button.setFont(_smaller(look.font))
         for segment in self.segments:
             set_segment_font(segment, look.font)
+        if self.reasoning is not None:
+            self.reasoning.apply_look(palette, look.font)
         if self.item is not None and (old.palette != look.palette or old.font != look.font):
             content, self._content = self._content, None
             self._drop_segments_from(0)  # every segment drawn again, in the new colours
@@ -245,6 +255,7 @@ class MessageView(QFrame):
             self.header.setText(self.look.names(message.model) if message.model else "Assistant")
             self.header.setToolTip(message.model or "")
         if self._stream is None:
+            self._show_reasoning(message, same)
             self._show_body(message.content if not user else message.content[:USER_TEXT_SHOWN], plain=user)
         self._show_more(message)
         self._show_status(message)
@@ -254,14 +265,44 @@ class MessageView(QFrame):
         # the rows under it are laid out again, not every segment of a long reply.
         self._invalidate(len(self.segments) if same and self._above_body() == above else 0)
 
-    def _above_body(self) -> tuple[bool, str, str, bool, str]:
+    def _above_body(self) -> tuple[object, ...]:
+        reasoning = self.reasoning
         return (
             self.header.isVisibleTo(self),
             self.header.text(),
             self.status.text(),
             self.more.isVisibleTo(self),
             self.more.text(),
+            reasoning is not None and reasoning.isVisibleTo(self),
+            reasoning.toggle.text() if reasoning is not None else "",
+            reasoning.expanded if reasoning is not None else False,
         )
+
+    def _reasoning_view(self) -> ReasoningView:
+        if self.reasoning is None:
+            self.reasoning = ReasoningView(self)
+            self.reasoning.apply_look(self.look.palette, self.look.font)
+            self.reasoning.toggled.connect(self._reasoning_toggled)
+        if self.item is not None:
+            self.reasoning.set_author(author(self.item.message, self.look.names))
+        self.reasoning.show()
+        return self.reasoning
+
+    def _show_reasoning(self, message: Message, same: bool) -> None:
+        part = message.reasoning if message.role == "assistant" else None
+        if part is None:
+            if self.reasoning is not None:
+                self.reasoning.hide()
+            return
+        view = self._reasoning_view()
+        if not same:
+            view.user_chose = False
+        # Folded (as set) when there is an answer to read; open when the thought is all.
+        view.show_part(part, expanded=not (self.look.fold_reasoning and message.content))
+
+    def _reasoning_toggled(self) -> None:
+        self._invalidate(0)
+        self.resized.emit(self)
 
     def _show_body(self, content: str, plain: bool = False) -> None:
         if content == self._content and plain == self._plain:
@@ -290,11 +331,12 @@ class MessageView(QFrame):
         if hidden > 0:
             self.more.setText(f"… {hidden:,} more characters not shown — Copy gives the whole message")
 
-    def _show_status(self, message: Message, thinking: bool = False) -> None:
+    def _show_status(self, message: Message) -> None:
         text = ""
         if message.role == "assistant":
-            if self._stream is not None and not self._stream.text:
-                text = "Thinking…" if thinking else "…"
+            thinks = self.reasoning is not None and self.reasoning.isVisibleTo(self)
+            if self._stream is not None and not self._stream.text and not thinks:
+                text = "…"
             elif message.status == COMPLETE and not message.content and self._stream is None:
                 text = "(no text)"
         self.status.setText(text)
@@ -374,9 +416,12 @@ class MessageView(QFrame):
 
     def begin_stream(self, prefix: str = "") -> None:
         self._stream = MarkdownStream()
+        self._stream_started = time.monotonic()
         self._drop_segments_from(0)
         self._references, self._settled, self._content, self._plain = {}, 0, "", False
         if self.item is not None:
+            # A continued reply keeps the thought it had; a new one starts without.
+            self._show_reasoning(self.item.message, same=True)
             self._show_status(self.item.message)
             self._show_state(self.item.message)
             self._show_actions(self.item)
@@ -387,6 +432,9 @@ class MessageView(QFrame):
         stream = self._stream
         if stream is None or not text:
             return
+        if self.reasoning is not None and self.reasoning.thinking:
+            self.reasoning.end_thinking(fold=self.look.fold_reasoning)
+            self._invalidate(0)
         was_empty = not stream.text
         stream.feed(text)
         self._sync(stream.segments, stream.references, stream.settled)
@@ -395,10 +443,45 @@ class MessageView(QFrame):
             self._show_status(self.item.message)
             self._invalidate(0)
 
-    def show_thinking(self) -> None:
-        if self._stream is not None and not self._stream.text and self.item is not None:
-            self._show_status(self.item.message, thinking=True)
-            self._invalidate(0)
+    def feed_reasoning(self, text: str) -> None:
+        """More of the model's thought, while the reply streams."""
+        if self._stream is None or self.item is None:
+            return
+        view = self._reasoning_view()
+        if not view.thinking and not self._stream.text:
+            view.begin(self._stream_started)
+        view.append(text)  # ("" for a thought that comes without its text)
+        self._show_status(self.item.message)
+        self._invalidate(0)
+
+    def answer_was_reasoning(self, text: str) -> None:
+        """What was shown as the answer was the start of the thought (core/reasoning.py)."""
+        if self._stream is None or self.item is None:
+            return
+        view = self._reasoning_view()
+        thought = view.text() if view.thinking else ""
+        view.begin(self._stream_started)
+        view.set_text(text + thought)
+        self._restart_answer("")
+
+    def reasoning_was_answer(self, text: str) -> None:
+        """What was shown as the thought was the answer: a model that did not think."""
+        if self._stream is None:
+            return
+        if self.reasoning is not None:
+            self.reasoning.end_thinking(fold=False)
+            self.reasoning.hide()
+        self._restart_answer(text + self._stream.text)
+
+    def _restart_answer(self, text: str) -> None:
+        self._stream = MarkdownStream()
+        self._drop_segments_from(0)
+        self._references, self._settled, self._content = {}, 0, ""
+        if text:
+            self.feed(text)
+        if self.item is not None:
+            self._show_status(self.item.message)
+        self._invalidate(0)
 
     def finish(self, item: MessageItem, last_reply: bool = True) -> None:
         """The reply is final: its last block, and what became of it."""
@@ -524,6 +607,10 @@ class MessageView(QFrame):
                 height = self.status.sizeHint().height()
                 self.status.setGeometry(0, y, width, height)
                 y += height + 4
+            if self.reasoning is not None and self.reasoning.isVisibleTo(self):
+                height = self.reasoning.height_for(width)
+                self.reasoning.setGeometry(0, y, width, height)
+                y += height + 4
             self._body_top = y
             self._segment_tops = []
         del self._segment_tops[first:]
@@ -588,6 +675,10 @@ class MessageView(QFrame):
     def plain_text(self) -> str:
         """What it shows, as text: who, the body, what became of it, the figures."""
         parts = [self.header.text() if self.header.isVisibleTo(self) else "", self.status.text()]
+        if self.reasoning is not None and self.reasoning.isVisibleTo(self):
+            parts.append(self.reasoning.toggle.text())
+            if self.reasoning.body.isVisibleTo(self):
+                parts.append(self.reasoning.text())
         for view in self.segments:
             if isinstance(view, CodeSegmentView):
                 parts.append(f"{view.language.text()}\n{view.body.toPlainText()}")
@@ -663,6 +754,9 @@ class MessageView(QFrame):
             MessageAction.NEXT,
         )
         copies = [view.copy_button for view in self.segments if isinstance(view, CodeSegmentView)]
+        if self.reasoning is not None and self.reasoning.isVisibleTo(self):
+            thought = [self.reasoning.toggle, self.reasoning.copy_button]
+            copies = [b for b in thought if b.isVisibleTo(self) and b.isEnabled()] + copies
         actions = [self.buttons[a] for a in order if self.buttons[a].isVisibleTo(self) and self.buttons[a].isEnabled()]
         return copies + actions
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import accumulate
 from typing import Any
 
@@ -109,6 +110,7 @@ class TranscriptView(QAbstractScrollArea):
         # The reply that streams: its id, and text not yet shown.
         self._streaming: int | None = None
         self._pending: list[str] = []
+        self._pending_reasoning: list[str] = []
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FRAME_MS)
@@ -140,11 +142,16 @@ class TranscriptView(QAbstractScrollArea):
 
     def set_dark(self, dark: bool) -> None:
         if dark != self.look.palette.dark:
-            self._set_look(Look(Palette(dark=dark), self.look.font, self.look.names))
+            self._set_look(replace(self.look, palette=Palette(dark=dark)))
 
     def set_text_font(self, font: QFont) -> None:
         if font != self.look.font:
-            self._set_look(Look(self.look.palette, QFont(font), self.look.names))
+            self._set_look(replace(self.look, font=QFont(font)))
+
+    def set_fold_reasoning(self, fold: bool) -> None:
+        """Fold a reply's reasoning away once its answer starts (and when it is opened again)."""
+        if fold != self.look.fold_reasoning:
+            self._set_look(replace(self.look, fold_reasoning=fold))
 
     def _set_look(self, look: Look) -> None:
         self.look = look
@@ -241,12 +248,6 @@ class TranscriptView(QAbstractScrollArea):
         self._measured[index] = False
         self._layout()
 
-    def show_thinking(self) -> None:
-        view = self._streaming_view()
-        if view is not None:
-            view.show_thinking()
-            self._changed(view)
-
     def append_delta(self, text: str) -> None:
         if self._streaming is None:
             return
@@ -254,25 +255,52 @@ class TranscriptView(QAbstractScrollArea):
         if not self._flush_timer.isActive():
             self._flush_timer.start()
 
+    def append_reasoning(self, text: str) -> None:
+        """More of the model's thought ("" for a thought that comes without its text)."""
+        if self._streaming is None:
+            return
+        if self._pending:  # (the answer's text came first: keep the order)
+            self.flush()
+        self._pending_reasoning.append(text)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def answer_was_reasoning(self, text: str) -> None:
+        """The answer shown so far was the model thinking (a bare </think>: core/reasoning.py)."""
+        self.flush()
+        view = self._streaming_view()
+        if view is not None:
+            view.answer_was_reasoning(text)
+            self._changed(view)
+
+    def reasoning_was_answer(self, text: str) -> None:
+        self.flush()
+        view = self._streaming_view()
+        if view is not None:
+            view.reasoning_was_answer(text)
+            self._changed(view)
+
     def flush(self) -> None:
         """Show what arrived since the last frame."""
         self._flush_timer.stop()
         view = self._streaming_view()
-        if view is None or not self._pending:
+        if view is None or not (self._pending or self._pending_reasoning):
             return
-        text = "".join(self._pending)
-        self._pending = []
-        view.feed(text)
+        if self._pending_reasoning:
+            thought = "".join(self._pending_reasoning)
+            self._pending_reasoning = []
+            view.feed_reasoning(thought)
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending = []
+            view.feed(text)
         self._changed(view)
 
     def end_reply(self, item: MessageItem) -> None:
         """The reply is final: its last block, and what became of it (status, actions)."""
         view = self._streaming_view()
         if view is not None:
-            self._flush_timer.stop()
-            if self._pending:
-                view.feed("".join(self._pending))
-                self._pending = []
+            self.flush()
         self._streaming = None
         index = self._index.get(item.message.id)
         if index is None:
@@ -292,6 +320,7 @@ class TranscriptView(QAbstractScrollArea):
         self._streaming = None
         self._flush_timer.stop()
         self._pending = []
+        self._pending_reasoning = []
 
     def _changed(self, view: MessageView) -> None:
         index = self._index.get(view.message.id)
@@ -554,6 +583,7 @@ class TranscriptView(QAbstractScrollArea):
         view.linkActivated.connect(self._on_link)
         view.moveRequested.connect(self._move_focus)
         view.focusEntered.connect(self._message_focused)
+        view.resized.connect(self._changed)
         view.hide()
         return view
 
