@@ -8,6 +8,7 @@ of this: their ReasoningDelta events pass through untouched.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from enum import Enum
 
@@ -212,6 +213,23 @@ def split_events(splitter: ThinkSplitter, event: StreamEvent) -> list[StreamEven
     if isinstance(event, TextDelta):
         return list(splitter.feed(event.text))
     return [event]
+
+
+# Model names of families that think in the content (llama.cpp, Ollama and LM Studio serve
+# them with templates that may open <think> in the prompt): DeepSeek-R1 and its distills,
+# QwQ, Qwen3, gpt-oss, Magistral, EXAONE Deep, Phi-4 reasoning, and names that say so.
+_THINKING_NAMES = re.compile(
+    r"(?:^|[^a-z0-9])(?:r1|qwq|qwen3|gpt-oss|magistral|exaone-deep|marco-o1|skywork-o1)(?:$|[^a-z0-9])"
+    r"|think|reason",
+    re.IGNORECASE,
+)
+
+
+def may_think_in_content(model: str) -> bool:
+    """Whether a model's name says it may think in its content: for such a model, never seen
+    yet, `ask` holds its text until it knows (others stream at once; a bare </think> from
+    them is learned for their next reply)."""
+    return bool(_THINKING_NAMES.search(model))
 
 
 # How many models each list of ThinkHabits remembers (the most recent).

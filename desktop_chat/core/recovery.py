@@ -207,6 +207,20 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
                     continue
                 known_messages.add(values["id"])
                 messages += 1
+            if "message_parts" in tables:
+                # The parts that can still be read come back (a message that lost them shows its text).
+                parts: dict[int, list[tuple[Any, ...]]] = {}
+                for row in _readable_rows(source, "message_parts", "message_id, position, kind, text, data"):
+                    if row[1] in known_messages:
+                        parts.setdefault(row[1], []).append(row[1:])
+                for rows in parts.values():
+                    try:
+                        store.db.executemany(
+                            "INSERT INTO message_parts (message_id, position, kind, text, data) VALUES (?, ?, ?, ?, ?)",
+                            rows,
+                        )
+                    except sqlite3.DatabaseError:
+                        continue
             for conversation_id, leaf in leaves.items():
                 if conversation_id in known_conversations and leaf in known_messages:
                     store.db.execute(

@@ -34,7 +34,7 @@ from .events import (
     UsageReport,
 )
 from .providers import ChatRequest, NoEndpoint
-from .reasoning import ThinkHabits, ThinkSplitter
+from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content
 from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
 
@@ -288,13 +288,15 @@ class ChatSession:
         already split into answer and reasoning: core/reasoning.py).
 
         `hold` keeps back text that may yet turn out to be reasoning (for a reader that
-        cannot take text back). Saves the partial reply every SAVE_INTERVAL_S. On
+        cannot take text back), for a model never seen whose name says it may think. Saves the partial reply every SAVE_INTERVAL_S. On
         cancellation what came is saved with status 'stopped' and CancelledError propagates.
         """
         reply = pending.reply
         saving = _Saving(self.store)
         built = ReplyParts(reply.parts, pending.prefix)
-        splitter = ThinkSplitter(self.habits.of(pending.provider, pending.model), hold=hold)
+        splitter = ThinkSplitter(
+            self.habits.of(pending.provider, pending.model), hold=hold and may_think_in_content(pending.model)
+        )
         failure: Failure | None = None
         last_save = time.monotonic()
         settings = self.settings.current

@@ -52,6 +52,8 @@ class SearchDialog(QDialog):
             item = QListWidgetItem()
             when = datetime.fromtimestamp(hit.created_at).strftime("%d %b %Y")
             who = "You" if hit.role == "user" else "Reply"
+            if hit.part == "reasoning":
+                who = "Reasoning of a reply"
             label = QLabel(f"<b>{_escape(hit.title or 'New chat')}</b> · {who} · {when}<br/>{hit.snippet}")
             label.setWordWrap(True)
             label.setTextFormat(Qt.TextFormat.RichText)

@@ -199,3 +199,35 @@ def test_ctrl_c_during_ask_keeps_what_arrived_and_exits_130(fake_server, isolate
     assert proc.stderr.read() == ""  # no traceback
     reply = history_json("show", str(history_json("list")[0]["id"]))["messages"][-1]
     assert reply["status"] == "stopped" and reply["content"].startswith("line 0\n")
+
+
+def test_ask_prints_the_answer_and_the_reasoning_only_when_asked(fake_server, isolated_home):
+    from tests.fakes.openai_server import reasoning_stream
+
+    write_settings(isolated_home, fake_server.base_url)
+    fake_server.queue(
+        Reply(body=reasoning_stream(["Two and ", "two."], ["It is ", "4."])),
+        Reply(body=reasoning_stream(["Two and ", "two."], ["It is ", "4."])),
+        # Made-up content (no recording has it): tags in the content.
+        Reply(body=text_stream(["<think>", "Pondering", "</think>\n\n", "Four."])),
+    )
+    out = ask("2+2?")
+    assert out.returncode == 0 and out.stdout == "It is 4.\n" and out.stderr == ""
+    out = ask("2+2?", "--reasoning")
+    assert out.returncode == 0 and out.stdout == "It is 4.\n" and out.stderr == "Two and two.\n"
+    out = ask("2+2?")
+    assert out.returncode == 0 and out.stdout == "Four.\n"
+
+
+def test_ask_holds_back_what_a_thinking_model_may_not_have_opened(fake_server, isolated_home):
+    # Made-up content: a template that put <think> in the prompt, so the model (a name of a
+    # family that thinks) writes only the closing tag. Never seen before: ask holds its text
+    # until the tag says what it was; nothing of the thought reaches stdout.
+    write_settings(isolated_home, fake_server.base_url)
+    pieces = ["The user wants ", "a number.\n", "</thi", "nk>\n\n", "Seven."]
+    fake_server.queue(Reply(body=text_stream(pieces, model="deepseek-r1:7b")))
+    out = ask("a number?", "-m", "deepseek-r1:7b", "--reasoning")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "Seven.\n" and out.stderr == "The user wants a number.\n"
+    state = json.loads((isolated_home / "state.json").read_text())
+    assert state["think_unopened"] == ["Local/deepseek-r1:7b"]

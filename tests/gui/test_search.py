@@ -109,3 +109,23 @@ def test_long_conversation_opens_at_its_end_and_scrolls_back_to_its_start(qtbot,
     dialog.run_search()
     qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
     assert marks_in_view(window, ids[3]) == [("marker3x", True)]
+
+
+def test_a_hit_in_the_reasoning_unfolds_it_and_marks_the_words(qtbot, window_factory, fake_server):
+    from desktop_chat.core.conversation import ReasoningPart, TextPart
+
+    window = window_factory(make_settings(fake_server.base_url))
+    store = window.store
+    conversation = store.create_conversation("Sky")
+    question = store.add_message(conversation.id, None, "user", "Why is the sky blue?")
+    reply = store.add_message(conversation.id, question.id, "assistant", "", model="deepseek-reasoner")
+    store.update_message(reply.id, parts=(ReasoningPart("Rayleigh scattering, mostly.", 4.0), TextPart("Sunlight.")))
+    dialog = window.open_search()
+    qtbot.keyClicks(dialog.field, "rayleigh")
+    qtbot.waitUntil(lambda: dialog.results.count() == 1, timeout=2000)
+    assert "Reasoning of a reply" in dialog.results.itemWidget(dialog.results.item(0)).text()
+    qtbot.keyClick(dialog.field, Qt.Key.Key_Return)
+    view = window.chat_view.message_view(reply.id)
+    qtbot.waitUntil(lambda: view.reasoning.body.isVisible(), timeout=2000)
+    marks = view.reasoning.body.extraSelections()
+    assert [m.cursor.selectedText() for m in marks] == ["Rayleigh"]

@@ -197,3 +197,21 @@ def test_a_write_that_finds_the_file_damaged_has_it_checked_at_the_next_start(tm
     notices.clear()
     close_history(paths, open_history(paths, notices))
     assert notices == []  # once
+
+
+def test_recovery_brings_back_the_parts_of_messages(tmp_path):
+    from desktop_chat.core.conversation import ReasoningPart, TextPart
+    from desktop_chat.core.recovery import recover_history
+
+    source = HistoryStore(tmp_path / "damaged.db")
+    conversation = source.create_conversation("Thinking")
+    question = source.add_message(conversation.id, None, "user", "why?")
+    reply = source.add_message(conversation.id, question.id, "assistant", "")
+    parts = (ReasoningPart("because of rayleigh", 3.0), TextPart("Scattering."))
+    source.update_message(reply.id, parts=parts)
+    source.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    source.close()
+    target = HistoryStore(tmp_path / "new.db")
+    assert recover_history(tmp_path / "damaged.db", target) == (1, 2)
+    assert target.message(reply.id).parts == parts
+    assert [h.part for h in target.search_messages("rayleigh")] == ["reasoning"]

@@ -145,6 +145,10 @@ class ReasoningView(QWidget):
     def text(self) -> str:
         return self.body.toPlainText()
 
+    def unfold(self) -> None:
+        if not self.expanded:
+            self._toggle_by_hand()
+
     def _toggle_by_hand(self) -> None:
         self.user_chose = True
         self.expanded = not self.expanded

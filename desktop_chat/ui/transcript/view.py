@@ -732,6 +732,10 @@ class TranscriptView(QAbstractScrollArea):
         if view is None:
             return 0
         found = self._mark(view, words, -1)
+        thought = view.reasoning
+        if not found and thought is not None and thought.isVisibleTo(view) and not thought.expanded:
+            thought.unfold()  # the words are in the reasoning (a search hit there): show it
+            found = self._mark(view, words, -1)
         self._show_mark(view, 0)
         return found
 
@@ -830,7 +834,11 @@ class TranscriptView(QAbstractScrollArea):
 
 
 def _documents(view: MessageView) -> list[QTextBrowser]:
-    return [s.body if isinstance(s, CodeSegmentView) else s for s in view.segments]
+    """The documents of a message that words can be marked in: its reasoning if unfolded, its body."""
+    thought: list[QTextBrowser] = []
+    if view.reasoning is not None and view.reasoning.body.isVisibleTo(view):
+        thought.append(view.reasoning.body)
+    return thought + [s.body if isinstance(s, CodeSegmentView) else s for s in view.segments]
 
 
 class _EmptyState(QWidget):
