@@ -158,7 +158,8 @@ class ReasoningView(QWidget):
     def _apply_expanded(self) -> None:
         has_text = self._text_length > 0
         self.body.setVisible(self.expanded and has_text)
-        self.copy_button.setVisible(has_text and not self.thinking)
+        # (Copy with the text it copies in sight, as a code block's.)
+        self.copy_button.setVisible(has_text and self.expanded and not self.thinking)
         self.toggle.setEnabled(has_text)
         self._show_label()
 
