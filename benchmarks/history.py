@@ -7,7 +7,11 @@ Figures:
 - open_5k_ms: opening a 5,000-message conversation in the real window, until painted (median of 5)
 - startup_delta_s: process start to first painted window, big history minus empty history (medians of 3)
 - bytes_per_message: the history file's size (with its index) per message
-The generated file is kept in ~/.cache/desktop-chat-benchmarks/ and reused.
+- migrate_s: opening the history as the app before typed parts left it (schema 3) in this
+  version: the copy kept first and the migration; copy_s: a plain copy of the same file
+  (shutil.copyfile), and migrate_ratio the two over each other
+Every tenth reply has reasoning (a typed part, searched too). The generated file is kept in
+~/.cache/desktop-chat-benchmarks/, named by the schema it was made with, and reused.
 """
 
 from __future__ import annotations
@@ -79,6 +83,16 @@ def generate(path: Path, conversations: int, messages_each: int, long_one: int) 
                 "INSERT INTO messages (id, conversation_id, parent_id, role, content, created_at, uid) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+    # Every tenth reply thought first: its reasoning and its text as typed parts.
+    db.execute(
+        "INSERT INTO message_parts (message_id, position, kind, text, data) "
+        "SELECT id, 0, 'reasoning', content || ' ' || content, '{\"seconds\": 6.0}' FROM messages "
+        "WHERE role = 'assistant' AND id % 10 = 0"
+    )
+    db.execute(
+        "INSERT INTO message_parts (message_id, position, kind, text) "
+        "SELECT id, 1, 'text', content FROM messages WHERE role = 'assistant' AND id % 10 = 0"
+    )
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
 
@@ -87,7 +101,9 @@ def history_file(quick: bool) -> Path:
     size = (1_000, 10, 500) if quick else (100_000, 10, 5_000)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "desktop-chat-benchmarks"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"history-{size[0]}x{size[1]}-{size[2]}.db"
+    from desktop_chat.core.migrations import MIGRATIONS
+
+    path = cache / f"history-s{len(MIGRATIONS)}-{size[0]}x{size[1]}-{size[2]}.db"
     if not path.exists():
         partial = path.with_suffix(".partial")
         for leftover in partial.parent.glob(partial.name + "*"):
@@ -171,6 +187,33 @@ def measure_startup_delta(path: Path, repeats: int) -> tuple[float, float]:
         return statistics.median(big_times) - statistics.median(empty_times), statistics.median(empty_times)
 
 
+def measure_migration(path: Path) -> tuple[float, float, int]:
+    """(seconds to copy the file, seconds to open it at schema 3 in this version, progress
+    reports) on a copy made schema 3 again (its parts dropped, as before they existed)."""
+    import shutil
+    import sqlite3
+
+    from desktop_chat.core.store import HistoryStore
+
+    with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+        plain = Path(folder) / "plain.db"
+        t0 = time.perf_counter()
+        shutil.copyfile(path, plain)
+        copy_s = time.perf_counter() - t0
+        old = Path(folder) / "history.db"
+        plain.replace(old)
+        db = sqlite3.connect(old)
+        db.executescript("DROP TABLE parts_fts; DROP TABLE message_parts; PRAGMA user_version = 3;")
+        db.close()
+        reports: list[float] = []
+        t0 = time.perf_counter()
+        store = HistoryStore(old, progress=lambda _what, fraction: reports.append(fraction))
+        migrate_s = time.perf_counter() - t0
+        assert store.backup is not None and store.db.execute("PRAGMA user_version").fetchone()[0] > 3
+        store.close()
+    return copy_s, migrate_s, len(reports)
+
+
 def run(quick: bool = False) -> dict[str, object]:
     from desktop_chat.core.store import HistoryStore
 
@@ -182,6 +225,7 @@ def run(quick: bool = False) -> dict[str, object]:
     store.close()
     size = path.stat().st_size + sum(p.stat().st_size for p in path.parent.glob(path.name + "-*"))
     delta, empty = measure_startup_delta(path, 1 if quick else 3)
+    copy_s, migrate_s, reports = measure_migration(path)
     return {
         "conversations": conversations,
         "messages": messages,
@@ -191,4 +235,8 @@ def run(quick: bool = False) -> dict[str, object]:
         "startup_delta_s": round(delta, 3),
         "empty_first_paint_s": round(empty, 3),
         "bytes_per_message": round(size / messages),
+        "migrate_s": round(migrate_s, 2),
+        "copy_s": round(copy_s, 2),
+        "migrate_ratio": round(migrate_s / copy_s, 2),
+        "migrate_progress_reports": reports,
     }

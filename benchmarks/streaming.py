@@ -7,6 +7,8 @@ Figures:
 - max_stall_ms_2k: the longest event-loop stall beyond one 1 ms tick while tokens arrive at 2,000 tok/s
 - p99_stall_ms_max: the 99th percentile of per-frame update time at full speed
 - finish_ms: the frame that finishes the reply (its last block, status and actions), median of 3
+- reasoning_growth: as growth, for a 20,000-token reasoning block streaming above the answer
+  (the model thinking: plain paragraphs); reasoning_max_stall_ms_2k as max_stall_ms_2k for it
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ def make_reply(tokens: int) -> list[str]:
         for line in range(8):
             pieces += ["def ", f"f{line}", "(x):", "\n", "    return ", "x + ", f"{line}", "\n"]
         pieces.append("```\n\n")
+    return pieces[:tokens]
+
+
+def make_thought(tokens: int) -> list[str]:
+    """Reasoning as models write it: plain sentences, a paragraph every ~60 words."""
+    pieces: list[str] = []
+    while len(pieces) < tokens:
+        for i in range(60):
+            pieces.append(WORDS[(len(pieces) + i) % len(WORDS)] + (". " if i % 12 == 11 else " "))
+        pieces.append("\n\n")
     return pieces[:tokens]
 
 
@@ -103,17 +115,21 @@ def measure_incremental(pieces: list[str], per_frame: int) -> tuple[list[float],
     return per_token, flushes
 
 
-def _feed(app, view, batch: list[str]) -> float:  # type: ignore[no-untyped-def]
-    """One frame's worth of pieces into the view, laid out and painted; its CPU time."""
+def _feed(app, view, batch: list[str], reasoning: bool = False) -> float:  # type: ignore[no-untyped-def]
+    """One frame's worth of pieces into the view (the answer, or its reasoning), laid out and
+    painted; its CPU time."""
     t0 = time.thread_time()
     for piece in batch:
-        view.append_delta(piece)
+        if reasoning:
+            view.append_reasoning(piece)
+        else:
+            view.append_delta(piece)
     view.flush()
     app.processEvents()
     return time.thread_time() - t0
 
 
-def measure_growth(pieces: list[str], window: int, per_frame: int) -> tuple[float, float]:
+def measure_growth(pieces: list[str], window: int, per_frame: int, reasoning: bool = False) -> tuple[float, float]:
     """Cost of the reply's last `window` tokens over its first `window`, measured side by side.
 
     One view streams the first tokens into an empty transcript while another, holding
@@ -123,12 +139,12 @@ def measure_growth(pieces: list[str], window: int, per_frame: int) -> tuple[floa
     app, early = _view()
     _, late = _view()
     for start in range(0, len(pieces) - window, per_frame):  # the late view's head start, untimed
-        _feed(app, late, pieces[start : min(start + per_frame, len(pieces) - window)])
+        _feed(app, late, pieces[start : min(start + per_frame, len(pieces) - window)], reasoning)
     first = last = 0.0
     tail = pieces[len(pieces) - window :]
     for start in range(0, window, per_frame):
-        first += _feed(app, early, pieces[start : start + per_frame])
-        last += _feed(app, late, tail[start : start + per_frame])
+        first += _feed(app, early, pieces[start : start + per_frame], reasoning)
+        last += _feed(app, late, tail[start : start + per_frame], reasoning)
     early.close()
     late.close()
     return first / window, last / window
@@ -164,7 +180,7 @@ def measure_naive(pieces: list[str], window: int, samples: int) -> tuple[float, 
     return first, last
 
 
-def measure_stalls_at_rate(pieces: list[str], rate: float) -> float:
+def measure_stalls_at_rate(pieces: list[str], rate: float, reasoning: bool = False) -> float:
     """Deliver pieces at `rate` per second through the real Qt loop; return the longest stall (ms)."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 
@@ -177,7 +193,10 @@ def measure_stalls_at_rate(pieces: list[str], rate: float) -> float:
     def feed() -> None:
         due = min(len(pieces), int(clock.nsecsElapsed() / 1e9 * rate))
         while state["sent"] < due:
-            view.append_delta(pieces[state["sent"]])
+            if reasoning:
+                view.append_reasoning(pieces[state["sent"]])
+            else:
+                view.append_delta(pieces[state["sent"]])
             state["sent"] += 1
         if state["sent"] >= len(pieces):
             loop.quit()
@@ -219,6 +238,10 @@ def run(quick: bool = False) -> dict[str, object]:
     last_us = statistics.median(last for _, last in ends) * 1e6
     stall = measure_stalls_at_rate(pieces if not quick else pieces[:1000], rate=2_000)
     finishes = [measure_finish(pieces, per_frame=64) for _ in range(1 if quick else 3)]
+    thought = make_thought(tokens)
+    thought_ends = [measure_growth(thought, window, per_frame=64, reasoning=True) for _ in range(1 if quick else 5)]
+    thought_growth = statistics.median(last / first for first, last in thought_ends)
+    thought_stall = measure_stalls_at_rate(thought if not quick else thought[:1000], rate=2_000, reasoning=True)
     # Last: the naive way leaves large documents and garbage behind.
     naive_first, naive_last = measure_naive(pieces, window, samples=10 if quick else 20)
     flushes_ms = sorted(f * 1000 for f in flushes)
@@ -229,6 +252,9 @@ def run(quick: bool = False) -> dict[str, object]:
         "max_stall_ms_2k": round(stall, 2),
         "p99_stall_ms_max": round(flushes_ms[int(len(flushes_ms) * 0.99) - 1], 2),
         "finish_ms": round(statistics.median(finishes), 2),
+        "reasoning_growth": round(thought_growth, 3),
+        "reasoning_max_stall_ms_2k": round(thought_stall, 2),
+        "reasoning_characters": len("".join(thought)),
         "growth_repeats": [round(g, 3) for g in growths],
         "first_1k_us_per_token": round(first_us, 1),
         "last_1k_us_per_token": round(last_us, 1),

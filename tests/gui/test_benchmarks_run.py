@@ -13,8 +13,22 @@ import pytest
 @pytest.mark.parametrize(
     "name, keys",
     [
-        ("streaming", ("growth", "naive_growth", "max_stall_ms_2k", "p99_stall_ms_max", "finish_ms")),
-        ("history", ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message")),
+        (
+            "streaming",
+            (
+                "growth",
+                "naive_growth",
+                "max_stall_ms_2k",
+                "p99_stall_ms_max",
+                "finish_ms",
+                "reasoning_growth",
+                "reasoning_max_stall_ms_2k",
+            ),
+        ),
+        (
+            "history",
+            ("search_ms", "open_5k_ms", "startup_delta_s", "bytes_per_message", "migrate_s", "copy_s", "migrate_ratio"),
+        ),
         ("quick_ask", ("shortcut_to_visible_ms", "x_roundtrip_ms")),
         ("local_model", ("ttft_ratio", "tokens_per_s_ratio")),
         ("end_to_end", ("tokens_per_s", "sdk_tokens_per_s", "ratio")),
