@@ -109,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         from .core.secrets import serve_read_keys
 
         return serve_read_keys()
+    if argv[:1] == ["--typeset"]:  # (core/math.py TYPESET_FLAG, not imported at every start)
+        # ...and typesets the formulas of its replies in another (core/math.py).
+        from .core.math import serve
+
+        return serve()
     parser = build_parser()
     args = parser.parse_args(argv)
     from .core.paths import resolve_paths

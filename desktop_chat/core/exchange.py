@@ -169,11 +169,13 @@ td, th {{ border: 1px solid #c4c7c5; padding: .25rem .5rem; }} hr {{ margin: 3re
 """
 
 
-def export_html(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
-    """A standalone page: no scripts, nothing remote (a CSP forbids it), model output rendered safely."""
+def export_html(store: HistoryStore, ids: Iterable[int] | None = None, math: str = "mathml") -> str:
+    """A standalone page: no scripts, nothing remote (a CSP forbids it), model output rendered
+    safely; formulas as MathML (or, for printing, as `math:` images the printer's document
+    typesets)."""
     from .markdown import MarkdownRenderer
 
-    renderer = MarkdownRenderer()
+    renderer = MarkdownRenderer(math=math)
     sections = []
     titles = []
     for conversation, tree in _selected(store, ids):

@@ -58,6 +58,10 @@ class Palette:
         return "#3c2a2a" if self.dark else "#fcebea"
 
     @property
+    def text(self) -> str:
+        return "#e6e6e6" if self.dark else "#1f2328"
+
+    @property
     def pygments_style(self) -> str:
         # (friendly's comments were 2.7:1 on the code background; default's are 4.9:1)
         return "monokai" if self.dark else "default"
@@ -73,7 +77,11 @@ def parser() -> MarkdownIt:
     # Imported here, on first use, to keep it off the way to the first window.
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
+    from .math import math_plugin
+
+    md = MarkdownIt("commonmark", {"html": False, "breaks": False}).enable(["table", "strikethrough"])
+    math_plugin(md)
+    return md
 
 
 @dataclass
@@ -89,8 +97,12 @@ class MarkdownRenderer:
     offset by `code_offset`, so a view can keep one list for a whole transcript.
     """
 
-    def __init__(self, palette: Palette | None = None) -> None:
+    def __init__(self, palette: Palette | None = None, math: str = "source", math_size: float = 16.0) -> None:
+        """`math`: how formulas show: "image" (a `math:` resource a document's view
+        typesets, core/math.py), "mathml" (a web page), or "source" (as code)."""
         self.palette = palette or Palette()
+        self.math = math
+        self.math_size = math_size
 
     def render(self, text: str, code_offset: int = 0, references: dict[str, Any] | None = None) -> RenderedMarkdown:
         """`references` are the link definitions of the whole message the text is part of."""
@@ -169,7 +181,25 @@ class MarkdownRenderer:
                 parts.append(f"</{token.tag}>")
             elif kind == "html_block":
                 parts.append(f"<p>{_text(token.content)}</p>")
+            elif kind == "math_block":
+                parts.append(f'<p align="center">{self._formula(token.content, token.markup, display=True)}</p>')
         return "".join(parts)
+
+    def _formula(self, tex: str, markup: str, display: bool) -> str:
+        """A formula as the renderer's `math` says; as its source (code) when it is refused."""
+        from .math import Formula, name_for, refusal
+
+        close = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}.get(markup, markup)
+        source = f"{markup}{tex}{close}"
+        if self.math == "image" and refusal(tex) is None:
+            name = name_for(Formula(tex, display, self.math_size, self.palette.text))
+            return f'<img src="{name}" alt="{html.escape(source, quote=True)}" style="vertical-align: middle" />'
+        if self.math == "mathml" and refusal(tex) is None:
+            mathml = _mathml(tex, display)
+            if mathml is not None:
+                return mathml
+        p = self.palette
+        return f'<code style="background-color:{p.code_background}; font-family:monospace">{_text(source)}</code>'
 
     def _render_inline(self, children: list[Token], task_box: bool = False) -> str:
         parts: list[str] = []
@@ -216,6 +246,8 @@ class MarkdownRenderer:
                     parts.append(label)
             elif kind == "html_inline":
                 parts.append(_text(token.content))
+            elif kind in ("math_inline", "math_inline_double"):
+                parts.append(self._formula(token.content, token.markup, display=kind == "math_inline_double"))
         return "".join(parts)
 
     def _code_block(self, token: Token, out: RenderedMarkdown, code_offset: int) -> str:
@@ -236,6 +268,16 @@ class MarkdownRenderer:
             f'{header}<pre style="background-color:{p.code_background}; color:{p.code_foreground}; '
             f'margin-top:2px; font-family:monospace; white-space:pre-wrap">{body}</pre>'
         )
+
+
+def _mathml(tex: str, display: bool) -> str | None:
+    """MathML for a web page (latex2mathml, which ziamath uses too); None if it cannot read it."""
+    try:
+        from latex2mathml.converter import convert
+
+        return str(convert(tex, display="block" if display else "inline"))
+    except Exception:
+        return None
 
 
 def _text(value: str) -> str:

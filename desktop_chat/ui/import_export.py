@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -102,8 +102,14 @@ class ImportExport:
             return None
         from desktop_chat.core.exchange import export_html
 
-        document = QTextDocument(self.parent)
-        document.setHtml(export_html(self.store, [conversation.id]))
+        from .math_images import math_images
+
+        page = export_html(self.store, [conversation.id], math="image")
+        # Formulas typeset (in the helper) before the page is laid out for the printer.
+        _PrintDocument().setHtml(page)
+        math_images().settle()
+        document = _PrintDocument(self.parent)
+        document.setHtml(page)
         return document
 
     def print_conversation(self) -> None:
@@ -143,3 +149,15 @@ class ImportExport:
             return False
         path.chmod(0o600)
         return True
+
+
+class _PrintDocument(QTextDocument):
+    """A page to print: its formulas are the typeset ones; nothing else is ever loaded."""
+
+    def loadResource(self, type: int, name: QUrl | str) -> object:  # noqa: A002
+        address = name.toString() if isinstance(name, QUrl) else str(name)
+        if address.startswith("math:"):
+            from .math_images import math_images
+
+            return math_images().image(address)
+        return None

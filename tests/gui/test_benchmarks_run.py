@@ -35,6 +35,7 @@ import pytest
         ("startup", ("first_paint_s", "bare_first_paint_s", "ratio")),
         ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
         ("scrolling", ("p99_frame_ms", "bare_p99_frame_ms", "ratio", "xcb_p99_frame_ms", "xcb_ratio")),
+        ("math", ("typeset_median_ms", "typeset_worst_ms", "typeset_ratio", "window_ms_median", "gui_stall_ms_max")),
     ],
 )
 def test_benchmark_prints_its_figures(name, keys, tmp_path):

@@ -15,7 +15,24 @@ def cases() -> list[str]:
     spec = [case["markdown"] for case in json.loads((MARKDOWN / "commonmark-spec.json").read_text())]
     fixtures = (MARKDOWN / "gfm-tables.md").read_text().split("\n.\n")
     tables = [fixtures[i] for i in range(1, len(fixtures) - 1, 3)]  # title / markdown / html
-    return [*spec, *tables, DEMO_REPLY, "See [1] and [2].\n\n[1]: https://a.example\n[2]: https://b.example/\n"]
+    return [
+        *spec,
+        *tables,
+        *MATH_REPLIES,
+        DEMO_REPLY,
+        "See [1] and [2].\n\n[1]: https://a.example\n[2]: https://b.example/\n",
+    ]
+
+
+# Answers with math as models write it (made up, in the notations models use), and money.
+MATH_REPLIES = [
+    "The roots of \\(ax^2+bx+c=0\\) are\n\n\\[\nx = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}\n\\]\n\n"
+    "so for $a=1$, $b=-3$, $c=2$ they are $x=1$ and $x=2$.\n",
+    "It costs $5 and $10 with tax; `echo $HOME` prints your home, and $$E = mc^2$$ inline.\n\n"
+    "$$\n\\sum_{n=1}^{\\infty} \\frac{1}{n^2} = \\frac{\\pi^2}{6}\n$$\n\n"
+    "| quantity | formula |\n|---|---|\n| area | $\\pi r^2$ |\n| price | $5 |\n",
+    "1. First, $\\int_0^1 x\\,dx = \\tfrac12$\n2. Then \\(e^{i\\pi} = -1\\)\n\n> Quoted: $\\alpha + \\beta$\n",
+]
 
 
 def streamed(text: str, seed: int, check_every: int = 0) -> MarkdownStream:

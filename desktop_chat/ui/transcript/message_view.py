@@ -38,7 +38,7 @@ from desktop_chat.ui.actions import MessageAction
 from desktop_chat.ui.icons import icon
 
 from .reasoning_view import ReasoningView
-from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font
+from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font, shown_text
 
 # Characters of a user message shown; the rest stays in the history (Copy gives it all).
 USER_TEXT_SHOWN = 20_000
@@ -300,6 +300,10 @@ class MessageView(QFrame):
         # Folded (as set) when there is an answer to read; open when the thought is all.
         view.show_part(part, expanded=not (self.look.fold_reasoning and message.content))
 
+    def _math_typeset(self) -> None:
+        self._invalidate(0)
+        self.resized.emit(self)
+
     def _reasoning_toggled(self) -> None:
         self._invalidate(0)
         self.resized.emit(self)
@@ -543,6 +547,8 @@ class MessageView(QFrame):
         else:
             view = CodeSegmentView(self) if code else TextSegmentView(self)
             view.linkActivated.connect(self.linkActivated)
+            if isinstance(view, TextSegmentView):
+                view.mathTypeset.connect(self._math_typeset)
             if isinstance(view, CodeSegmentView):
                 view.copied.connect(lambda: self.linkActivated.emit("copied:"))
         set_segment_font(view, self.look.font)
@@ -670,7 +676,7 @@ class MessageView(QFrame):
 
     def spoken_text(self) -> str:
         """Its body as a screen reader should hear it: the text shown, a line per paragraph."""
-        return "\n".join(document.toPlainText().strip() for document in self.body_documents())
+        return "\n".join(shown_text(document).strip() for document in self.body_documents())
 
     def plain_text(self) -> str:
         """What it shows, as text: who, the body, what became of it, the figures."""
@@ -683,7 +689,7 @@ class MessageView(QFrame):
             if isinstance(view, CodeSegmentView):
                 parts.append(f"{view.language.text()}\n{view.body.toPlainText()}")
             else:
-                parts.append(view.toPlainText())
+                parts.append(shown_text(view.document()))
         parts += [self.more.text() if self.more.isVisibleTo(self) else "", self.state_text.text()]
         if self.version_label.isVisibleTo(self):
             parts.append(self.version_label.text())

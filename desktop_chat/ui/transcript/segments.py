@@ -12,17 +12,20 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontInfo,
     QGuiApplication,
+    QImage,
     QPainter,
     QPaintEvent,
     QPalette,
     QTextBlockFormat,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QTextBrowser, QToolButton, QWidget
 
@@ -43,6 +46,8 @@ class DocumentView(QTextBrowser):
     user clicks."""
 
     linkActivated = Signal(str)
+    # A formula it shows was typeset: its height may have changed.
+    mathTypeset = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,9 +65,28 @@ class DocumentView(QTextBrowser):
         self.viewport().setAutoFillBackground(False)
         self.anchorClicked.connect(lambda url: self.linkActivated.emit(url.toString()))
 
-    # Model output is data: nothing it names is ever fetched.
+    # Model output is data: nothing it names is ever fetched. A formula (`math:`) is typeset
+    # here, in the app's own helper process.
     def loadResource(self, type: int, name: QUrl | str) -> object:  # noqa: A002
+        address = name.toString() if isinstance(name, QUrl) else str(name)
+        if address.startswith("math:"):
+            from desktop_chat.ui.math_images import math_images
+
+            return math_images().image(address, self)
         return None
+
+    def math_ready(self, name: str, image: QImage) -> None:
+        """A formula this document shows is typeset: show it, and say the height changed."""
+        document = self.document()
+        document.addResource(QTextDocument.ResourceType.ImageResource.value, QUrl(name), image)
+        document.markContentsDirty(0, document.characterCount())
+        self.mathTypeset.emit()
+
+    def createMimeDataFromSelection(self) -> QMimeData:
+        """Copied text gives a formula's source, not the image's placeholder character."""
+        data = QMimeData()
+        data.setText(shown_text(self.document(), self.textCursor()))
+        return data
 
     def height_for(self, width: int) -> int:
         """Its height laid out `width` pixels wide (the width it is then given). The width is
@@ -76,6 +100,36 @@ class DocumentView(QTextBrowser):
 
     def wheelEvent(self, event: Any) -> None:
         event.ignore()  # the transcript scrolls, not the text
+
+
+OBJECT = "\ufffc"
+
+
+def shown_text(document: QTextDocument, selection: QTextCursor | None = None) -> str:
+    """The document's text (or the selection's) with each formula as its source (the image's
+    alt text) instead of the object replacement character Qt gives an image."""
+    start, end = (selection.selectionStart(), selection.selectionEnd()) if selection is not None else (0, 1 << 30)
+    pieces: list[str] = []
+    block = document.begin()
+    while block.isValid():
+        if block.position() > end:
+            break
+        if pieces:
+            pieces.append("\n")
+        fragment = block.begin()
+        while not fragment.atEnd():
+            part = fragment.fragment()
+            low, high = max(start, part.position()), min(end, part.position() + part.length())
+            if low < high:
+                text = part.text()[low - part.position() : high - part.position()]
+                if OBJECT in text and part.charFormat().isImageFormat():
+                    alt = part.charFormat().property(QTextFormat.Property.ImageAltText)
+                    text = text.replace(OBJECT, str(alt) if alt else "")
+                pieces.append(text)
+            fragment += 1
+        block = block.next()
+    text = "".join(pieces)
+    return text.strip("\n") if selection is not None else text
 
 
 def set_spacing(browser: QTextBrowser) -> None:
@@ -102,13 +156,19 @@ def set_spacing(browser: QTextBrowser) -> None:
 
 @lru_cache(maxsize=512)
 def block_html(
-    source: str, references: tuple[tuple[str, str, str], ...], palette: Palette, code_offset: int
+    source: str,
+    references: tuple[tuple[str, str, str], ...],
+    palette: Palette,
+    code_offset: int,
+    math_size: float = 16.0,
 ) -> tuple[str, tuple[str, ...]]:
     """One block as HTML (and the code blocks inside it, for their Copy links), given the
     references it uses. A block is final once the next ones arrive: while a reply streams,
     only the open ones are rendered again."""
     known = {label: {"href": href, "title": title} for label, href, title in references}
-    rendered = MarkdownRenderer(palette).render(source, code_offset=code_offset, references=known)
+    rendered = MarkdownRenderer(palette, math="image", math_size=math_size).render(
+        source, code_offset=code_offset, references=known
+    )
     return rendered.html, tuple(rendered.code_blocks)
 
 
@@ -135,7 +195,7 @@ class TextSegmentView(DocumentView):
                     if label in references
                 )
             )
-            html, codes = block_html(block.source, used, palette, len(code_blocks))
+            html, codes = block_html(block.source, used, palette, len(code_blocks), self._math_size())
             parts.append(html)
             code_blocks.extend(codes)
         self.segment = segment
@@ -146,6 +206,11 @@ class TextSegmentView(DocumentView):
 
     def body_document(self) -> QTextDocument:
         return self.document()
+
+    def _math_size(self) -> float:
+        """Formulas at the text's own size, in pixels."""
+        # (STIX Two Math runs smaller than the UI fonts: its x-height is 0.48 em against 0.55)
+        return round(QFontInfo(self.font()).pixelSize() * 1.15, 1)
 
     def _copy_code(self, href: str) -> None:
         # A code block inside a list or a quote stays in its text, with a Copy link.
