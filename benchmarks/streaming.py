@@ -24,7 +24,7 @@ WORDS = (
 
 
 def make_reply(tokens: int) -> list[str]:
-    """A markdown reply of about `tokens` pieces: headings, prose, lists, tables and code."""
+    """A markdown reply of about `tokens` pieces: headings, prose, formulas, lists, tables and code."""
     pieces: list[str] = []
     section = 0
     while len(pieces) < tokens:
@@ -35,6 +35,9 @@ def make_reply(tokens: int) -> list[str]:
                 ("**" if i % 13 == 0 else "") + WORDS[(section + i) % len(WORDS)] + ("**" if i % 13 == 0 else "") + " "
             )
         pieces.append("\n\n")
+        # A formula inline and one on its own, as models write them.
+        pieces += ["So ", "$\\pi ", "r^{", f"{section % 7 + 2}", "}$ ", "holds.", "\n\n"]
+        pieces += ["$$", "\\sum_{i=1}^{", f"{section}", "} i", " = \\frac{n(n+1)}{2}", "$$", "\n\n"]
         for item in range(4):
             pieces += ["- ", "item ", f"{item}", " with `code`", "\n"]
         pieces.append("\n")
