@@ -276,3 +276,26 @@ def test_providers_opens_ready_to_type_and_says_where_a_key_comes_from(qtbot, wi
     dialog.reject()
     window.services.keys.set(Settings().provider(OPENAI_NAME), "sk-kept")
     assert window.edit_providers().key.placeholderText().startswith("a key is stored")
+
+
+def test_a_pdf_shows_formulas_typeset(qtbot, window_factory, fake_server, tmp_path):
+    from desktop_chat.ui.math_images import math_images
+
+    window = window_factory(make_settings(fake_server.base_url))
+    store = window.store
+    conversation = store.create_conversation("Math")
+    question = store.add_message(conversation.id, None, "user", "sum?")
+    store.add_message(
+        conversation.id, question.id, "assistant", "It is $$\\sum_{k=1}^{n} k^3 = \\left(\\frac{n(n+1)}{2}\\right)^2$$"
+    )
+    window.open_conversation(conversation.id)
+    typeset = math_images().typeset_count
+    plain, typeset_pdf = tmp_path / "plain.pdf", tmp_path / "math.pdf"
+    assert window.files.save_pdf(typeset_pdf)
+    # Typeset (by the helper) before the page was laid out: an image in the PDF, not text.
+    assert math_images().typeset_count > typeset
+    assert b"/Subtype /Image" in typeset_pdf.read_bytes()
+    store.add_message(conversation.id, question.id, "assistant", "No formula here.")
+    window.open_conversation(conversation.id)
+    assert window.files.save_pdf(plain)
+    assert b"/Subtype /Image" not in plain.read_bytes()

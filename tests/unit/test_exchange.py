@@ -338,3 +338,13 @@ def test_chatgpt_bad_files(tmp_path, store):
         z.writestr("x.txt", "x")
     with pytest.raises(ImportFailed, match="no conversations.json"):
         import_chatgpt(store, empty_zip)
+
+
+def test_formulas_are_mathml_in_a_web_page_and_source_in_markdown(store):
+    conversation = store.create_conversation("Math")
+    question = store.add_message(conversation.id, None, "user", "quadratic?")
+    store.add_message(conversation.id, question.id, "assistant", "Roots: \\(x = \\frac{-b}{2a}\\) for $5 only.")
+    page = export_html(store)
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in page and "<mfrac>" in page
+    assert "for $5 only." in page
+    assert "Roots: \\(x = \\frac{-b}{2a}\\) for $5 only." in export_markdown(store)

@@ -289,3 +289,30 @@ def test_parts_round_trip_in_the_store(tmp_path):
     assert again.parts == parts and again.content == "so"
     store.update_message(reply.id, parts=())
     assert store.message(reply.id).parts == () and store.search_messages("why") == []
+
+
+def test_groq_gpt_oss_reasoning_field():
+    # gpt-oss through Groq: `reasoning` deltas (with a `channel`), then an error mid-stream.
+    events = events_of_recording("pydantic_ai__groq_gptoss_event_error_midstream.sse")
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)).startswith("We need to")
+
+
+def test_a_model_that_thinks_silently_is_timed_from_its_usage(chat, fake_server):
+    # As OpenAI's o-series sends it (made up in that shape): no reasoning text at all,
+    # only completion_tokens_details.reasoning_tokens in the usage chunk.
+    from tests.fakes.openai_server import Pause, chunk, sse
+
+    services, conversation = chat
+    usage = chunk(choices=False)
+    usage["usage"] = {
+        "prompt_tokens": 9,
+        "completion_tokens": 120,
+        "completion_tokens_details": {"reasoning_tokens": 100},
+    }
+    body = [sse(chunk(role="assistant", content="")), Pause(0.3), sse(chunk("Answer.")), sse(chunk(finish="stop"))]
+    fake_server.queue(Reply(body=[*body, sse(usage), b"data: [DONE]\n\n"]))
+    pending = services.session.prepare_send(conversation, "q")
+    asyncio.run(services.session.stream(pending))
+    saved = services.store.message(pending.reply.id)
+    assert saved.content == "Answer."
+    assert saved.reasoning is not None and saved.reasoning.text == "" and saved.reasoning.seconds >= 0.3
