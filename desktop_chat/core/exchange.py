@@ -382,6 +382,7 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
     # Thoughts (and the "Thought for 12 seconds" recap after them) are not messages of
     # their own: they become the reasoning of the reply they lead to.
     thoughts: dict[str, ReasoningPart] = {}
+    used: set[str] = set()
 
     def carried(node_id: str | None) -> ReasoningPart | None:
         found: list[ReasoningPart] = []
@@ -390,6 +391,7 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
             seen.add(node_id)
             if node_id in thoughts:
                 found.append(thoughts[node_id])
+                used.add(node_id)
             node_id = (mapping.get(node_id) or {}).get("parent")
         texts = [p.text for p in reversed(found) if p.text]
         seconds = [p.seconds for p in found if p.seconds is not None]
@@ -440,6 +442,26 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
         parent = visible_parent(node.get("parent"))
         messages[-1].parent_uid = uid_by_node[parent] if parent else None
         uid_by_node[node_id] = messages[-1].uid
+
+    # Thoughts that led to no reply (the last node, or followed by a tool's output): a
+    # reply of their own, thought and no text, rather than lost.
+    for node_id in order:
+        thought = thoughts.get(node_id)
+        if thought is None or node_id in used or not thought.text:
+            continue
+        message = mapping[node_id].get("message") or {}
+        parent = visible_parent(mapping[node_id].get("parent"))
+        messages.append(
+            ImportedMessage(
+                uid=f"chatgpt:{message.get('id') or node_id}:{node_id}",
+                parent_uid=uid_by_node[parent] if parent else None,
+                role="assistant",
+                content="",
+                created_at=float(message.get("create_time") or created),
+                parts=(thought, TextPart("")),
+            )
+        )
+        uid_by_node[node_id] = messages[-1].uid  # (the conversation may end on it)
 
     leaf_node = visible_parent(c.get("current_node"))
     return ImportedConversation(

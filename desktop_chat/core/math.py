@@ -55,7 +55,8 @@ class Formula:
 # Formulas the renderer named, by resource name: what the typesetter is asked for when a
 # document wants one (the most recent kept).
 _NAMED: OrderedDict[str, Formula] = OrderedDict()
-NAMED_KEPT = 5_000
+# (Well beyond what the rendered blocks cached in ui/transcript/segments.py can name.)
+NAMED_KEPT = 50_000
 
 
 def name_for(formula: Formula) -> str:
@@ -228,7 +229,8 @@ def serve(stdin: Any = None, stdout: Any = None) -> int:
 def helper_command() -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, TYPESET_FLAG]  # the installed app is its own helper
-    return [sys.executable, "-m", "desktop_chat.core.math"]
+    # -P: the launch folder is not put on the path (a json.py there would be imported).
+    return [sys.executable, "-P", "-m", "desktop_chat.core.math"]
 
 
 if __name__ == "__main__":

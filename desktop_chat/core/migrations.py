@@ -90,24 +90,24 @@ def m004_message_parts(db: sqlite3.Connection) -> None:
     Replies a ChatGPT import kept as "[thoughts not shown]" become what they were: a
     reply's reasoning.
     """
-    db.executescript(
-        """
-        CREATE TABLE message_parts (
-            id INTEGER PRIMARY KEY,
-            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            text TEXT NOT NULL DEFAULT '',
-            data TEXT,
-            UNIQUE (message_id, position)
-        );
-        CREATE VIRTUAL TABLE parts_fts USING fts5(text, content='message_parts', content_rowid='id',
-            tokenize='unicode61 remove_diacritics 2');
-        CREATE TRIGGER parts_fts_insert AFTER INSERT ON message_parts WHEN new.kind != 'text' BEGIN
-            INSERT INTO parts_fts(rowid, text) VALUES (new.id, new.text); END;
-        CREATE TRIGGER parts_fts_delete AFTER DELETE ON message_parts WHEN old.kind != 'text' BEGIN
-            INSERT INTO parts_fts(parts_fts, rowid, text) VALUES ('delete', old.id, old.text); END;
-        """
+    # (One statement at a time: executescript would commit the migration's transaction.)
+    db.execute(
+        "CREATE TABLE message_parts (id INTEGER PRIMARY KEY,"
+        " message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+        " position INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL DEFAULT '', data TEXT,"
+        " UNIQUE (message_id, position))"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE parts_fts USING fts5(text, content='message_parts', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER parts_fts_insert AFTER INSERT ON message_parts WHEN new.kind != 'text' BEGIN "
+        "INSERT INTO parts_fts(rowid, text) VALUES (new.id, new.text); END"
+    )
+    db.execute(
+        "CREATE TRIGGER parts_fts_delete AFTER DELETE ON message_parts WHEN old.kind != 'text' BEGIN "
+        "INSERT INTO parts_fts(parts_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
     )
     rows = db.execute(
         'SELECT id, extra FROM messages WHERE extra LIKE \'%"content_type": "thoughts"%\' '
@@ -131,7 +131,8 @@ def thoughts_text(content: object) -> str | None:
     if not isinstance(content, dict) or content.get("content_type") != "thoughts":
         return None
     pieces = []
-    for thought in content.get("thoughts") or []:
+    thoughts = content.get("thoughts")
+    for thought in thoughts if isinstance(thoughts, list) else []:
         if not isinstance(thought, dict):
             continue
         summary = thought.get("summary")

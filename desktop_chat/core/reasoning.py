@@ -75,11 +75,13 @@ class ThinkSplitter:
         self._pending += text
         return self._advance(final=False)
 
-    def finish(self) -> list[SplitEvent]:
-        """The content ended: what was kept back is given for what it is now known to be."""
+    def finish(self, clean: bool = True) -> list[SplitEvent]:
+        """The content ended: what was kept back is given for what it is now known to be.
+        `clean`: the model said it was done (not stopped, cut off or failed); only then is
+        a thought that never closed taken for an answer (thinking switched off)."""
         events = self._advance(final=True)
         rest, self._pending = self._pending, ""
-        if self._state is _State.THINKING and not self._opened:
+        if self._state is _State.THINKING and not self._opened and clean:
             events.append(ReasoningWasAnswer(self._thought))
             self._state = _State.ANSWER
             self._thought = ""
@@ -101,46 +103,57 @@ class ThinkSplitter:
                 return events  # "<thi": wait for more
             elif self.unopened is Unopened.YES:
                 self._state = _State.THINKING
-            elif self.hold and self.unopened is Unopened.UNKNOWN:
+            elif self.unopened is Unopened.NO:
+                self._state = _State.ANSWER  # (its answer may quote </think> as it likes)
+                text, self._pending = self._pending, ""
+                return [TextDelta(text)] if text else []
+            elif self.hold:
                 self._state = _State.HELD
             else:
                 self._state = _State.ANSWER_WATCHED
         if self._state is _State.THINKING:
             events += self._until_close()
-        elif self._state is _State.HELD:
-            at = _bare_close(self._pending)
-            if at >= 0:
-                self.saw_bare_close = self.saw_tags = True
-                thought, after = self._pending[:at], self._pending[at + len(CLOSE) :]
-                self._pending = ""
-                if thought:
-                    events.append(ReasoningDelta(thought))
-                events += self._answer_from(after)
-        elif self._state is _State.ANSWER_WATCHED:
-            # The answer given so far holds no closing tag: look only where one can end.
-            tail = self._answer_tail
-            at = _bare_close(tail + self._pending)
-            if at >= 0:
-                self.saw_bare_close = self.saw_tags = True
-                given = "".join(self._answer)
-                whole = given + self._pending
-                at += len(given) - len(tail)
-                thought, after = whole[:at], whole[at + len(CLOSE) :]
-                shown = len(given)
-                self._answer, self._answer_tail, self._pending = [], "", ""
-                if shown:
-                    events.append(AnswerWasReasoning(thought[:shown]))
-                if thought[shown:]:
-                    events.append(ReasoningDelta(thought[shown:]))
-                events += self._answer_from(after)
-            else:
-                give = self._pending[: len(self._pending) - _tag_start(self._pending, CLOSE)]
-                if give:
-                    self._pending = self._pending[len(give) :]
-                    self._answer.append(give)
-                    self._answer_tail = (self._answer_tail + give)[-len(CLOSE) :]
-                    events.append(TextDelta(give))
+        elif self._state in (_State.HELD, _State.ANSWER_WATCHED):
+            events += self._watch()
         return events
+
+    def _watch(self) -> list[SplitEvent]:
+        """Text that a bare </think> would turn into thought: shown (or held) until one
+        comes. An answer that quotes code or names the tags is no thought: once a backtick
+        or "<think" appears before any closing tag, it is answer for good."""
+        held = self._state is _State.HELD
+        tail = self._answer_tail
+        combined = tail + self._pending
+        # A closing tag begins after the text already given (that holds none).
+        at = combined.find(CLOSE, max(0, len(tail) - len(CLOSE) + 1))
+        before = combined[: at if at >= 0 else len(combined)]
+        if "`" in before[len(tail) :] or "<think" in before:
+            text, self._pending = self._pending, ""
+            self._state = _State.ANSWER
+            return [TextDelta(text)] if text else []
+        if at >= 0:
+            self.saw_bare_close = self.saw_tags = True
+            given = "".join(self._answer)
+            whole = given + self._pending
+            at += len(given) - len(tail)
+            thought, after = whole[:at], whole[at + len(CLOSE) :]
+            shown = len(given)
+            self._answer, self._answer_tail, self._pending = [], "", ""
+            events: list[SplitEvent] = []
+            if shown:
+                events.append(AnswerWasReasoning(thought[:shown]))
+            if thought[shown:]:
+                events.append(ReasoningDelta(thought[shown:]))
+            return events + self._answer_from(after)
+        if held:
+            return []
+        give = self._pending[: len(self._pending) - _tag_start(self._pending, CLOSE)]
+        if not give:
+            return []
+        self._pending = self._pending[len(give) :]
+        self._answer.append(give)
+        self._answer_tail = (self._answer_tail + give)[-len(CLOSE) :]
+        return [TextDelta(give)]
 
     def _until_close(self) -> list[SplitEvent]:
         events: list[SplitEvent] = []
@@ -175,17 +188,6 @@ def _tag_start(text: str, tag: str) -> int:
         if text.endswith(tag[:size]):
             return size
     return 0
-
-
-def _bare_close(text: str) -> int:
-    """Where a closing tag stands that is not quoted as code (`</think>` in backticks is
-    the model talking about the tag); -1 if none."""
-    start = 0
-    while (at := text.find(CLOSE, start)) >= 0:
-        if not (at > 0 and text[at - 1] == "`"):
-            return at
-        start = at + 1
-    return -1
 
 
 def split_think(text: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ def _readable_rows(db: sqlite3.Connection, table: str, columns: str) -> Any:
             rows = db.execute(
                 f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 200", (last,)
             ).fetchall()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
             failures += 1
             last += 1
             continue
@@ -153,6 +153,9 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
         source = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
     except sqlite3.DatabaseError:
         return 0, 0
+    # Damaged pages can turn text into bytes that are not UTF-8 (a table's name too): read
+    # what is there, with U+FFFD where a byte is wrong, rather than stop.
+    source.text_factory = lambda data: data.decode("utf-8", "replace")
     conversations = messages = 0
     try:
         try:
@@ -160,7 +163,7 @@ def _copy_readable(damaged: Path, store: HistoryStore) -> tuple[int, int]:
             columns_of = {
                 t: [r[1] for r in source.execute(f"PRAGMA table_info({t})")] for t in ("conversations", "messages")
             }
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):  # (SQLite's message can quote damaged bytes)
             return 0, 0
         if not {"conversations", "messages"} <= tables:
             return 0, 0

@@ -34,7 +34,7 @@ from .events import (
     UsageReport,
 )
 from .providers import ChatRequest, NoEndpoint
-from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content
+from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content, split_think
 from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
 
@@ -101,7 +101,10 @@ class ReplyParts:
             self.thought_until = None
         elif isinstance(event, ReasoningWasAnswer):
             self.text.insert(0, event.text)
-            self.reasoning = []
+            thought = "".join(self.reasoning)
+            at = thought.find(event.text)  # (reasoning from the provider's own field stays)
+            thought = thought[:at] + thought[at + len(event.text) :] if at >= 0 and event.text else thought
+            self.reasoning = [thought] if thought else []
             if self.thought_until is None:
                 self.thought_until = self._clock()
         elif isinstance(event, UsageReport) and event.reasoning_tokens:
@@ -194,9 +197,17 @@ class ChatSession:
         reply = self.store.message(reply_id)
         if reply is None or reply.role != "assistant" or reply.content:
             raise ValueError("only a reply without text is asked for again in place")
+        # (A failed try's thought goes with it: the new try thinks again.)
         self.store.update_message(
-            reply.id, status=STREAMING, error=None, finish_reason=None, prompt_tokens=None, completion_tokens=None
+            reply.id,
+            parts=(),
+            status=STREAMING,
+            error=None,
+            finish_reason=None,
+            prompt_tokens=None,
+            completion_tokens=None,
         )
+        reply.parts = ()
         reply.status, reply.error, reply.finish_reason = STREAMING, None, None
         reply.prompt_tokens = reply.completion_tokens = None
         provider = conversation.provider or reply.provider or ""
@@ -239,7 +250,7 @@ class ChatSession:
                 parts.append(event.text)
             elif isinstance(event, Failed):
                 return None
-        title = " ".join("".join(parts).split()).strip(" \"'.#*")
+        title = " ".join(split_think("".join(parts))[1].split()).strip(" \"'.#*")
         if not title:
             return None
         title = title_from(title)
@@ -319,7 +330,7 @@ class ChatSession:
                         take(split)
                     continue
                 if isinstance(event, Finished | Failed):
-                    for split in splitter.finish():
+                    for split in splitter.finish(clean=_clean(event)):
                         take(split)
                 if isinstance(event, UsageReport):
                     reply.prompt_tokens, reply.completion_tokens = event.prompt_tokens, event.completion_tokens
@@ -329,13 +340,13 @@ class ChatSession:
                     failure = event.failure
                 take(event)
         except asyncio.CancelledError:
-            for split in splitter.finish():
+            for split in splitter.finish(clean=False):
                 built.add(split)
             saving.finish(reply, built, STOPPED, None)
             raise
-        for split in splitter.finish():  # a stream that ended with neither (already reported)
+        for split in splitter.finish(clean=False):  # (a stream ends with one of them: nothing left)
             take(split)
-        if failure is None:
+        if failure is None and reply.finish_reason not in UNFINISHED:
             self.habits.learn(pending.provider, pending.model, splitter, answered=bool(built.text))
         saving.finish(reply, built, FAILED if failure else COMPLETE, failure)
         return ReplyOutcome(reply, failure, saving.problem)
@@ -360,6 +371,14 @@ class ChatSession:
             endpoint, request, first_token_timeout=first_token_timeout, idle_timeout=idle_timeout
         ):
             yield event
+
+
+# Finish reasons of a reply the model did not end itself: what it was thinking stays thought.
+UNFINISHED = ("length", "content_filter")
+
+
+def _clean(event: Finished | Failed) -> bool:
+    return isinstance(event, Finished) and event.finish_reason not in UNFINISHED
 
 
 class _Saving:

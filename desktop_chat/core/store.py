@@ -228,7 +228,8 @@ class HistoryStore:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate(version)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            # (Text a damaged page has made into bytes that are not UTF-8 is damage too.)
             self.db.close()
             raise StoreError(f"The history file {self.path} cannot be read: {exc}") from exc
         except StoreError:
@@ -293,7 +294,7 @@ class HistoryStore:
         """SQLite's quick integrity check: None when the file is sound, else what is wrong."""
         try:
             rows = [r[0] for r in self.db.execute("PRAGMA quick_check")]
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             return str(exc)
         return None if rows == ["ok"] else "; ".join(rows[:3])
 
@@ -430,10 +431,12 @@ class HistoryStore:
             "WHERE c.deleted_at IS NULL ORDER BY f.id DESC",
             (query, limit, offset),
         )
-        return [
-            SearchHit(cid, mid, title, role, created, _snippet_html(snippet), part)
-            for cid, mid, title, role, created, snippet, part in rows
-        ]
+        hits: dict[int, SearchHit] = {}
+        for cid, mid, title, role, created, snippet, part in rows:
+            # One hit a message (its text rather than its reasoning, when both match).
+            if mid not in hits or (part == "text" and hits[mid].part != "text"):
+                hits[mid] = SearchHit(cid, mid, title, role, created, _snippet_html(snippet), part)
+        return list(hits.values())
 
     _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
 

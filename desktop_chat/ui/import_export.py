@@ -105,8 +105,11 @@ class ImportExport:
         from .math_images import math_images
 
         page = export_html(self.store, [conversation.id], math="image")
-        # Formulas typeset (in the helper) before the page is laid out for the printer.
-        _PrintDocument().setHtml(page)
+        # Formulas typeset (in the helper) before the page is laid out for the printer: a
+        # first layout asks for them (a document loads its images when it is laid out).
+        first = _PrintDocument()
+        first.setHtml(page)
+        first.size()
         math_images().settle()
         document = _PrintDocument(self.parent)
         document.setHtml(page)

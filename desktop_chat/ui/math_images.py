@@ -100,6 +100,8 @@ class MathImages(QObject):
             process.setArguments(command[1:])
             process.readyReadStandardOutput.connect(self._read)
             process.finished.connect(self._ended)
+            # (What the helper prints, a library's warning, is nobody's business here.)
+            process.setStandardErrorFile(QProcess.nullDevice())
             process.start()
             self._process = process
             self._buffer = b""
@@ -165,26 +167,40 @@ class MathImages(QObject):
         return image
 
     def _give_up(self) -> None:
-        """The helper did not answer in time (a pathological formula): what it had is shown
-        as source, and the next formula starts a new helper."""
-        for name in self._in_flight.values():
-            self._failed.add(name)
-            self._askers.pop(name, None)
+        """The helper did not answer in time (a pathological formula) or ended: the formula
+        it was on keeps its source; the others are asked again of a new helper."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.readyReadStandardOutput.disconnect(self._read)
+            process.finished.disconnect(self._ended)
+            if process.state() != QProcess.ProcessState.NotRunning:
+                process.kill()
+                process.waitForFinished(1000)
+            process.deleteLater()
+        waiting = [name for _, name in sorted(self._in_flight.items())]
         self._in_flight.clear()
-        if self._process is not None:
-            self._process.kill()
+        self._watchdog.stop()
+        if not waiting:
+            return
+        stuck, *others = waiting
+        self._failed.add(stuck)
+        self._askers.pop(stuck, None)
+        for name in others:
+            formula = formula_named(name)
+            if formula is not None:
+                self._ask(name, formula)
 
     def _ended(self) -> None:
-        if self._in_flight:
-            self._give_up()
-        self._process = None
+        self._give_up()
 
     def shut_down(self) -> None:
-        if self._process is not None:
-            self._process.closeWriteChannel()
-            if not self._process.waitForFinished(1000):
-                self._process.kill()
-            self._process = None
+        process, self._process = self._process, None
+        if process is not None:
+            process.finished.disconnect(self._ended)
+            process.closeWriteChannel()
+            if not process.waitForFinished(1000):
+                process.kill()
+                process.waitForFinished(1000)
 
 
 def source_image(formula: Formula) -> QImage:

@@ -213,8 +213,14 @@ def test_screen_reader_hears_names_text_and_announcement(a11y_bus, fake_server, 
         # The find bar too, with a word in it (its clear button shows).
         xdotool(display, "key", "ctrl+f")
         xdotool(display, "type", "--delay", "10", "short")
-        time.sleep(0.5)
-        nodes = probe(probe_env, "dump", APP_NAME)
+
+        def find_bar_shown():
+            found = probe(probe_env, "dump", APP_NAME)
+            shown = {n.get("name") for n in found if "showing" in n.get("states", [])}
+            return found if {"Next match", "Clear"} <= shown else None
+
+        # (On a loaded machine the find bar can take a moment to show its buttons.)
+        nodes = wait_for(find_bar_shown, 10) or probe(probe_env, "dump", APP_NAME)
     finally:
         listener.terminate()
         listener.wait(10)

@@ -84,3 +84,18 @@ def test_a_switch_to_dark_typesets_again_in_the_new_colour(qtbot, window, fake_s
     qtbot.waitUntil(lambda: images_of(reply_text_view(window).document()) != light, timeout=5000)
     dark = images_of(reply_text_view(window).document())
     assert [alt for _, alt in dark] == [alt for _, alt in light] and dark[0][0] != light[0][0]
+
+
+def test_a_helper_that_dies_costs_one_formula_and_the_others_are_typeset(qtbot):
+    from desktop_chat.core.math import Formula, name_for
+    from desktop_chat.ui.math_images import MathImages
+
+    images = MathImages()
+    first = name_for(Formula("a^2", False, 15.0, "#102030"))
+    second = name_for(Formula("b^2", False, 15.0, "#102030"))
+    assert images.image(first) is not None and images.image(second) is not None  # (their source, meanwhile)
+    images._process.kill()  # the helper dies with both asked for
+    qtbot.waitUntil(lambda: second in images._images, timeout=15000)
+    assert first in images._failed and first not in images._images  # the one it was on: its source stays
+    assert images.image(first) is not None  # (the source, drawn)
+    images.shut_down()

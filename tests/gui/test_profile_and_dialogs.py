@@ -279,6 +279,8 @@ def test_providers_opens_ready_to_type_and_says_where_a_key_comes_from(qtbot, wi
 
 
 def test_a_pdf_shows_formulas_typeset(qtbot, window_factory, fake_server, tmp_path):
+    from desktop_chat.core.markdown import Palette
+    from desktop_chat.core.math import Formula
     from desktop_chat.ui.math_images import math_images
 
     window = window_factory(make_settings(fake_server.base_url))
@@ -289,11 +291,14 @@ def test_a_pdf_shows_formulas_typeset(qtbot, window_factory, fake_server, tmp_pa
         conversation.id, question.id, "assistant", "It is $$\\sum_{k=1}^{n} k^3 = \\left(\\frac{n(n+1)}{2}\\right)^2$$"
     )
     window.open_conversation(conversation.id)
-    typeset = math_images().typeset_count
     plain, typeset_pdf = tmp_path / "plain.pdf", tmp_path / "math.pdf"
+    # The page's formula: at the page's size and colours (not the transcript's).
+    tex = "\\sum_{k=1}^{n} k^3 = \\left(\\frac{n(n+1)}{2}\\right)^2"
+    name = Formula(tex, True, 16.0, Palette().text).name
+    assert name not in math_images()._images
     assert window.files.save_pdf(typeset_pdf)
-    # Typeset (by the helper) before the page was laid out: an image in the PDF, not text.
-    assert math_images().typeset_count > typeset
+    # Typeset (by the helper) before the page was laid out: in the PDF as an image.
+    assert name in math_images()._images
     assert b"/Subtype /Image" in typeset_pdf.read_bytes()
     store.add_message(conversation.id, question.id, "assistant", "No formula here.")
     window.open_conversation(conversation.id)

@@ -107,3 +107,23 @@ def test_a_thought_that_never_closes_is_shown_as_the_thought(qtbot, window, fake
     view = last_reply(window)
     assert len(view.reasoning.text()) == 50_000 and answer_text(view) == ""
     assert view.reasoning.body.isVisible()  # no answer to read: the thought is open
+
+
+def test_a_view_shown_for_another_message_forgets_the_thought(qtbot):
+    from desktop_chat.core.conversation import STREAMING, Message
+    from desktop_chat.ui.transcript import MessageItem, MessageView
+    from desktop_chat.ui.transcript.message_view import Look
+
+    view = MessageView(Look())
+    qtbot.addWidget(view)
+    view.bind(MessageItem(Message(1, 1, None, "assistant", "", STREAMING, model="m")))
+    view.begin_stream()
+    view.feed_reasoning("thinking about the first question")
+    assert view.reasoning.thinking and view.reasoning.isVisibleTo(view)
+    # Another chat opened: the view is shown for another message, then for a new reply.
+    view.bind(MessageItem(Message(2, 2, None, "assistant", "Old answer.", "complete", model="m")))
+    assert not view.reasoning.thinking and not view.reasoning.isVisibleTo(view)
+    view.bind(MessageItem(Message(3, 2, None, "assistant", "", STREAMING, model="m")))
+    view.begin_stream()
+    view.feed_reasoning("the second")
+    assert view.reasoning.text() == "the second" and view.reasoning.thinking

@@ -348,3 +348,40 @@ def test_formulas_are_mathml_in_a_web_page_and_source_in_markdown(store):
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in page and "<mfrac>" in page
     assert "for $5 only." in page
     assert "Roots: \\(x = \\frac{-b}{2a}\\) for $5 only." in export_markdown(store)
+
+
+def test_thoughts_that_led_to_no_reply_are_kept(tmp_path, store):
+    # Made up: the export ends on the model's thoughts (the reply never came).
+    mapping = {
+        "u": {
+            "id": "u",
+            "parent": None,
+            "children": ["t"],
+            "message": {
+                "id": "mu",
+                "author": {"role": "user"},
+                "create_time": 1.0,
+                "content": {"content_type": "text", "parts": ["Hard question"]},
+            },
+        },
+        "t": {
+            "id": "t",
+            "parent": "u",
+            "children": [],
+            "message": {
+                "id": "mt",
+                "author": {"role": "assistant"},
+                "create_time": 2.0,
+                "content": {"content_type": "thoughts", "thoughts": [{"summary": "Hmm", "content": "Tricky."}]},
+            },
+        },
+    }
+    path = tmp_path / "conversations.json"
+    path.write_text(
+        json.dumps([{"id": "c2", "title": "T", "create_time": 1.0, "current_node": "t", "mapping": mapping}])
+    )
+    import_chatgpt(store, path)
+    conv = store.conversation_by_uid("chatgpt:c2")
+    messages = store.tree(conv.id).path_to(conv.current_leaf_id)
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].content == "" and messages[1].reasoning.text == "**Hmm**\n\nTricky."

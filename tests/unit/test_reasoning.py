@@ -316,3 +316,48 @@ def test_a_model_that_thinks_silently_is_timed_from_its_usage(chat, fake_server)
     saved = services.store.message(pending.reply.id)
     assert saved.content == "Answer."
     assert saved.reasoning is not None and saved.reasoning.text == "" and saved.reasoning.seconds >= 0.3
+
+
+def test_an_answer_that_quotes_the_tags_or_code_stays_whole():
+    # (Found in review: these cut the answer in two.)
+    code = 'Strip thoughts with:\n\n```python\nclean = re.sub(r"<think>.*?</think>", "", s)\n```\nDone.'
+    for seed in range(20):
+        assert split_in_pieces(code, seed)[:2] == ("", code)
+    quoted = "Use `</think>` to close a thought, and `<think>` to open one."
+    for seed in range(20):
+        assert split_in_pieces(quoted, seed)[:2] == ("", quoted)
+    # A backtick right before a piece boundary and the tag just after it.
+    splitter = ThinkSplitter()
+    events = splitter.feed("Use `</think>") + splitter.feed("` to close") + splitter.finish()
+    assert not any(isinstance(e, AnswerWasReasoning) for e in events)
+    assert not splitter.saw_bare_close
+
+
+def test_a_model_known_not_to_think_is_not_watched():
+    splitter = ThinkSplitter(Unopened.NO)
+    events = splitter.feed("Plain answer.\n</think>\nStill the answer.") + splitter.finish()
+    assert events == [TextDelta("Plain answer.\n</think>\nStill the answer.")]
+
+
+def test_a_thought_cut_short_stays_a_thought():
+    # Stopped, failed or at the token limit while thinking: not taken for an answer.
+    splitter = ThinkSplitter(Unopened.YES)
+    events = splitter.feed("thinking hard") + splitter.finish(clean=False)
+    assert events == [ReasoningDelta("thinking hard")]
+    splitter = ThinkSplitter(Unopened.YES)
+    events = splitter.feed("no thinking today") + splitter.finish(clean=True)
+    assert events[-1] == ReasoningWasAnswer("no thinking today")
+
+
+def test_retry_forgets_the_failed_try_s_thought(chat, fake_server):
+    from desktop_chat.core.conversation import FAILED
+
+    services, conversation = chat
+    store = services.store
+    question = store.add_message(conversation.id, None, "user", "q")
+    reply = store.add_message(conversation.id, question.id, "assistant", "", status=FAILED)
+    store.update_message(reply.id, parts=(ReasoningPart("old thought", 3.0), TextPart("")))
+    fake_server.queue(Reply(body=reasoning_stream(["new thought"], ["Answer."])))
+    pending = services.session.prepare_retry(conversation, reply.id)
+    asyncio.run(services.session.stream(pending))
+    assert store.message(reply.id).reasoning.text == "new thought"

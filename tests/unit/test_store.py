@@ -281,3 +281,23 @@ def test_search_passages_are_shown_without_markdown_marks(tmp_path):
     assert "[" not in snippet and "python" not in snippet and "d.example" not in snippet, snippet
     assert "Use <b>bisect</b>:" in snippet and "from <b>bisect</b> import x" in snippet
     store.close()
+
+
+def test_a_migration_that_fails_half_way_leaves_nothing_half_done(tmp_path, monkeypatch):
+    from desktop_chat.core import migrations
+
+    path = tmp_path / "history.db"
+    schema_3_history(path)
+
+    def broken(content):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(migrations, "thoughts_text", broken)
+    with pytest.raises(RuntimeError):
+        HistoryStore(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%parts%'").fetchall() == []
+    db.close()
+    monkeypatch.undo()
+    assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == 4  # and the next start does it

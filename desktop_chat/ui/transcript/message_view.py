@@ -125,6 +125,7 @@ class MessageView(QFrame):
         self._bubble = QRect()
         self.reasoning: ReasoningView | None = None  # made for the first reply that thinks
         self._stream_started = 0.0
+        self._prefix_length = 0  # a continued reply's earlier text, at the start of the stream
 
         self.header = QLabel(self)
         self.header.setTextFormat(Qt.TextFormat.PlainText)
@@ -247,6 +248,8 @@ class MessageView(QFrame):
         if not same:
             self._stream = None
             self.hovered = False
+            if self.reasoning is not None:
+                self.reasoning.reset()
         user = message.role == "user"
         who = author(message, self.look.names)
         self.setAccessibleName(who[0].upper() + who[1:])
@@ -421,6 +424,9 @@ class MessageView(QFrame):
     def begin_stream(self, prefix: str = "") -> None:
         self._stream = MarkdownStream()
         self._stream_started = time.monotonic()
+        self._prefix_length = len(prefix)
+        if self.reasoning is not None:
+            self.reasoning.reset()
         self._drop_segments_from(0)
         self._references, self._settled, self._content, self._plain = {}, 0, "", False
         if self.item is not None:
@@ -475,7 +481,8 @@ class MessageView(QFrame):
         if self.reasoning is not None:
             self.reasoning.end_thinking(fold=False)
             self.reasoning.hide()
-        self._restart_answer(text + self._stream.text)
+        shown = self._stream.text  # (a continued reply's earlier text first, as it is kept)
+        self._restart_answer(shown[: self._prefix_length] + text + shown[self._prefix_length :])
 
     def _restart_answer(self, text: str) -> None:
         self._stream = MarkdownStream()

@@ -102,6 +102,17 @@ class ReasoningView(QWidget):
             self.expanded = expanded and bool(part.text)
         self._apply_expanded()
 
+    def reset(self) -> None:
+        """Nothing of the message it showed (the view is shown for another)."""
+        self._timer.stop()
+        self.thinking = False
+        self.user_chose = False
+        self.expanded = False
+        self._seconds = None
+        self._text_length = 0
+        self.body.clear()
+        self.hide()
+
     def begin(self, started: float | None = None) -> None:
         """A reply starts: it may think; the clock runs from the request."""
         self.thinking = True
