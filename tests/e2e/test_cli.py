@@ -96,9 +96,17 @@ def test_ask_uses_openai_env_variables(fake_server, isolated_home):
 
 
 def ask_process(*args):
-    """`desktop-chat ask` running, its stdout and stderr pipes to read as it goes."""
+    """`desktop-chat ask` running, its stdout and stderr pipes to read as it goes. Ctrl+C is
+    its own: a test run started in the background (`cmd &`, where the shell ignores SIGINT)
+    would otherwise hand the ignoring down, and Python then installs no KeyboardInterrupt."""
+    import signal
+
     return subprocess.Popen(
-        [sys.executable, "-m", "desktop_chat", "ask", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "desktop_chat", "ask", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
 
 
