@@ -61,6 +61,11 @@ class ProvidersDialog(QDialog):
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
         self.key.setPlaceholderText("stored in the system keyring")
         self.no_key = QCheckBox("This server needs no key (local servers)")
+        self.send_reasoning = QCheckBox("Send replies' reasoning back with the conversation")
+        self.send_reasoning.setToolTip(
+            "Some providers want the model's thinking sent back (DeepSeek's thinking mode with tools). "
+            "Leave it off for the others."
+        )
         self.default_model = QLineEdit()
         self.default_model.setAccessibleName("Default model")
         self.error = QLabel()
@@ -73,6 +78,7 @@ class ProvidersDialog(QDialog):
         form.addRow("API key", self.key)
         form.addRow("", self.no_key)
         form.addRow("Default model", self.default_model)
+        form.addRow("", self.send_reasoning)
 
         add = QPushButton("Add")
         add.setAccessibleName("Add provider")
@@ -156,6 +162,7 @@ class ProvidersDialog(QDialog):
         self.base_url.setText(provider.base_url)
         self.default_model.setText(provider.default_model)
         self.no_key.setChecked(not provider.needs_key)
+        self.send_reasoning.setChecked(provider.send_reasoning)
         self.key.setText(self.entered_keys.get(provider.id, ""))
         if self.keys.stored_key(provider):
             hint = "a key is stored — type to replace it"
@@ -186,6 +193,7 @@ class ProvidersDialog(QDialog):
             base_url=url,
             default_model=self.default_model.text().strip(),
             needs_key=not self.no_key.isChecked(),
+            send_reasoning=self.send_reasoning.isChecked(),
         )
         if self.key.text().strip():
             self.entered_keys[old.id] = self.key.text().strip()

@@ -86,8 +86,18 @@ def test_adding_a_provider_preset(qtbot, window_factory, fake_server):
     dialog.base_url.setText("not a url")
     assert not dialog._commit_row() and "http://" in dialog.error.text()
     dialog.base_url.setText("http://localhost:11434/v1")
+    assert not dialog.send_reasoning.isChecked()
+    dialog.send_reasoning.setChecked(True)
     dialog._save()
     assert [p.name for p in window.settings.current.providers] == ["Test server", "Ollama"]
+    assert [p.send_reasoning for p in window.settings.current.providers] == [False, True]
+    # ...and it survives the settings file.
+    import tomllib
+
+    from desktop_chat.core.settings import parse_settings, settings_to_toml
+
+    again = parse_settings(tomllib.loads(settings_to_toml(window.settings.current))).settings
+    assert [p.send_reasoning for p in again.providers] == [False, True]
     assert [window.picker.provider_box.itemText(i) for i in range(window.picker.provider_box.count())] == [
         "Test server",
         "Ollama",
