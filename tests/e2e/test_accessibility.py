@@ -301,3 +301,40 @@ def test_screen_reader_hears_names_text_and_announcement(a11y_bus, fake_server, 
         problems.append("the app printed:\n" + "\n".join(printed))
 
     assert not problems, "\n\n".join(problems)
+
+
+@needs_atspi
+def test_a_formula_reads_as_its_source(a11y_bus, fake_server, isolated_home, tmp_path):
+    # A typeset formula is an image in its document: Qt's text interface gives it as U+FFFC
+    # (a Python interface in its place was not reached by Qt's bridge, or crashed it), so
+    # the message is described with its text, formulas as their source, heard on focus.
+    display, probe_env = a11y_bus
+    write_settings(isolated_home, fake_server.base_url)
+    answer = "Euler's identity $e^{i\\pi}+1=0$ costs $5 to print."
+    fake_server.queue(Reply(body=text_stream(["Euler's identity $e^{i\\pi}", "+1=0$ costs $5 to print."])))
+    app = None
+    try:
+        app = start_app(display, isolated_home, tmp_path)
+        xdotool(display, "type", "--delay", "10", "euler")
+        xdotool(display, "key", "Return")
+        assert wait_for(lambda: stored_reply(isolated_home, "complete"), 20), (tmp_path / "app.log").read_text()
+        time.sleep(2)
+        nodes = probe(probe_env, "dump", APP_NAME)
+    finally:
+        if app is not None:
+            app.send_signal(signal.SIGTERM)
+            try:
+                app.wait(15)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
+    described = [n for n in nodes if n.get("name") == "Reply from test-model" and n.get("description")]
+    assert [n["description"] for n in described] == [answer], [
+        (n.get("role"), n.get("name"), n.get("description")) for n in nodes if n.get("name")
+    ]
+    texts = [
+        n.get("text", "")
+        for n in nodes
+        if n.get("name") == "Reply from test-model" and "Text" in n.get("interfaces", [])
+    ]
+    assert texts == ["Euler's identity \ufffc costs $5 to print."]  # (what Qt gives: the gap this covers)

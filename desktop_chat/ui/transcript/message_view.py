@@ -267,6 +267,16 @@ class MessageView(QFrame):
         # What is above the body unchanged (a reply that finished, a version count): only
         # the rows under it are laid out again, not every segment of a long reply.
         self._invalidate(len(self.segments) if same and self._above_body() == above else 0)
+        self._describe_formulas()
+
+    def _describe_formulas(self) -> None:
+        """A screen reader reads a typeset formula in the text as U+FFFC (Qt's text
+        interface gives an image so): a message with formulas is described with its text,
+        formulas as their source, so that it is heard on focus."""
+        if self._stream is None and any(getattr(s, "has_math", False) for s in self.segments):
+            self.setAccessibleDescription(self.spoken_text())
+        elif self.accessibleDescription():
+            self.setAccessibleDescription("")
 
     def _above_body(self) -> tuple[object, ...]:
         reasoning = self.reasoning

@@ -182,6 +182,7 @@ class TextSegmentView(DocumentView):
         self.segment: Segment | None = None
         self.labels: frozenset[str] = frozenset()
         self.code_blocks: list[str] = []
+        self.has_math = False  # (a typeset formula is an image: U+FFFC to a screen reader)
         self.linkActivated.connect(self._copy_code)
 
     def show_segment(self, segment: Segment, references: dict[str, Any], palette: Palette) -> None:
@@ -201,7 +202,9 @@ class TextSegmentView(DocumentView):
         self.segment = segment
         self.labels = segment.labels()
         self.code_blocks = code_blocks
-        self.setHtml("".join(parts))
+        html = "".join(parts)
+        self.has_math = 'src="math:' in html
+        self.setHtml(html)
         set_spacing(self)
 
     def body_document(self) -> QTextDocument:
