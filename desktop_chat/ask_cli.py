@@ -8,6 +8,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from .core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
 from .core.chat import ChatController, ChatListener
 from .core.events import ReasoningDelta, ReasoningWasAnswer, StreamEvent, TextDelta
 from .core.paths import AppPaths
@@ -45,11 +46,18 @@ async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
         continue_id, prompt = LATEST, continue_id
     if continue_id is not None and args.no_log:
         return fail("--continue carries on a conversation in the history; it cannot be used with --no-log", 2)
-    prompt = read_prompt(prompt)
+    files: list[str] = args.attachment
+    if "-" in files and prompt is None:
+        return fail("-a - reads the attachment from stdin: give the prompt as an argument", 2)
+    prompt = prompt if "-" in files else read_prompt(prompt)
     if prompt is None:
         return fail("no prompt given (pass it as an argument or on stdin)", 2)
-    if not prompt.strip():
+    if not prompt.strip() and not files:
         return fail("the prompt is empty", 2)
+    try:
+        attachments = [_attachment(file) for file in files]
+    except AttachmentError as exc:
+        return fail(f"{exc} Nothing was sent.", 2)
     try:
         services = open_services(paths, HistoryUse.NONE if args.no_log else HistoryUse.COMMAND)
     except (StoreError, OSError) as exc:
@@ -60,7 +68,7 @@ async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
     try:
         # No title is asked for: the command ends with its reply (the first words are the title).
         chat = services.chat(reply, titles=False, hold=True)
-        return await _ask(services, chat, reply, args, continue_id, prompt)
+        return await _ask(services, chat, reply, args, continue_id, prompt, attachments)
     finally:
         await services.aclose()
         services.close()
@@ -73,6 +81,7 @@ async def _ask(
     args: argparse.Namespace,
     continue_id: str | None,
     prompt: str,
+    attachments: list[Prepared],
 ) -> int:
     directory = services.directory
     provider, model = args.ask_provider or args.provider, args.ask_model or args.model
@@ -104,7 +113,7 @@ async def _ask(
         chosen_temperature = args.temperature if args.temperature is not None else temperature
         if not chat.set_conversation_settings(chosen_system, chosen_temperature):
             return 1  # (why was said on stderr)
-    task = chat.send(prompt)
+    task = chat.send(prompt, attachments)
     if task is None:
         return 1
     try:
@@ -117,6 +126,12 @@ async def _ask(
     if outcome is not None and outcome.failure is not None:
         return fail(outcome.failure.message, 1)
     return 0
+
+
+def _attachment(file: str) -> Prepared:
+    if file == "-":
+        return prepare_bytes(sys.stdin.buffer.read(), "stdin")
+    return prepare_file(file)
 
 
 class PrintReply(ChatListener):

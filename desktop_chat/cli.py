@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="carry on the conversation with the latest activity, or the one with this id",
     )
     ask.add_argument(
+        "-a",
+        "--attachment",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="attach a file (an image, a PDF, text); repeat for more; - reads one from stdin",
+    )
+    ask.add_argument(
         "--reasoning", action="store_true", help="also print the model's reasoning, to stderr (stdout gets the answer)"
     )
     ask.add_argument("-n", "--no-log", action="store_true", help="do not keep this exchange in the history")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from desktop_chat.errors import try_to_save
 
+from .attachments import Prepared
 from .conversation import Conversation, Message, MessageTree
 from .directory import Choice
 from .events import StreamEvent
@@ -230,14 +231,14 @@ class ChatController:
 
     # Sending
 
-    def send(self, text: str) -> ReplyTask | None:
-        """Send a message at the tip of the current branch; the task streams the reply.
-        None when nothing was sent (busy, empty, or the history refused it: then the
-        listener is told why)."""
-        if self.busy or not text.strip():
+    def send(self, text: str, attachments: Sequence[Prepared] = ()) -> ReplyTask | None:
+        """Send a message (with files attached, prepared by core/attachments.py) at the tip
+        of the current branch; the task streams the reply. None when nothing was sent (busy,
+        empty, or the history refused it: then the listener is told why)."""
+        if self.busy or not (text.strip() or attachments):
             return None
         try:
-            pending = self.session.prepare_send(self._ensure_conversation(), text)
+            pending = self.session.prepare_send(self._ensure_conversation(), text, attachments)
         except StoreWriteError as exc:
             self.listener.notice(f"{exc} Your message was not sent.")
             return None

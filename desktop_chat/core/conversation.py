@@ -37,8 +37,28 @@ class ReasoningPart:
     kind = "reasoning"
 
 
-# A message is an ordered list of parts. Attachments and tool calls join them later.
-Part = TextPart | ReasoningPart
+@dataclass(frozen=True)
+class AttachmentPart:
+    """A file the user attached: an image (sent to the model as itself) or a document
+    (sent as its text). The bytes are kept by their SHA-256 (core/attachments.py)."""
+
+    name: str
+    mime: str  # of what is kept and sent: image/png, image/jpeg, text/plain
+    digest: str
+    size: int
+    text: str = ""  # a document's text
+    width: int | None = None  # an image's size as sent
+    height: int | None = None
+    source: str = ""  # what a document was (application/pdf, text/plain)
+    kind = "attachment"
+
+    @property
+    def image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+# A message is an ordered list of parts. Tool calls join them later.
+Part = TextPart | ReasoningPart | AttachmentPart
 
 
 @dataclass

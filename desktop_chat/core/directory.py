@@ -207,7 +207,7 @@ class ProviderDirectory:
         """Refuse what cannot work before sending: a prompt longer than the local model's context."""
         if name != LOCAL_NAME or self.local is None:
             return None
-        text = "\n".join(m["content"] for m in request.messages)
+        text = "\n".join(_text_of(m["content"]) for m in request.messages)
         limit = self.local.context
         if len(text.encode("utf-8")) + TOKENIZER_SLACK + REPLY_ROOM <= limit:
             # A token is never shorter than a byte (byte-level BPE, SentencePiece with
@@ -247,3 +247,13 @@ class ProviderDirectory:
     def shutdown(self) -> None:
         if self.local is not None:
             self.local.stop()
+
+
+def _text_of(content: object) -> str:
+    """A message's text, whether its content is a string or content parts (an image counts
+    as nothing here: the local model does not see)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""

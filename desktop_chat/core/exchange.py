@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import html
 import json
 import time
@@ -12,7 +14,16 @@ from typing import Any
 
 from desktop_chat.errors import DesktopChatError
 
-from .conversation import Conversation, Message, MessageTree, Part, ReasoningPart, TextPart, thought_label
+from .conversation import (
+    AttachmentPart,
+    Conversation,
+    Message,
+    MessageTree,
+    Part,
+    ReasoningPart,
+    TextPart,
+    thought_label,
+)
 from .files import write_private
 from .migrations import thoughts_text
 from .store import HistoryStore, ImportedConversation, ImportedMessage
@@ -86,7 +97,7 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
                         "finish_reason": m.finish_reason,
                         "created_at": m.created_at,
                         "extra": m.extra,
-                        **({"parts": [_part_json(p) for p in m.parts]} if m.parts else {}),
+                        **({"parts": [_part_json(p, store) for p in m.parts]} if m.parts else {}),
                     }
                     for m in messages
                 ],
@@ -99,7 +110,16 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
     )
 
 
-def _part_json(part: Part) -> dict[str, Any]:
+def _part_json(part: Part, store: HistoryStore | None = None) -> dict[str, Any]:
+    if isinstance(part, AttachmentPart):
+        attached: dict[str, Any] = {"kind": "attachment"}
+        attached |= {k: v for k, v in dataclasses.asdict(part).items() if v not in (None, "")}
+        if part.image and store is not None:
+            # An image's bytes go with it (a document's text is its content).
+            data = store.attachments.get(part.digest)
+            if data is not None:
+                attached["data"] = base64.b64encode(data).decode("ascii")
+        return attached
     if isinstance(part, ReasoningPart):
         out: dict[str, Any] = {"kind": "reasoning", "text": part.text}
         if part.seconds is not None:
@@ -110,9 +130,19 @@ def _part_json(part: Part) -> dict[str, Any]:
     return {"kind": "text", "text": part.text}
 
 
-def _part_from_json(data: Any) -> Part:
+def _part_from_json(data: Any, store: HistoryStore | None = None) -> Part:
     if not isinstance(data, dict) or not isinstance(data.get("text", ""), str):
         raise ValueError(f"a message part that is not a part: {str(data)[:60]}")
+    if data.get("kind") == "attachment":
+        fields = {f.name for f in dataclasses.fields(AttachmentPart)}
+        part = AttachmentPart(**{k: v for k, v in data.items() if k in fields})
+        if isinstance(data.get("data"), str) and store is not None:
+            kept = base64.b64decode(data["data"])
+            if store.attachments.put(kept) != part.digest:
+                raise ValueError(f"the bytes of {part.name} are not the ones its digest names")
+        elif not part.image and part.text and store is not None:
+            store.attachments.put(part.text.encode("utf-8"))
+        return part
     if data.get("kind") == "reasoning":
         seconds = data.get("seconds")
         opaque = data.get("opaque")
@@ -241,7 +271,7 @@ def _import_one(store: HistoryStore, c: dict[str, Any], report: ImportReport) ->
             completion_tokens=m.get("completion_tokens"),
             finish_reason=m.get("finish_reason"),
             extra=m.get("extra"),
-            parts=tuple(_part_from_json(p) for p in m.get("parts") or ()),
+            parts=tuple(_part_from_json(p, store) for p in m.get("parts") or ()),
         )
         for m in c.get("messages", [])
     ]

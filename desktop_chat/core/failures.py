@@ -64,6 +64,15 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _about_images(detail: str) -> bool:
+    """A 400 that says the model does not see images (OpenAI: "image_url is only supported by
+    certain models"; llama.cpp: "image input is not supported"; Ollama: "does not support images")."""
+    text = detail.lower()
+    return ("image" in text or "vision" in text or "multimodal" in text) and (
+        "support" in text or "not allowed" in text or "invalid content type" in text
+    )
+
+
 def describe_failure(exc: BaseException, base_url: str, host: str, model: str, mid_stream: bool = False) -> Failure:
     """Map any exception from the SDK or the HTTP library to words for the user."""
     import openai
@@ -104,6 +113,13 @@ def describe_failure(exc: BaseException, base_url: str, host: str, model: str, m
             return Failure(
                 FailureKind.SERVER,
                 f"{host} had a server error ({status}). Try again in a moment.{suffix}",
+                status=status,
+            )
+        if detail and _about_images(detail):
+            return Failure(
+                FailureKind.BAD_REQUEST,
+                f"The model '{model}' at {host} does not take images ({status}). Your message is kept: pick a "
+                f"model that sees images and press Retry, or send it again without the image.{suffix}",
                 status=status,
             )
         return Failure(FailureKind.BAD_REQUEST, f"{host} refused the request ({status}).{suffix}", status=status)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .attachments import Prepared, data_url, document_for_model
 from .conversation import (
     COMPLETE,
     FAILED,
     STOPPED,
     STREAMING,
+    AttachmentPart,
     Conversation,
     Message,
     Part,
@@ -167,14 +169,18 @@ class ChatSession:
         )
         return PendingReply(conversation, reply, provider, model)
 
-    def prepare_send(self, conversation: Conversation, text: str) -> PendingReply:
-        """Append the user's message at the tip of the current branch, and a reply after it."""
+    def prepare_send(self, conversation: Conversation, text: str, attachments: Sequence[Prepared] = ()) -> PendingReply:
+        """Append the user's message (and what is attached to it: kept first) at the tip of
+        the current branch, and a reply after it."""
         if not conversation.title:
-            conversation.title = title_from(text)
+            conversation.title = title_from(text or ", ".join(a.part.name for a in attachments))
             self.store.update_conversation(conversation.id, title=conversation.title)
+        for attachment in attachments:
+            self.store.attachments.put(attachment.data)
+        parts: tuple[Part, ...] = (*(a.part for a in attachments), TextPart(text)) if attachments else ()
         parent = self.store.conversation(conversation.id)
         leaf = parent.current_leaf_id if parent else None
-        user = self.store.add_message(conversation.id, leaf, "user", text)
+        user = self.store.add_message(conversation.id, leaf, "user", text, parts=parts)
         return self._placeholder(conversation, user.id)
 
     def prepare_edit(self, conversation: Conversation, user_message_id: int, text: str) -> PendingReply:
@@ -275,7 +281,7 @@ class ChatSession:
                 message.role == "assistant" and not message.content
             ):
                 continue
-            entry: dict[str, Any] = {"role": message.role, "content": message.content}
+            entry: dict[str, Any] = {"role": message.role, "content": self._content(message)}
             reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
             if reasoning is not None:
                 if reasoning.text:
@@ -287,6 +293,25 @@ class ChatSession:
             messages.append({"role": "assistant", "content": pending.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
         return ChatRequest(pending.model, messages, pending.conversation.temperature)
+
+    def _content(self, message: Message) -> str | list[dict[str, Any]]:
+        """What the model gets of a message: its text; with attachments, content parts (the
+        text with each document in it, then each image as a data: URL)."""
+        attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
+        if not attached or message.role != "user":
+            return message.content
+        documents = [document_for_model(p) for p in attached if not p.image]
+        text = "\n\n".join([*documents, message.content] if message.content else documents)
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        for part in attached:
+            if not part.image:
+                continue
+            data = self.store.attachments.get(part.digest)
+            if data is None:
+                content.append({"type": "text", "text": f"[The image {part.name} is no longer kept.]"})
+                continue
+            content.append({"type": "image_url", "image_url": {"url": data_url(part, data)}})
+        return content
 
     async def stream(
         self,

@@ -19,6 +19,7 @@ from .conversation import (
     COMPLETE,
     INTERRUPTED,
     STREAMING,
+    AttachmentPart,
     Conversation,
     Message,
     MessageTree,
@@ -118,6 +119,11 @@ class SearchHit:
 
 def part_row(part: Part) -> tuple[str, str, str | None]:
     """(kind, text, data as JSON) of a part, as message_parts keeps it."""
+    if isinstance(part, AttachmentPart):
+        # Its name, then a document's text: both searched (parts_fts indexes `text`).
+        found: dict[str, object] = {"mime": part.mime, "digest": part.digest, "size": part.size}
+        found |= {k: v for k, v in (("width", part.width), ("height", part.height), ("source", part.source)) if v}
+        return "attachment", f"{part.name}\n{part.text}", json.dumps(found)
     if isinstance(part, ReasoningPart):
         data = {k: v for k, v in (("seconds", part.seconds), ("opaque", part.opaque)) if v is not None}
         return "reasoning", part.text, json.dumps(data, ensure_ascii=False) if data else None
@@ -126,6 +132,28 @@ def part_row(part: Part) -> tuple[str, str, str | None]:
 
 def part_of(kind: str, text: str, data: str | None) -> Part:
     """The part a message_parts row holds; a kind this version does not know is shown as text."""
+    if kind == "attachment":
+        try:
+            found = json.loads(data) if data else {}
+        except ValueError:
+            found = {}
+        found = found if isinstance(found, dict) else {}
+        name, _, body = text.partition("\n")
+
+        def number(key: str) -> int | None:
+            value = found.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return AttachmentPart(
+            name=name,
+            mime=str(found.get("mime") or "application/octet-stream"),
+            digest=str(found.get("digest") or ""),
+            size=number("size") or 0,
+            text=body,
+            width=number("width"),
+            height=number("height"),
+            source=str(found.get("source") or ""),
+        )
     if kind == "reasoning":
         try:
             fields = json.loads(data) if data else {}
@@ -219,6 +247,10 @@ class HistoryStore:
             if not self.path.exists():
                 # Create it private before SQLite writes anything into it.
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        from .attachments import AttachmentStore
+
+        # Files attached to messages, beside the history (core/attachments.py).
+        self.attachments = AttachmentStore(None if str(path) == ":memory:" else self.path.parent / "attachments")
         self.db = sqlite3.connect(str(path), isolation_level=None)
         try:
             # Check the version before anything writes: a newer app's file stays byte-for-byte as it was.
@@ -400,7 +432,13 @@ class HistoryStore:
         cur = self.db.execute("DELETE FROM conversations WHERE deleted_at IS NOT NULL")
         if cur.rowcount:
             self._changed(None)
+            self.attachments.keep_only(self.attachment_digests())
         return cur.rowcount
+
+    def attachment_digests(self) -> set[str]:
+        """Every attachment some message (in the trash too: Undo) still has."""
+        rows = self.db.execute("SELECT json_extract(data, '$.digest') FROM message_parts WHERE kind = 'attachment'")
+        return {row[0] for row in rows if isinstance(row[0], str)}
 
     def conversation_by_uid(self, uid: str) -> Conversation | None:
         row = self.db.execute(f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE uid = ?", (uid,)).fetchone()
@@ -490,8 +528,10 @@ class HistoryStore:
         status: str = COMPLETE,
         provider: str | None = None,
         model: str | None = None,
+        parts: tuple[Part, ...] = (),
     ) -> Message:
-        """Append a message and make it the conversation's current branch tip."""
+        """Append a message and make it the conversation's current branch tip (`parts`:
+        its parts when it has more than its text; `content` is then their text)."""
         now = self._now()
         uid = uuid.uuid4().hex
         with self.db:
@@ -502,6 +542,8 @@ class HistoryStore:
                 (conversation_id, parent_id, role, content, status, provider, model, now, uid),
             )
             message_id = cur.lastrowid or 0
+            if parts:
+                self._write_parts(message_id, parts)
             self.db.execute(
                 "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
                 (message_id, now, conversation_id),
@@ -519,6 +561,7 @@ class HistoryStore:
             model,
             created_at=now,
             uid=uid,
+            parts=parts,
         )
 
     @_writes

@@ -239,3 +239,38 @@ def test_ask_holds_back_what_a_thinking_model_may_not_have_opened(fake_server, i
     assert out.stdout == "Seven.\n" and out.stderr == "The user wants a number.\n"
     state = json.loads((isolated_home / "state.json").read_text())
     assert state["think_unopened"] == ["Local/deepseek-r1:7b"]
+
+
+def test_ask_attaches_files_and_stdin(fake_server, isolated_home, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    write_settings(isolated_home, fake_server.base_url)
+    picture = tmp_path / "shot.png"
+    Image.new("RGB", (64, 32), (0, 128, 255)).save(picture)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Meeting at noon.")
+    fake_server.queue(Reply(body=text_stream(["A blue box."])), Reply(body=text_stream(["Noon."])))
+    out = ask("-a", str(picture), "-a", str(notes), "What is in these?")
+    assert out.returncode == 0 and out.stdout == "A blue box.\n", out.stderr
+    content = fake_server.requests[-1]["messages"][-1]["content"]
+    assert content[0]["text"] == '<document name="notes.txt">\nMeeting at noon.\n</document>\n\nWhat is in these?'
+    sent = Image.open(io.BytesIO(base64.b64decode(content[1]["image_url"]["url"].split(",", 1)[1])))
+    assert sent.size == (64, 32) and sent.getpixel((1, 1)) == (0, 128, 255)
+    # -a - reads the attachment from stdin; the prompt is then the argument.
+    out = ask("-a", "-", "When?", stdin="Meeting at noon tomorrow.")
+    assert out.returncode == 0 and out.stdout == "Noon.\n", out.stderr
+    assert "Meeting at noon tomorrow." in fake_server.requests[-1]["messages"][-1]["content"][0]["text"]
+
+
+def test_ask_with_a_file_it_cannot_attach_sends_nothing(fake_server, isolated_home, tmp_path):
+    write_settings(isolated_home, fake_server.base_url)
+    sent_before = len(fake_server.requests)
+    out = ask("-a", str(tmp_path / "nope.pdf"), "Summarise")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"desktop-chat: There is no file {tmp_path / 'nope.pdf'}. Nothing was sent.\n"
+    out = ask("-a", "-", stdin="text")
+    assert out.returncode == 2 and "give the prompt as an argument" in out.stderr
+    assert len(fake_server.requests) == sent_before
