@@ -80,20 +80,27 @@ class ChatPresenter(QObject, ChatListener):
     # What the user does
 
     def submit(self, text: str) -> None:
-        if self.chat.busy or not text.strip() or not self.may_send():
-            return  # (when it may not be sent, the text stays where it is)
+        bar = self.composer.attachment_bar
+        if self.chat.busy or not (text.strip() or bar.attachments) or not self.may_send():
+            return  # (when it may not be sent, the text and the files stay where they are)
+        if bar.pending:
+            self.notice("A file is still being read; send again in a moment.")
+            return
         self._sending = True  # (a new chat gets its conversation now: the text is not a draft)
+        with_files = self.editing is None
         try:
             if self.editing is not None:
                 task = self.chat.edit(self.editing, text)
             else:
-                task = self.chat.send(text)
+                task = self.chat.send(text, bar.attachments)
         finally:
             self._sending = False
         if task is not None:
             self.editing, self._draft = None, ""
             self.editingChanged.emit(False)
             self.composer.clear()
+            if with_files:
+                bar.take()
 
     def act(self, action: MessageAction, message_id: int) -> None:
         self._actions[action](message_id)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
+
+from .attachment_bar import AttachmentBar
 
 
 class Composer(QPlainTextEdit):
@@ -21,6 +25,8 @@ class Composer(QPlainTextEdit):
         self.setMinimumHeight(56)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        # The files that go with the next message (shown above the box by the window).
+        self.attachment_bar = AttachmentBar()
 
     def set_send_key(self, send_key: str) -> None:
         self.send_with_ctrl_enter = send_key == "ctrl+enter"
@@ -57,14 +63,38 @@ class Composer(QPlainTextEdit):
         if event.key() == Qt.Key.Key_Escape:
             self.cancelRequested.emit()
             return
+        if event.key() == Qt.Key.Key_Backspace and not self.toPlainText() and self.attachment_bar.remove_last():
+            return  # (an empty box: Backspace takes back the last file attached)
         super().keyPressEvent(event)
 
     def submit(self) -> None:
         text = self.toPlainText()
-        if text.strip():
+        if text.strip() or self.attachment_bar.attachments:
             self.submitted.emit(text)
 
+    def attach(self, source: QMimeData) -> bool:
+        """Files or an image in a paste or a drop go to the attachments; True if it had some."""
+        files = [Path(url.toLocalFile()) for url in source.urls() if url.isLocalFile()] if source.hasUrls() else []
+        if files:
+            self.attachment_bar.add_paths(files)
+            return True
+        if source.hasImage():
+            image = source.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                data = QByteArray()
+                buffer = QBuffer(data)
+                buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+                image.save(buffer, "PNG")  # type: ignore[call-overload]  # (stubs say bytes; it takes str)
+                self.attachment_bar.add_bytes(bytes(data.data()), "Pasted image.png")
+                return True
+        return False
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
+
     def insertFromMimeData(self, source: QMimeData) -> None:
+        if self.attach(source):
+            return
         # Paste as plain text in one edit: rich pastes and huge ones stay cheap.
         if source.hasText():
             self.textCursor().insertText(source.text())

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QPaintEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QPaintEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QSystemTrayIcon,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,7 @@ from .actions import Command, Commands
 from .chat_presenter import ChatPresenter
 from .composer import Composer
 from .find_bar import FindBar
+from .icons import icon
 from .import_export import ImportExport
 from .labels import ElidedLabel
 from .model_picker import ModelPicker
@@ -136,8 +138,16 @@ class MainWindow(QMainWindow):
         self.stop_button.setAccessibleName("Stop")
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.stop_button.hide()
+        self.attach_button = QToolButton()
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.setToolTip("Attach files (or drop them here, or paste an image)")
+        self.attach_button.setAutoRaise(True)
+        self.attach_button.setIcon(icon("paperclip", "#656d76"))
+        self.attach_button.clicked.connect(self.choose_attachments)
         buttons = QVBoxLayout()
         buttons.addStretch()  # (at the bottom, beside the line being typed)
+        buttons.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignRight)
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         bottom = QHBoxLayout()
@@ -154,7 +164,10 @@ class MainWindow(QMainWindow):
         column.addWidget(self.edit_banner)
         column.addWidget(self.send_blocker)
         column.addWidget(self.model_note)
+        column.addWidget(self.composer.attachment_bar)
         column.addLayout(bottom)
+        self.composer.attachment_bar.problem.connect(self.show_notice)
+        self.setAcceptDrops(True)
 
         splitter = QSplitter()
         splitter.addWidget(self.sidebar)
@@ -286,6 +299,25 @@ class MainWindow(QMainWindow):
             self.usage_label.setText("Last reply: token usage not reported by the provider")
         else:
             self.usage_label.clear()
+
+    def choose_attachments(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Attach files",
+            str(Path.home()),
+            "Images and documents (*.png *.jpg *.jpeg *.gif *.bmp *.webp *.tif *.tiff *.pdf *.txt *.md *.html *.htm *.csv *.json *.py *.js *.ts *.c *.h *.cpp *.rs *.go *.java *.sh *.yaml *.yml *.toml *.xml);;All files (*)",
+        )
+        if paths:
+            self.composer.attachment_bar.add_paths([Path(p) for p in paths])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.composer.attach(event.mimeData()):
+            event.acceptProposedAction()
+            self.composer.setFocus()
 
     def show_notice(self, text: str) -> None:
         """A message the user must see (a broken file, a missing keyring), above the transcript."""

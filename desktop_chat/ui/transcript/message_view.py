@@ -31,10 +31,19 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
-from desktop_chat.core.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, STREAMING, Message
+from desktop_chat.core.conversation import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    STOPPED,
+    STREAMING,
+    AttachmentPart,
+    Message,
+)
 from desktop_chat.core.markdown import Palette
 from desktop_chat.core.segments import MarkdownStream, References, Segment, segments_of
 from desktop_chat.ui.actions import MessageAction
+from desktop_chat.ui.attachment_bar import size_text
 from desktop_chat.ui.icons import icon
 
 from .reasoning_view import ReasoningView
@@ -131,6 +140,10 @@ class MessageView(QFrame):
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.status = QLabel(self)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.files = QLabel(self)  # the files attached to a message of the user's
+        self.files.setTextFormat(Qt.TextFormat.PlainText)
+        self.files.setWordWrap(True)
+        self.files.hide()
         self.more = QLabel(self)  # "… N more characters not shown"
         self.more.setTextFormat(Qt.TextFormat.PlainText)
         self.more.setWordWrap(True)
@@ -211,7 +224,7 @@ class MessageView(QFrame):
         palette = look.palette
         # Colours by style sheet: with the app's style sheet set, a label's own palette
         # is not what it is drawn with.
-        for label in (self.status, self.more, self.usage, self.version_label, self.header):
+        for label in (self.status, self.more, self.usage, self.version_label, self.header, self.files):
             label.setStyleSheet(f"color: {palette.muted}")
             label.setFont(_smaller(look.font))
         header_font = _smaller(look.font)
@@ -261,6 +274,7 @@ class MessageView(QFrame):
             self._show_reasoning(message, same)
             self._show_body(message.content if not user else message.content[:USER_TEXT_SHOWN], plain=user)
         self._show_more(message)
+        self._show_files(message)
         self._show_status(message)
         self._show_state(message)
         self._show_actions(item)
@@ -341,6 +355,13 @@ class MessageView(QFrame):
         # those whose references differ in this text, a view rebound to another message.)
         self._settled = 0
         self._sync(segments, references, len(segments))
+
+    def _show_files(self, message: Message) -> None:
+        attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
+        self.files.setVisible(bool(attached))
+        if attached:
+            self.files.setText("Attached: " + ", ".join(f"{p.name} ({size_text(p.size)})" for p in attached))
+            self.files.setAccessibleName(f"Attached: {', '.join(p.name for p in attached)}")
 
     def _show_more(self, message: Message) -> None:
         hidden = len(message.content) - USER_TEXT_SHOWN if message.role == "user" else 0
@@ -659,8 +680,14 @@ class MessageView(QFrame):
             inner = min(widest, max(1, math.ceil(self.segments[0].body_document().idealWidth()) + 2))
         if self.more.isVisibleTo(self):
             inner = widest
+        if self.files.isVisibleTo(self):
+            inner = max(inner, min(widest, self.files.sizeHint().width() + 2))
         left = width - inner - 2 * pad_x
         y = pad_y
+        if self.files.isVisibleTo(self):
+            height = self.files.heightForWidth(inner)
+            self.files.setGeometry(left + pad_x, y, inner, height)
+            y += height + (6 if self.segments else 0)
         for view in self.segments:
             height = view.height_for(inner)
             view.setGeometry(left + pad_x, y, inner, height)

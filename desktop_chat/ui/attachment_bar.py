@@ -1,0 +1,142 @@
+"""AttachmentBar: the files about to be sent with the next message, as chips above the
+message box (name, size, a thumbnail for an image; a click or Backspace removes one).
+
+Files come from the paperclip, a drop, or a paste; each is prepared (core/attachments.py:
+decoded, scaled, stripped, or read as text) in a worker thread, so a 12-megapixel photo
+never holds the window; what cannot be attached is said, naming the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QToolButton, QWidget
+
+from desktop_chat.core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
+
+from .icons import icon
+
+THUMBNAIL = 28
+
+
+def size_text(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KB"
+    return f"{count / 1024 / 1024:.1f} MB"
+
+
+class AttachmentBar(QWidget):
+    # Something could not be attached: why, naming the file.
+    problem = Signal(str)
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("attachmentBar")
+        self.setAccessibleName("Attached files")
+        self.attachments: list[Prepared] = []
+        self._chips: list[QToolButton] = []
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(0, 0, 0, 4)
+        self._row.setSpacing(6)
+        self._row.addStretch(1)
+        self.pending = 0  # files being prepared
+        self._tickets = 0
+        self._waiting: list[int] = []  # tickets of files being prepared, in the order given
+        self._ready: dict[int, Prepared | None] = {}
+        self.setVisible(False)
+
+    # Adding
+
+    def add_paths(self, paths: list[Path]) -> None:
+        for path in paths:
+            self._prepare(partial(prepare_file, path))
+
+    def add_bytes(self, data: bytes, name: str) -> None:
+        self._prepare(partial(prepare_bytes, data, name))
+
+    def _prepare(self, work: Callable[[], Prepared]) -> None:
+        self.pending += 1
+        self._tickets += 1
+        self._waiting.append(self._tickets)
+        asyncio.ensure_future(self._prepared(self._tickets, work))
+
+    async def _prepared(self, ticket: int, work: Callable[[], Prepared]) -> None:
+        try:
+            self._ready[ticket] = await asyncio.get_running_loop().run_in_executor(None, work)
+        except AttachmentError as exc:
+            self._ready[ticket] = None
+            self.problem.emit(str(exc))
+        finally:
+            self.pending -= 1
+        # In the order they were given, whichever was ready first.
+        while self._waiting and self._waiting[0] in self._ready:
+            prepared = self._ready.pop(self._waiting.pop(0))
+            if prepared is not None:
+                self.add(prepared)
+
+    def add(self, prepared: Prepared) -> None:
+        if any(a.part.digest == prepared.part.digest for a in self.attachments):
+            return  # (the same file twice is one attachment)
+        self.attachments.append(prepared)
+        chip = QToolButton(self)
+        part = prepared.part
+        chip.setText(f"{part.name} · {size_text(part.size)}")
+        chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        chip.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        chip.setIcon(_thumbnail(prepared) or icon("file-text", "#656d76"))
+        chip.setAccessibleName(f"Remove the attached file {part.name}")
+        chip.setToolTip(f"{part.name} — click to remove")
+        chip.setObjectName("attachmentChip")
+        chip.clicked.connect(lambda: self.remove(prepared))
+        self._row.insertWidget(len(self._chips), chip)
+        self._chips.append(chip)
+        self.setVisible(True)
+        self.changed.emit()
+
+    # Removing
+
+    def remove(self, prepared: Prepared) -> None:
+        if prepared not in self.attachments:
+            return
+        index = self.attachments.index(prepared)
+        self.attachments.pop(index)
+        chip = self._chips.pop(index)
+        chip.deleteLater()
+        self.setVisible(bool(self.attachments))
+        self.changed.emit()
+
+    def remove_last(self) -> bool:
+        if not self.attachments:
+            return False
+        self.remove(self.attachments[-1])
+        return True
+
+    def take(self) -> list[Prepared]:
+        """What is attached, handed over to be sent; the bar is empty after."""
+        taken = list(self.attachments)
+        while self.attachments:
+            self.remove(self.attachments[-1])
+        return taken
+
+
+def _thumbnail(prepared: Prepared) -> QIcon | None:
+    if not prepared.part.image:
+        return None
+    image = QImage.fromData(prepared.data)
+    if image.isNull():
+        return None
+    scaled = image.scaled(
+        THUMBNAIL * 2,
+        THUMBNAIL * 2,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    return QIcon(QPixmap.fromImage(scaled))
