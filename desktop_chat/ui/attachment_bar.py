@@ -88,7 +88,7 @@ class AttachmentBar(QWidget):
         self.attachments.append(prepared)
         chip = QToolButton(self)
         part = prepared.part
-        chip.setText(f"{part.name} · {size_text(part.size)}")
+        chip.setText(f"{part.name} · {size_text(part.size)}  ✕")
         chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         chip.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         chip.setIcon(_thumbnail(prepared) or icon("file-text", "#656d76"))

@@ -681,7 +681,7 @@ class MessageView(QFrame):
         if self.more.isVisibleTo(self):
             inner = widest
         if self.files.isVisibleTo(self):
-            inner = max(inner, min(widest, self.files.sizeHint().width() + 2))
+            inner = max(inner, min(widest, self.files.fontMetrics().horizontalAdvance(self.files.text()) + 4))
         left = width - inner - 2 * pad_x
         y = pad_y
         if self.files.isVisibleTo(self):
