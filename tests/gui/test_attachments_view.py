@@ -61,3 +61,19 @@ def test_a_big_photo_is_prepared_off_the_window(qtbot, window, tmp_path):
     assert (part.width, part.height) == (2048, 1536)
     data = window.composer.attachment_bar.attachments[0].data
     assert Image.open(io.BytesIO(data)).size == (2048, 1536)
+
+
+def test_quick_ask_takes_a_pasted_image(qtbot, window, fake_server):
+    from desktop_chat.ui.quick_ask import QuickAsk
+
+    quick = QuickAsk(window.services, window)
+    qtbot.addWidget(quick.window)
+    quick.window.show()
+    pasted = QMimeData()
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.red)
+    pasted.setImageData(image)
+    quick.window.composer.insertFromMimeData(pasted)
+    bar = quick.window.composer.attachment_bar
+    qtbot.waitUntil(lambda: len(bar.attachments) == 1, timeout=10000)
+    assert bar.isVisible() and bar.window() is quick.window  # in the quick-ask window, not a window of its own
