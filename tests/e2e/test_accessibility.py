@@ -210,6 +210,7 @@ def test_screen_reader_hears_names_text_and_announcement(a11y_bus, fake_server, 
             return [e for e in heard(events) if e.get("type") == "object:announcement"]
 
         wait_for(lambda: any(REPLY_PHRASE in str(e["any_data"]) for e in announced()), 10)
+
         # The find bar too, with a word in it (its clear button shows).
         def find_bar_shown():
             found = probe(probe_env, "dump", APP_NAME)
