@@ -177,7 +177,10 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
                 # A <details> block: folded on GitHub and in most Markdown viewers.
                 lines += [f"<details><summary>{html.escape(thought_label(reasoning))}</summary>", ""]
                 lines += [reasoning.text, "", "</details>", ""] if reasoning.text else ["</details>", ""]
-            if message.content or reasoning is None:
+            attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
+            if attached:
+                lines += ["_Attached: " + ", ".join(p.name for p in attached) + "_", ""]
+            if message.content or (reasoning is None and not attached):
                 lines += [message.content or "_(no text)_", ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts)
@@ -185,7 +188,7 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
 
 HTML_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>{title}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; line-height: 1.5; color: #1f2328; }}
@@ -197,6 +200,19 @@ td, th {{ border: 1px solid #c4c7c5; padding: .25rem .5rem; }} hr {{ margin: 3re
 {body}
 </body></html>
 """
+
+
+def _attachment_html(store: HistoryStore, part: AttachmentPart) -> str:
+    """An attached image in the page itself (a data: URL: the page loads nothing), or a
+    document folded under its name."""
+    name = html.escape(part.name)
+    if part.image:
+        data = store.attachments.get(part.digest)
+        if data is not None and part.mime in ("image/png", "image/jpeg"):
+            url = f"data:{part.mime};base64,{base64.b64encode(data).decode('ascii')}"
+            return f'<p><img src="{url}" alt="{name}" style="max-width: 100%"></p>'
+        return f"<p>[image {name}: no longer kept]</p>"
+    return f"<details class='file'><summary>{name}</summary><pre>{html.escape(part.text)}</pre></details>"
 
 
 def export_html(store: HistoryStore, ids: Iterable[int] | None = None, math: str = "mathml") -> str:
@@ -221,6 +237,9 @@ def export_html(store: HistoryStore, ids: Iterable[int] | None = None, math: str
                     f"<details class='thought'><summary>{html.escape(thought_label(reasoning))}</summary>"
                     f"{thought}</details>"
                 )
+            for part in message.parts:
+                if isinstance(part, AttachmentPart):
+                    body.append(_attachment_html(store, part))
             if message.role == "user":
                 body.append("<p>" + html.escape(message.content).replace("\n", "<br>") + "</p>")
             else:

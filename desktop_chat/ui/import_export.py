@@ -163,4 +163,6 @@ class _PrintDocument(QTextDocument):
             from .math_images import math_images
 
             return math_images().image(address)
+        if address.startswith("data:image/"):
+            return super().loadResource(type, name)  # (an attached image, in the page itself)
         return None

@@ -271,3 +271,18 @@ def test_a_model_that_does_not_see_images_is_named_and_the_message_kept(chat, fa
     assert "does not take images" in outcome.failure.message and "Retry" in outcome.failure.message
     user = services.store.message(pending.reply.parent_id)
     assert user.content == "what is it?" and user.parts[0].name == "p.jpg"  # kept, to send elsewhere
+
+
+def test_exports_show_what_was_attached(chat):
+    from desktop_chat.core.exchange import export_html, export_markdown
+
+    services, conversation = chat
+    photo = prepare_bytes(photo_with_gps(120, 90, orientation=1), "cat.jpg")
+    notes = prepare_bytes(b"<script>alert(1)</script> plain notes", "notes.txt")
+    services.session.prepare_send(conversation, "look", [photo, notes])
+    markdown = export_markdown(services.store)
+    assert "_Attached: cat.jpg, notes.txt_\n\nlook" in markdown
+    page = export_html(services.store)
+    assert f'<img src="data:image/jpeg;base64,{base64.b64encode(photo.data).decode()}" alt="cat.jpg"' in page
+    assert "<summary>notes.txt</summary><pre>&lt;script&gt;alert(1)&lt;/script&gt; plain notes</pre>" in page
+    assert "img-src data:" in page and "<script>" not in page  # the page still loads nothing from anywhere
