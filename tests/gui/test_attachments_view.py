@@ -77,3 +77,17 @@ def test_quick_ask_takes_a_pasted_image(qtbot, window, fake_server):
     bar = quick.window.composer.attachment_bar
     qtbot.waitUntil(lambda: len(bar.attachments) == 1, timeout=10000)
     assert bar.isVisible() and bar.window() is quick.window  # in the quick-ask window, not a window of its own
+
+
+def test_a_pdf_of_the_conversation_shows_the_attached_image(qtbot, window, tmp_path):
+    from desktop_chat.core.attachments import prepare_bytes
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 120), (10, 200, 90)).save(buffer, "PNG")
+    chat = window.services.session
+    conversation = window.store.create_conversation("Pic", "Test server", "test-model")
+    chat.prepare_send(conversation, "see", [prepare_bytes(buffer.getvalue(), "green.png")])
+    window.open_conversation(conversation.id)
+    pdf = tmp_path / "pic.pdf"
+    assert window.files.save_pdf(pdf)
+    assert b"/Subtype /Image" in pdf.read_bytes()
