@@ -85,10 +85,6 @@ class Message:
     parts: tuple[Part, ...] = ()
 
     @property
-    def all_parts(self) -> Sequence[Part]:
-        return self.parts or (TextPart(self.content),)
-
-    @property
     def reasoning(self) -> ReasoningPart | None:
         """The message's reasoning as one part (its pieces joined), or None."""
         found = [p for p in self.parts if isinstance(p, ReasoningPart)]

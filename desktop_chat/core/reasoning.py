@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from enum import Enum
 
-from .events import AnswerWasReasoning, ReasoningDelta, ReasoningWasAnswer, StreamEvent, TextDelta
+from .events import AnswerWasReasoning, ReasoningDelta, ReasoningWasAnswer, TextDelta
 from .state import StateFile
 
 OPEN = "<think>"
@@ -208,13 +208,6 @@ def split_think(text: str) -> tuple[str, str]:
         elif isinstance(event, TextDelta):
             answer.append(event.text)
     return "".join(reasoning), "".join(answer)
-
-
-def split_events(splitter: ThinkSplitter, event: StreamEvent) -> list[StreamEvent]:
-    """One event of the wire through the splitter: content is split, anything else passes."""
-    if isinstance(event, TextDelta):
-        return list(splitter.feed(event.text))
-    return [event]
 
 
 # Model names of families that think in the content (llama.cpp, Ollama and LM Studio serve

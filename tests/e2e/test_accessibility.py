@@ -164,6 +164,18 @@ def a11y_bus(tmp_path, monkeypatch):
     assert not any(stubborn.values()), f"left running after SIGTERM (then killed): {stubborn}"
 
 
+def stop_app(app):
+    """SIGTERM, as a session ends; killed if it does not go in 15 s."""
+    if app is None:
+        return
+    app.send_signal(signal.SIGTERM)
+    try:
+        app.wait(15)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait()
+
+
 def probe(env, *args, timeout=30):
     out = subprocess.run([SYSTEM_PYTHON, str(PROBE), *args], env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr
@@ -233,13 +245,7 @@ def test_screen_reader_hears_names_text_and_announcement(a11y_bus, fake_server, 
     finally:
         listener.terminate()
         listener.wait(10)
-        if app is not None:
-            app.send_signal(signal.SIGTERM)
-            try:
-                app.wait(15)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+        stop_app(app)
     by_path = {tuple(node["path"]): node for node in nodes}
     everything = heard(events)[1:]  # (after {"ready": true})
     problems = []
@@ -330,13 +336,7 @@ def test_a_formula_reads_as_its_source(a11y_bus, fake_server, isolated_home, tmp
         time.sleep(2)
         nodes = probe(probe_env, "dump", APP_NAME)
     finally:
-        if app is not None:
-            app.send_signal(signal.SIGTERM)
-            try:
-                app.wait(15)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+        stop_app(app)
     described = [n for n in nodes if n.get("name") == "Reply from test-model" and n.get("description")]
     assert [n["description"] for n in described] == [answer], [
         (n.get("role"), n.get("name"), n.get("description")) for n in nodes if n.get("name")

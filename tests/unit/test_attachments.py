@@ -20,7 +20,6 @@ from desktop_chat.core.attachments import (
     prepare_bytes,
     prepare_file,
 )
-from tests.fakes.chat_services import PROVIDER, services_on
 from tests.fakes.openai_server import Reply, text_stream
 
 
@@ -183,14 +182,6 @@ def test_kept_once_private_and_freed_when_nothing_uses_them(tmp_path):
     assert oct((tmp_path / "attachments").stat().st_mode & 0o777) == "0o700"
     other = store.put(b"other")
     assert store.keep_only({other}) == 1 and store.get(first) is None and store.get(other) == b"other"
-
-
-@pytest.fixture
-def chat(tmp_path, fake_server):
-    services = services_on(fake_server.base_url, tmp_path / "h.db", first_token_timeout=5.0, idle_timeout=2.0)
-    conversation = services.store.create_conversation(provider=PROVIDER, model="test-model")
-    yield services, conversation
-    services.store.close()
 
 
 def test_the_request_carries_images_and_documents_and_again_next_turn(chat, fake_server, tmp_path):

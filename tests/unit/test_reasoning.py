@@ -28,7 +28,7 @@ from desktop_chat.core.services import Services
 from desktop_chat.core.settings import ProviderConfig, Settings
 from desktop_chat.core.state import StateFile
 from desktop_chat.core.store import HistoryStore
-from tests.fakes.chat_services import PROVIDER, services_on
+from tests.fakes.chat_services import PROVIDER
 from tests.fakes.openai_server import Reply, reasoning_stream, recorded, text_stream
 
 
@@ -170,14 +170,6 @@ def test_habits_are_learned_from_each_finished_reply(tmp_path):
     plain.feed("just an answer")
     habits.learn("p", "m", plain, answered=True)
     assert habits.of("p", "m") is Unopened.NO
-
-
-@pytest.fixture
-def chat(tmp_path, fake_server):
-    services = services_on(fake_server.base_url, tmp_path / "h.db", first_token_timeout=5.0, idle_timeout=2.0)
-    conversation = services.store.create_conversation(provider=PROVIDER, model="test-model")
-    yield services, conversation
-    services.store.close()
 
 
 def test_reasoning_is_kept_with_the_reply_and_never_sent_back(chat, fake_server):
