@@ -280,17 +280,19 @@ class HistoryStore:
         pending = MIGRATIONS[version:]
         if not pending:
             return
+        # A new file has nothing to keep a copy of, and nothing to wait for: no progress told.
+        told = self._progress if version > 0 else None
         if version > 0 and str(self.path) != ":memory:":
             self.backup = self._back_up(version)
         for number, migration in enumerate(pending, start=version + 1):
-            if self._progress is not None:
-                self._progress("Updating your history for this version", (number - version - 1) / len(pending))
+            if told is not None:
+                told("Updating your history for this version", (number - version - 1) / len(pending))
             with self.db:
                 self.db.execute("BEGIN")
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
-        if self._progress is not None:
-            self._progress("Updating your history for this version", 1.0)
+        if told is not None:
+            told("Updating your history for this version", 1.0)
 
     def _back_up(self, version: int) -> Path:
         """A copy of the history as it is, before a migration changes it (SQLite's online

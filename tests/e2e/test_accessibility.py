@@ -20,7 +20,7 @@ import pytest
 
 from desktop_chat.core.model_names import display_name
 from tests.e2e.test_cli import write_settings
-from tests.e2e.test_real_window import start_app, stored_reply, wait_for, xdotool
+from tests.e2e.test_real_window import focus_window, start_app, stored_reply, wait_for, xdotool
 from tests.fakes.openai_server import DEMO_REPLY, Reply, demo_pieces, text_stream
 from tests.fakes.xvfb import start_xvfb
 
@@ -234,8 +234,7 @@ def test_screen_reader_hears_names_text_and_announcement(a11y_bus, fake_server, 
         # if the bar did not come (seen in 2 CI runs of 6: the keys went nowhere).
         nodes = None
         for _ in range(3):
-            for window_id in xdotool(display, "search", "--onlyvisible", "--name", "Desktop Chat").stdout.split()[:1]:
-                xdotool(display, "windowfocus", "--sync", window_id)
+            focus_window(display)
             xdotool(display, "key", "ctrl+f")
             xdotool(display, "type", "--delay", "10", "short")
             nodes = wait_for(find_bar_shown, 5)
