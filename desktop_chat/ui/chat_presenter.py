@@ -55,6 +55,7 @@ class ChatPresenter(QObject, ChatListener):
         self.composer = composer
         self.chat: ChatController = services.chat(self, titles)
         self.store = services.store
+        view.set_attachments(services.store.attachments)
         # Asked before a message is sent; False keeps it in the composer (the window says why).
         self.may_send: Callable[[], bool] = lambda: True
         # The message being edited, and what the composer held before the edit began.

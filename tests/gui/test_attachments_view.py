@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 from PySide6.QtCore import QMimeData, Qt, QUrl
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QGuiApplication, QImage
 
 from tests.gui.helpers import message_views, wait_idle
 
@@ -46,9 +46,13 @@ def test_paste_and_drop_attach_and_the_message_carries_them(qtbot, window, fake_
     assert content[0]["text"] == '<document name="notes.txt">\nBuy milk.\n</document>'
     assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
     mine = [v for v in message_views(window) if v.message.role == "user"][-1]
-    assert mine.files.isVisible() and mine.files.text().startswith("Attached: Pasted image.png (")
-    assert mine.files.text().endswith("bytes), notes.txt (9 bytes)")
+    assert mine.files.isVisible() and mine.files.summary().startswith("Attached: Pasted image.png (")
+    assert mine.files.summary().endswith("bytes), notes.txt (9 bytes)")
     assert mine.files.geometry().right() <= mine.width()
+    assert [t.accessibleName() for t in mine.files.tiles] == [
+        "Image Pasted image.png, 320 × 200",
+        "Document notes.txt, Text, 9 bytes",
+    ]
 
 
 def test_a_big_photo_is_prepared_off_the_window(qtbot, window, tmp_path):
@@ -91,3 +95,79 @@ def test_a_pdf_of_the_conversation_shows_the_attached_image(qtbot, window, tmp_p
     pdf = tmp_path / "pic.pdf"
     assert window.files.save_pdf(pdf)
     assert b"/Subtype /Image" in pdf.read_bytes()
+
+
+def _sent_with(qtbot, window, tmp_path, files):
+    window.composer.attachment_bar.add_paths(files)
+    qtbot.waitUntil(lambda: len(window.composer.attachment_bar.attachments) == len(files), timeout=15000)
+    window.composer.setPlainText("What is in these?")
+    window.composer.submit()
+    wait_idle(qtbot, window)
+    return [v for v in message_views(window) if v.message.role == "user"][-1]
+
+
+def test_an_image_in_the_transcript_is_a_thumbnail_that_opens_full_size(qtbot, window, fake_server, tmp_path):
+    from desktop_chat.ui.attachment_viewer import AttachmentViewer
+    from desktop_chat.ui.transcript.files_view import ImageTile
+
+    photo = tmp_path / "wide.png"
+    Image.new("RGB", (1600, 400), (200, 30, 30)).save(photo)
+    mine = _sent_with(qtbot, window, tmp_path, [photo])
+    [tile] = mine.files.tiles
+    assert isinstance(tile, ImageTile)
+    # Fitted in its box with its shape kept, above the bubble of text, on the right.
+    assert (tile.width(), tile.height()) == (320, 80)
+    assert tile.mapTo(mine, tile.rect().topLeft()).y() < mine.segments[0].geometry().top()
+    assert mine.files.geometry().right() == mine._bubble.right()
+    # The thumbnail is made in a worker, from the history's file, red like the image.
+    qtbot.waitUntil(lambda: tile.pixmap is not None, timeout=10000)
+    centre = tile.pixmap.toImage().pixelColor(tile.pixmap.width() // 2, tile.pixmap.height() // 2)
+    assert (centre.red(), centre.green(), centre.blue()) == (200, 30, 30)
+    # A click opens it full size.
+    qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+    viewers = [w for w in window.findChildren(AttachmentViewer) if w.isVisible()]
+    assert len(viewers) == 1
+    viewer = viewers[0]
+    qtbot.addWidget(viewer)
+    assert (viewer.image.width(), viewer.image.height()) == (1600, 400)
+    assert viewer.windowTitle() == "wide.png" and "1600 × 400" in viewer.about.text()
+    assert viewer.picture is not None and viewer.fitted
+    fitted = viewer.picture.width()
+    assert fitted <= viewer.scroller.viewport().width()
+    viewer.toggle_fit()  # Actual size: as large as it is, scrolled
+    assert viewer.picture.width() == 1600 and viewer.fit_button.text() == "Fit to window"
+    viewer.copy()
+    assert QGuiApplication.clipboard().image().width() == 1600
+    viewer.close()
+
+
+def test_a_document_in_the_transcript_opens_the_text_that_was_sent(qtbot, window, fake_server, tmp_path):
+    from PySide6.QtWidgets import QToolButton
+
+    from desktop_chat.ui.attachment_viewer import AttachmentViewer
+
+    notes = tmp_path / "plan.md"
+    notes.write_text("# Plan\n\nStep one: buy milk.\n", encoding="utf-8")
+    mine = _sent_with(qtbot, window, tmp_path, [notes])
+    [chip] = mine.files.tiles
+    assert isinstance(chip, QToolButton) and chip.text().startswith("plan.md\nText · ")
+    # Reached with Tab from the message, like its other buttons.
+    assert mine.action_buttons()[0] is chip
+    qtbot.mouseClick(chip, Qt.MouseButton.LeftButton)
+    [viewer] = [w for w in window.findChildren(AttachmentViewer) if w.isVisible()]
+    qtbot.addWidget(viewer)
+    assert viewer.text is not None and viewer.text.toPlainText() == "# Plan\n\nStep one: buy milk."
+    assert viewer.text.isReadOnly()
+    viewer.close()
+
+
+def test_a_file_gone_from_the_attachments_folder_says_so(qtbot, window, fake_server, tmp_path):
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (50, 40), (0, 0, 255)).save(photo)
+    mine = _sent_with(qtbot, window, tmp_path, [photo])
+    part = mine.files.parts[0]
+    window.services.store.attachments.path(part.digest).unlink()
+    viewer = window.chat_view.open_attachment(part)
+    qtbot.addWidget(viewer)
+    assert "no longer" in viewer.about.text() and not viewer.copy_button.isEnabled()
+    viewer.close()

@@ -29,7 +29,7 @@ from PySide6.QtGui import (
     QPen,
     QTextDocument,
 )
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from desktop_chat.core.conversation import (
     COMPLETE,
@@ -43,9 +43,9 @@ from desktop_chat.core.conversation import (
 from desktop_chat.core.markdown import Palette
 from desktop_chat.core.segments import MarkdownStream, References, Segment, segments_of
 from desktop_chat.ui.actions import MessageAction
-from desktop_chat.ui.attachment_bar import size_text
 from desktop_chat.ui.icons import icon
 
+from .files_view import AttachedFiles, Thumbnails
 from .reasoning_view import ReasoningView
 from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font, shown_text
 
@@ -85,6 +85,8 @@ class Look:
     names: Callable[[str], str] = str
     # A reply's reasoning folded away once its answer starts (settings: reasoning).
     fold_reasoning: bool = True
+    # Thumbnails of attached images, from the history's files (None: not shown).
+    thumbnails: Thumbnails | None = None
 
 
 def author(message: Message, names: Callable[[str], str]) -> str:
@@ -106,6 +108,8 @@ class MessageView(QFrame):
     focusEntered = Signal(object)
     # Its height changed by the user's hand (the reasoning folded or unfolded).
     resized = Signal(object)
+    # An attached file was clicked: the AttachmentPart to open.
+    fileOpened = Signal(object)
 
     def __init__(self, look: Look, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -140,9 +144,8 @@ class MessageView(QFrame):
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.status = QLabel(self)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.files = QLabel(self)  # the files attached to a message of the user's
-        self.files.setTextFormat(Qt.TextFormat.PlainText)
-        self.files.setWordWrap(True)
+        self.files = AttachedFiles(self)  # images as thumbnails, documents as chips
+        self.files.opened.connect(self.fileOpened)
         self.files.hide()
         self.more = QLabel(self)  # "… N more characters not shown"
         self.more.setTextFormat(Qt.TextFormat.PlainText)
@@ -224,7 +227,7 @@ class MessageView(QFrame):
         palette = look.palette
         # Colours by style sheet: with the app's style sheet set, a label's own palette
         # is not what it is drawn with.
-        for label in (self.status, self.more, self.usage, self.version_label, self.header, self.files):
+        for label in (self.status, self.more, self.usage, self.version_label, self.header):
             label.setStyleSheet(f"color: {palette.muted}")
             label.setFont(_smaller(look.font))
         header_font = _smaller(look.font)
@@ -240,6 +243,8 @@ class MessageView(QFrame):
             set_segment_font(segment, look.font)
         if self.reasoning is not None:
             self.reasoning.apply_look(palette, look.font)
+        self.files.set_thumbnails(look.thumbnails)
+        self.files.apply_look(palette, _smaller(look.font))
         if self.item is not None and (old.palette != look.palette or old.font != look.font):
             content, self._content = self._content, None
             self._drop_segments_from(0)  # every segment drawn again, in the new colours
@@ -303,6 +308,7 @@ class MessageView(QFrame):
             reasoning is not None and reasoning.isVisibleTo(self),
             reasoning.toggle.text() if reasoning is not None else "",
             reasoning.expanded if reasoning is not None else False,
+            tuple(self.files.parts),
         )
 
     def _reasoning_view(self) -> ReasoningView:
@@ -359,9 +365,7 @@ class MessageView(QFrame):
     def _show_files(self, message: Message) -> None:
         attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
         self.files.setVisible(bool(attached))
-        if attached:
-            self.files.setText("Attached: " + ", ".join(f"{p.name} ({size_text(p.size)})" for p in attached))
-            self.files.setAccessibleName(f"Attached: {', '.join(p.name for p in attached)}")
+        self.files.show_parts(attached, right=message.role == "user")
 
     def _show_more(self, message: Message) -> None:
         hidden = len(message.content) - USER_TEXT_SHOWN if message.role == "user" else 0
@@ -655,6 +659,10 @@ class MessageView(QFrame):
                 height = self.reasoning.height_for(width)
                 self.reasoning.setGeometry(0, y, width, height)
                 y += height + 4
+            if self.files.isVisibleTo(self):
+                height = self.files.height_for(width)
+                self.files.setGeometry(0, y, width, height)
+                y += height + 8
             self._body_top = y
             self._segment_tops = []
         del self._segment_tops[first:]
@@ -680,14 +688,15 @@ class MessageView(QFrame):
             inner = min(widest, max(1, math.ceil(self.segments[0].body_document().idealWidth()) + 2))
         if self.more.isVisibleTo(self):
             inner = widest
-        if self.files.isVisibleTo(self):
-            inner = max(inner, min(widest, self.files.fontMetrics().horizontalAdvance(self.files.text()) + 4))
         left = width - inner - 2 * pad_x
-        y = pad_y
+        top = 0
         if self.files.isVisibleTo(self):
-            height = self.files.heightForWidth(inner)
-            self.files.setGeometry(left + pad_x, y, inner, height)
-            y += height + (6 if self.segments else 0)
+            # Above the bubble, on the right, as wide as the bubble may be.
+            shared = max(1, int(width * BUBBLE_SHARE))
+            top = self.files.height_for(shared)
+            self.files.setGeometry(width - shared, 0, shared, top)
+            top += 6 if self.segments else 0
+        y = top + pad_y
         for view in self.segments:
             height = view.height_for(inner)
             view.setGeometry(left + pad_x, y, inner, height)
@@ -697,7 +706,12 @@ class MessageView(QFrame):
             self.more.setGeometry(left + pad_x, y + 4, inner, height)
             y += height + 4
         y += pad_y
-        self._bubble = QRect(left, 0, width - left, y)
+        # (Files sent with no text have no bubble.)
+        self._bubble = (
+            QRect(left, top, width - left, y - top) if self.segments or self.more.isVisibleTo(self) else QRect()
+        )
+        if self._bubble.isNull():
+            y = top
         return self._lay_out_rows(width, y, left)
 
     def _lay_out_rows(self, width: int, y: int, left: int) -> int:
@@ -725,6 +739,8 @@ class MessageView(QFrame):
     def plain_text(self) -> str:
         """What it shows, as text: who, the body, what became of it, the figures."""
         parts = [self.header.text() if self.header.isVisibleTo(self) else "", self.status.text()]
+        if self.files.isVisibleTo(self):
+            parts.append(self.files.summary())
         if self.reasoning is not None and self.reasoning.isVisibleTo(self):
             parts.append(self.reasoning.toggle.text())
             if self.reasoning.body.isVisibleTo(self):
@@ -791,7 +807,7 @@ class MessageView(QFrame):
         else:
             super().keyPressEvent(event)
 
-    def action_buttons(self) -> list[QToolButton]:
+    def action_buttons(self) -> list[QAbstractButton]:
         """Its buttons that are shown, in the order Tab goes through them: the code blocks'
         Copy, then what became of it (Retry, Continue), then the actions."""
         order = (
@@ -803,7 +819,8 @@ class MessageView(QFrame):
             MessageAction.PREVIOUS,
             MessageAction.NEXT,
         )
-        copies = [view.copy_button for view in self.segments if isinstance(view, CodeSegmentView)]
+        copies: list[QAbstractButton] = [tile for tile in self.files.tiles if self.files.isVisibleTo(self)]
+        copies += [view.copy_button for view in self.segments if isinstance(view, CodeSegmentView)]
         if self.reasoning is not None and self.reasoning.isVisibleTo(self):
             thought = [self.reasoning.toggle, self.reasoning.copy_button]
             copies = [b for b in thought if b.isVisibleTo(self) and b.isEnabled()] + copies

@@ -21,7 +21,7 @@ import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -49,14 +49,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_chat.core.conversation import COMPLETE, Message
+from desktop_chat.core.attachments import AttachmentStore
+from desktop_chat.core.conversation import COMPLETE, AttachmentPart, Message
 from desktop_chat.core.markdown import Palette, is_safe_link
 from desktop_chat.core.model_names import display_name
 from desktop_chat.ui.actions import MessageAction
 from desktop_chat.ui.icons import icon
 
+from .files_view import Thumbnails
 from .message_view import Look, MessageItem, MessageView, author
 from .segments import CodeSegmentView
+
+if TYPE_CHECKING:
+    from desktop_chat.ui.attachment_viewer import AttachmentViewer
 
 # Coalesce deltas: at most one update of the streaming message per frame.
 FRAME_MS = 16
@@ -152,6 +157,20 @@ class TranscriptView(QAbstractScrollArea):
         """Fold a reply's reasoning away once its answer starts (and when it is opened again)."""
         if fold != self.look.fold_reasoning:
             self._set_look(replace(self.look, fold_reasoning=fold))
+
+    def set_attachments(self, store: AttachmentStore) -> None:
+        """Show attached images from this store's files (thumbnails, and full size on click)."""
+        self._set_look(replace(self.look, thumbnails=Thumbnails(store, self)))
+
+    def open_attachment(self, part: AttachmentPart) -> AttachmentViewer:
+        """Open an attached file: an image full size, a document's text."""
+        from desktop_chat.ui.attachment_viewer import AttachmentViewer
+
+        thumbnails = self.look.thumbnails
+        viewer = AttachmentViewer(part, thumbnails.data(part.digest) if thumbnails is not None else None, self)
+        viewer.setWindowFlag(Qt.WindowType.Window)
+        viewer.show()
+        return viewer
 
     def _set_look(self, look: Look) -> None:
         self.look = look
@@ -584,6 +603,7 @@ class TranscriptView(QAbstractScrollArea):
         view.moveRequested.connect(self._move_focus)
         view.focusEntered.connect(self._message_focused)
         view.resized.connect(self._changed)
+        view.fileOpened.connect(self.open_attachment)
         view.hide()
         return view
 
