@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import html
 import json
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_chat.errors import DesktopChatError
 
@@ -26,7 +27,10 @@ from .conversation import (
 )
 from .files import write_private
 from .migrations import thoughts_text
-from .store import HistoryStore, ImportedConversation, ImportedMessage
+from .store import HistoryStore, ImportedConversation, ImportedMessage, StoreWriteError
+
+if TYPE_CHECKING:
+    import zipfile
 
 FORMAT = "desktop-chat-history"
 VERSION = 1
@@ -42,15 +46,31 @@ class ImportReport:
     skipped: int = 0  # already in the history (same id)
     messages: int = 0
     unsupported_parts: dict[str, int] = field(default_factory=dict)
+    # Images a ChatGPT export points to: attached from its zip; not in what was imported;
+    # in the zip but not an image that could be read (these two keep their note and data).
+    images: int = 0
+    images_missing: int = 0
+    images_unreadable: int = 0
 
     def summary(self) -> str:
         text = f"Imported {self.imported} conversations ({self.messages} messages)"
         if self.skipped:
             text += f"; {self.skipped} were already in your history"
+        if self.images:
+            text += f"; {_images(self.images)} attached from the export"
+        if self.images_missing:
+            were = "was" if self.images_missing == 1 else "were"
+            text += f"; {_images(self.images_missing)} {were} not in the file imported"
+        if self.images_unreadable:
+            text += f"; {_images(self.images_unreadable)} in the zip could not be read"
         if self.unsupported_parts:
             parts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.unsupported_parts.items()))
             text += f"; kept but not shown as text: {parts}"
         return text + "."
+
+
+def _images(count: int) -> str:
+    return f"{count} image" if count == 1 else f"{count} images"
 
 
 def _selected(store: HistoryStore, ids: Iterable[int] | None) -> Iterator[tuple[Conversation, MessageTree]]:
@@ -334,6 +354,169 @@ def read_chatgpt_export(path: Path) -> Any:
         raise ImportFailed(f"Could not read {path.name}: {exc}") from exc
 
 
+# An image of a ChatGPT export: found and attached, or why not.
+Found = AttachmentPart | Literal["missing", "unreadable"]
+# The largest index of names an export may hold beside its files (read whole).
+MAX_NAMES_BYTES = 16 * 1024 * 1024
+
+
+class ExportImages:
+    """The image files in ChatGPT's export zip, found by the file id an `asset_pointer`
+    names, prepared as attachments and kept in the history's attachment store.
+
+    What the exports were seen to hold (no schema is published): user uploads as
+    `file-<id>-<original name>` at the root, DALL·E results as
+    `dalle-generations/file-<id>-<uuid>.webp`, newer images as `file_<hex>-<uuid>.png` (in
+    `user-<id>/` folders too) or `file_<hex>-sanitized.<ext>`, and since 2026 as
+    `file-<id>.dat` with `conversation_asset_file_names.json` naming each. So a member
+    is found by its name: the id alone, or the id followed by "-" or ".", in any folder.
+    Members are read into memory, each at most MAX_FILE_BYTES by the size the zip states
+    (a larger one is never read), never extracted; anything that is not an image that
+    can be read is refused and the pointer keeps its note."""
+
+    def __init__(self, store: HistoryStore, archive: zipfile.ZipFile | None = None) -> None:
+        self.store = store
+        self.archive = archive
+        # The id-like beginnings of each member's name (up to each "-" or "."), and the
+        # whole name: a pointer's id is looked up here.
+        self.members: dict[str, list[zipfile.ZipInfo]] = {}
+        # Original file names by member name, as conversation_asset_file_names.json gives them.
+        self.names: dict[str, str] = {}
+        self.prepared: dict[str, AttachmentPart | None] = {}
+        if archive is None:
+            return
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            base = _basename(info.filename)
+            if base == "conversation_asset_file_names.json":
+                self.names |= self._names(archive, info)
+                continue
+            keys = {base} | {base[:i] for i, c in enumerate(base) if c in "-." and i}
+            for key in keys:
+                self.members.setdefault(key, []).append(info)
+
+    @staticmethod
+    def _names(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, str]:
+        try:
+            names = json.loads(_member(archive, info, MAX_NAMES_BYTES) or b"null")
+        except ValueError:
+            return {}
+        if not isinstance(names, dict):
+            return {}
+        return {_basename(k): v for k, v in names.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+    def find(self, pointer: object) -> Found:
+        """The image an `image_asset_pointer` part names, prepared and kept; or why not."""
+        ident = _pointer_id(pointer.get("asset_pointer") if isinstance(pointer, dict) else None)
+        candidates = sorted(self.members.get(ident, ()) if ident else (), key=lambda i: i.filename)
+        if not candidates:
+            return "missing"
+        for info in candidates:
+            if info.filename not in self.prepared:
+                self.prepared[info.filename] = self._prepare(info, self._name(info, ident or ""))
+            part = self.prepared[info.filename]
+            if part is not None:
+                return part
+        return "unreadable"
+
+    def _name(self, info: zipfile.ZipInfo, ident: str) -> str:
+        """The name the user gave the file, when the export says it; else "image"."""
+        base = _basename(info.filename)
+        name = _basename(self.names.get(base, ""))
+        if not name and base.startswith(ident + "-"):
+            name = base[len(ident) + 1 :]
+        stem = name.rsplit(".", 1)[0]
+        if not stem or stem == "sanitized" or _looks_like_uuid(stem):
+            return "image"
+        return name
+
+    def _prepare(self, info: zipfile.ZipInfo, name: str) -> AttachmentPart | None:
+        from .attachments import MAX_FILE_BYTES, AttachmentError, prepare_bytes
+
+        data = _member(self.archive, info, MAX_FILE_BYTES) if self.archive is not None else None
+        if data is None:
+            return None
+        try:
+            prepared = prepare_bytes(data, name)
+        except (AttachmentError, OSError, ValueError):
+            return None
+        if not prepared.part.image:
+            return None  # text or a PDF where an image was meant: not what the pointer named
+        try:
+            self.store.attachments.put(prepared.data)
+        except OSError as exc:
+            raise StoreWriteError(f"The images of this import could not be kept: {exc.strerror or exc}.") from exc
+        return prepared.part
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
+    """A member's bytes; None when the zip says it is larger than `limit` (then it is not
+    read at all), or when it cannot be read: damaged (its CRC), encrypted, compressed in a
+    way this Python cannot read."""
+    import lzma
+    import zipfile
+    import zlib
+
+    if info.file_size > limit:
+        return None
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)  # (zipfile stops at the stated size anyway)
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, RuntimeError, NotImplementedError):
+        return None
+    return data if len(data) <= limit else None
+
+
+def _basename(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _pointer_id(pointer: object) -> str | None:
+    """ "file-service://file-AbC" -> "file-AbC"; "sediment://file_00ab?x=y" -> "file_00ab"."""
+    if not isinstance(pointer, str):
+        return None
+    rest = pointer.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0]
+    return _basename(rest.rstrip("/")) or None
+
+
+def _looks_like_uuid(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", text) is not None
+
+
+def _with_images(
+    content: dict[str, Any], images: ExportImages, report: ImportReport | None
+) -> tuple[list[AttachmentPart], list[dict[str, Any]], dict[str, Any]]:
+    """(images found, the pointers they came from, the content without them) of a
+    multimodal message; what was not found stays in the content, to be noted and kept.
+    Counted in `report` when there is one."""
+    if content.get("content_type") != "multimodal_text" or not isinstance(content.get("parts"), list):
+        return [], [], content
+    found: list[AttachmentPart] = []
+    pointers: list[dict[str, Any]] = []
+    rest: list[Any] = []
+    for part in content["parts"]:
+        if not isinstance(part, dict) or part.get("content_type") != "image_asset_pointer":
+            rest.append(part)
+            continue
+        image = images.find(part)
+        if isinstance(image, AttachmentPart):
+            found.append(image)
+            pointers.append(part)
+        else:
+            rest.append(part)
+        if report is not None:
+            if image == "missing":
+                report.images_missing += 1
+            elif image == "unreadable":
+                report.images_unreadable += 1
+            else:
+                report.images += 1
+    return found, pointers, ({**content, "parts": rest} if found else content)
+
+
 def _hidden(message: dict[str, Any]) -> bool:
     metadata = message.get("metadata") or {}
     if message.get("weight") == 0 or metadata.get("is_visually_hidden_from_conversation"):
@@ -394,15 +577,41 @@ def import_chatgpt(store: HistoryStore, path: Path) -> ImportReport:
     report = ImportReport()
     # Oldest first, so the history's own order (newest first in search) matches time.
     data = sorted((c for c in data if isinstance(c, dict)), key=lambda c: float(c.get("create_time") or 0.0))
-    for conversation in data:
-        if "mapping" not in conversation:
-            continue
-        imported = _chatgpt_conversation(conversation, report)
-        _count(report, store.import_conversation(imported), len(imported.messages))
+    with _export_archive(path) as archive:
+        images = ExportImages(store, archive)
+        for conversation in data:
+            if "mapping" not in conversation:
+                continue
+            if store.conversation_by_uid(_chatgpt_uid(conversation)) is not None:
+                report.skipped += 1  # (before its images are read again)
+                continue
+            imported = _chatgpt_conversation(conversation, report, images)
+            _count(report, store.import_conversation(imported), len(imported.messages))
     return report
 
 
-def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedConversation:
+@contextlib.contextmanager
+def _export_archive(path: Path) -> Iterator[zipfile.ZipFile | None]:
+    """The export's zip, open while it is imported; None for conversations.json alone."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path) if zipfile.is_zipfile(path) else None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ImportFailed(f"Could not read {path.name}: {exc}") from exc
+    try:
+        yield archive
+    finally:
+        if archive is not None:
+            archive.close()
+
+
+def _chatgpt_uid(c: dict[str, Any]) -> str:
+    return f"chatgpt:{c.get('id') or c.get('conversation_id')}"
+
+
+def _chatgpt_conversation(c: dict[str, Any], report: ImportReport, images: ExportImages) -> ImportedConversation:
+    """One conversation of the export, with the images `images` finds in its zip attached."""
     mapping: dict[str, Any] = c["mapping"]
     created = float(c.get("create_time") or 0.0)
     messages: list[ImportedMessage] = []
@@ -456,18 +665,26 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
         if content.get("content_type") == "reasoning_recap":
             thoughts[node_id] = ReasoningPart("", _recap_seconds(str(content.get("content") or "")))
             continue
-        if not message or _hidden(message):
+        if not message:
             continue
+        author = message.get("author") or {}
+        role = author.get("role", "assistant")
+        if _hidden(message) and not (role == "tool" and _with_images(content, images, None)[0]):
+            # (A tool's output the export hides is shown when it holds images the zip has:
+            # where ChatGPT showed them, before the reply.)
+            continue
+        attached, pointers, content = _with_images(content, images, report)
         text, kept, kind = chatgpt_content(content)
         if kind:
             report.unsupported_parts[kind] = report.unsupported_parts.get(kind, 0) + 1
-        author = message.get("author") or {}
-        role = author.get("role", "assistant")
         metadata = message.get("metadata") or {}
         finish = (metadata.get("finish_details") or {}).get("type")
         extra: dict[str, Any] = {}
         if kept is not None:
             extra["unsupported"] = {"content_type": kind, "data": kept}
+        if pointers:
+            # What the export said of the images now attached (a DALL·E prompt, sizes).
+            extra["attached"] = pointers
         if role == "tool" and author.get("name"):
             extra["tool"] = author["name"]
         messages.append(
@@ -486,8 +703,9 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
             )
         )
         reasoning = carried(node.get("parent")) if role == "assistant" else None
-        if reasoning is not None:
-            messages[-1].parts = (reasoning, TextPart(text))
+        if reasoning is not None or attached:
+            # (Attachments before the text, as a message the user sends has them.)
+            messages[-1].parts = (*([reasoning] if reasoning else []), *attached, TextPart(text))
         parent = visible_parent(node.get("parent"))
         messages[-1].parent_uid = uid_by_node[parent] if parent else None
         uid_by_node[node_id] = messages[-1].uid
@@ -514,7 +732,7 @@ def _chatgpt_conversation(c: dict[str, Any], report: ImportReport) -> ImportedCo
 
     leaf_node = visible_parent(c.get("current_node"))
     return ImportedConversation(
-        uid=f"chatgpt:{c.get('id') or c.get('conversation_id')}",
+        uid=_chatgpt_uid(c),
         title=c.get("title") or "",
         created_at=created,
         updated_at=float(c.get("update_time") or created),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -385,3 +386,258 @@ def test_thoughts_that_led_to_no_reply_are_kept(tmp_path, store):
     messages = store.tree(conv.id).path_to(conv.current_leaf_id)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].content == "" and messages[1].reasoning.text == "**Hmm**\n\nTricky."
+
+
+# Images of a ChatGPT export zip. The layout (no schema is published) as open-source
+# converters read it: user uploads `file-<id>-<name>` at the root, newer images
+# `file_<hex>-<uuid>.png` (also in `user-<id>/`), DALL·E's in `dalle-generations/`, and
+# since 2026 `file-<id>.dat` named by conversation_asset_file_names.json.
+
+
+def _image_bytes(size, mode="RGB", fmt="PNG", colour=(200, 30, 30)):
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, size, colour if mode == "RGB" else (*colour, 128)).save(out, fmt)
+    return out.getvalue()
+
+
+def _pointer(pointer, width=None, height=None, **more):
+    return {
+        "content_type": "image_asset_pointer",
+        "asset_pointer": pointer,
+        "size_bytes": 1234,
+        "width": width,
+        "height": height,
+        "fovea": None,
+        "metadata": more or None,
+    }
+
+
+def _chain(conversation_id, *messages, current=None):
+    """A ChatGPT conversation of (node id, role, content[, extra message fields]) in a row."""
+    mapping = {}
+    previous = None
+    for node_id, role, content, *more in messages:
+        message = {
+            "id": f"m-{node_id}",
+            "author": {"role": role, **({"name": "dalle.text2im"} if role == "tool" else {})},
+            "create_time": 1700000000.0 + len(mapping),
+            "content": content,
+            "status": "finished_successfully",
+            "weight": 1.0,
+            **(more[0] if more else {}),
+        }
+        mapping[node_id] = {"id": node_id, "parent": previous, "children": [], "message": message}
+        if previous:
+            mapping[previous]["children"].append(node_id)
+        previous = node_id
+    return {
+        "id": conversation_id,
+        "title": "Pictures",
+        "create_time": 1700000000.0,
+        "update_time": 1700000100.0,
+        "current_node": current or previous,
+        "mapping": mapping,
+    }
+
+
+def _export_zip(path, conversations, files):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("conversations.json", json.dumps(conversations))
+        z.writestr("chat.html", "<html></html>")
+        for name, data in files.items():
+            z.writestr(name, data)
+    return path
+
+
+def _multimodal(*parts):
+    return {"content_type": "multimodal_text", "parts": list(parts)}
+
+
+def _attachment_files(tmp_path):
+    return sorted(p.name for p in (tmp_path / "attachments").rglob("*") if p.is_file())
+
+
+def test_chatgpt_zip_images_become_attachments(tmp_path, store):
+    from PIL import Image
+
+    photo = _image_bytes((3000, 1500), fmt="JPEG")  # a photo: scaled to 2048 px, JPEG
+    screenshot = _image_bytes((40, 30), mode="RGBA")  # transparent: kept PNG
+    conversation = _chain(
+        "c-img",
+        (
+            "u",
+            "user",
+            _multimodal(
+                _pointer("file-service://file-AbC123xyz", 3000, 1500),
+                _pointer("sediment://file_00000000a1b2c3d4e5f6?shared_conversation_id=x", 40, 30),
+                "What are these?",
+            ),
+        ),
+        ("a", "assistant", {"content_type": "text", "parts": ["A red photo and a red screenshot."]}),
+    )
+    archive = _export_zip(
+        tmp_path / "export.zip",
+        [conversation],
+        {
+            "file-AbC123xyz-holiday photo.jpg": photo,
+            "user-Q1w2E3/file_00000000a1b2c3d4e5f6-5d3a1f0e-8c1b-4a7e-9b2d-1e2f3a4b5c6d.png": screenshot,
+            "file-AbC123xyzOther-not this one.jpg": b"not looked at",
+        },
+    )
+    report = import_chatgpt(store, archive)
+    assert (report.imported, report.images, report.images_missing, report.images_unreadable) == (1, 2, 0, 0)
+    assert report.unsupported_parts == {}
+    assert "2 images attached from the export" in report.summary()
+
+    conv = store.conversation_by_uid("chatgpt:c-img")
+    user, reply = store.tree(conv.id).path_to(conv.current_leaf_id)
+    assert user.content == "What are these?" and reply.content == "A red photo and a red screenshot."
+    first, second, text = user.parts
+    assert text == TextPart("What are these?")
+    assert (first.name, first.mime, first.width, first.height) == ("holiday photo.jpg", "image/jpeg", 2048, 1024)
+    assert (second.name, second.mime, second.width, second.height) == ("image.png", "image/png", 40, 30)
+    for part in (first, second):
+        data = store.attachments.get(part.digest)
+        assert data is not None and len(data) == part.size
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.size == (part.width, part.height)
+    # What the export said of them is kept; nothing is left as "not shown".
+    kept = json.loads(user.extra)
+    assert [p["asset_pointer"] for p in kept["attached"]][0] == "file-service://file-AbC123xyz"
+    assert "unsupported" not in kept
+
+    # Imported again: nothing added, no image read or kept twice.
+    messages = store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    files = _attachment_files(tmp_path)
+    assert len(files) == 2
+    again = import_chatgpt(store, archive)
+    assert (again.imported, again.skipped, again.images) == (0, 1, 0)
+    assert store.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == messages
+    assert _attachment_files(tmp_path) == files
+
+    # The JSON export carries them, bytes and all, into another history.
+    exported = export_json(store)
+    (tmp_path / "other").mkdir()
+    other = HistoryStore(tmp_path / "other" / "h.db")
+    import_json(other, exported)
+    conv = other.conversation_by_uid("chatgpt:c-img")
+    moved = other.tree(conv.id).path_to(conv.current_leaf_id)[0]
+    assert moved.parts == user.parts
+    assert other.attachments.get(first.digest) == store.attachments.get(first.digest)
+    other.close()
+
+
+def test_chatgpt_images_of_tools_and_the_2026_layout(tmp_path, store):
+    dalle = _image_bytes((64, 64), fmt="WEBP")
+    upload = _image_bytes((20, 10), fmt="JPEG")
+    hidden = {"metadata": {"is_visually_hidden_from_conversation": True}}
+    conversation = _chain(
+        "c-tools",
+        ("u", "user", _multimodal(_pointer("file-service://file-Up1oad"), "Make it blue")),
+        (
+            "call",
+            "assistant",
+            {"content_type": "text", "parts": ['{"prompt": "blue"}']},
+            {"recipient": "dalle.text2im"},
+        ),
+        ("t1", "tool", _multimodal(_pointer("sediment://file_00000000dd11", 64, 64, dalle={"prompt": "blue"}))),
+        ("t2", "tool", _multimodal(_pointer("sediment://file_00000000ee22")), hidden),  # hidden, shown: found
+        ("t3", "tool", _multimodal(_pointer("sediment://file_00000000ff33")), hidden),  # hidden, stays: missing
+        ("a", "assistant", {"content_type": "text", "parts": ["Here it is."]}),
+    )
+    archive = _export_zip(
+        tmp_path / "export.zip",
+        [conversation],
+        {
+            "file-Up1oad.dat": upload,
+            "conversation_asset_file_names.json": json.dumps({"file-Up1oad.dat": "Screenshot_20250827.jpg"}),
+            "dalle-generations/file_00000000dd11-0b9e3c55-1f6e-4d0a-8f7e-2c3b4a5d6e7f.webp": dalle,
+            "file_00000000ee22-sanitized.png": _image_bytes((8, 8)),
+        },
+    )
+    report = import_chatgpt(store, archive)
+    assert (report.images, report.images_missing) == (3, 0)
+    conv = store.conversation_by_uid("chatgpt:c-tools")
+    path = store.tree(conv.id).path_to(conv.current_leaf_id)
+    assert [m.role for m in path] == ["user", "assistant", "tool", "tool", "assistant"]
+    assert path[0].parts[0].name == "Screenshot_20250827.jpg" and path[0].content == "Make it blue"
+    # A DALL·E result stays on the tool's message that gave it, where ChatGPT showed it.
+    assert [(p.mime, p.width) for p in path[2].parts if p.kind == "attachment"] == [("image/jpeg", 64)]
+    assert json.loads(path[2].extra)["attached"][0]["metadata"]["dalle"]["prompt"] == "blue"
+    assert path[3].parts[0].name == "image.png" and path[3].content == ""
+    assert path[4].content == "Here it is." and not path[4].parts
+
+
+def test_chatgpt_images_missing_from_the_export_keep_their_note(tmp_path, store):
+    conversation = _chain(
+        "c-miss", ("u", "user", _multimodal(_pointer("file-service://file-Gone1"), "Look")), current="u"
+    )
+    alone = tmp_path / "conversations.json"
+    alone.write_text(json.dumps([conversation]))
+    for archive in (
+        _export_zip(tmp_path / "export.zip", [conversation], {"file-Other1-x.png": _image_bytes((4, 4))}),
+        alone,
+    ):
+        other = HistoryStore(tmp_path / f"{archive.stem}.db")
+        report = import_chatgpt(other, archive)
+        assert (report.images, report.images_missing) == (0, 1)
+        assert report.unsupported_parts == {"image": 1}
+        assert "1 image was not in the file imported" in report.summary()
+        conv = other.conversation_by_uid("chatgpt:c-miss")
+        (user,) = other.tree(conv.id).path_to(conv.current_leaf_id)
+        assert user.content == "[image asset pointer not shown]\nLook" and not user.parts
+        kept = json.loads(user.extra)["unsupported"]["data"]["parts"]
+        assert kept[0]["asset_pointer"] == "file-service://file-Gone1"
+        other.close()
+
+
+def test_chatgpt_zip_members_that_are_not_images_are_refused(tmp_path, store, monkeypatch):
+    from desktop_chat.core import attachments
+
+    good = _image_bytes((10, 10))
+    conversation = _chain(
+        "c-bad",
+        (
+            "u",
+            "user",
+            _multimodal(
+                _pointer("file-service://file-Broken1"),  # a PNG header, then garbage
+                _pointer("file-service://file-Text1"),  # text where an image was meant
+                _pointer("file-service://file-Huge1"),  # larger than MAX_FILE_BYTES: never read
+                _pointer("file-service://file-Empty1"),
+                _pointer("file-service://file-Good1"),
+                "Which work?",
+            ),
+        ),
+    )
+    archive = _export_zip(
+        tmp_path / "export.zip",
+        [conversation],
+        {
+            "file-Broken1-a.png": b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50,
+            "file-Text1-notes.png": b"just some words",
+            "file-Huge1-big.png": _image_bytes((600, 600)) + b"\x00" * 4000,
+            "file-Empty1-e.png": b"",
+            "file-Good1-ok.png": good,
+        },
+    )
+    monkeypatch.setattr(attachments, "MAX_FILE_BYTES", len(good) + 1000)
+    opened = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    report = import_chatgpt(store, archive)
+    assert (report.imported, report.images, report.images_unreadable, report.images_missing) == (1, 1, 4, 0)
+    assert "4 images in the zip could not be read" in report.summary()
+    assert "file-Huge1-big.png" not in opened
+    conv = store.conversation_by_uid("chatgpt:c-bad")
+    (user,) = store.tree(conv.id).path_to(conv.current_leaf_id)
+    assert [p.name for p in user.parts if p.kind == "attachment"] == ["ok.png"]
+    assert user.content == "\n".join(["[image asset pointer not shown]"] * 4 + ["Which work?"])
+    assert len(json.loads(user.extra)["unsupported"]["data"]["parts"]) == 4
