@@ -19,7 +19,7 @@ from desktop_chat.errors import try_to_save
 from .attachments import Prepared
 from .conversation import Conversation, Message, MessageTree
 from .directory import Choice
-from .events import StreamEvent
+from .events import RequestTrimmed, StreamEvent
 from .session import ChatSession, PendingReply, ReplyOutcome
 from .settings import Settings
 from .store import StoreWriteError
@@ -360,7 +360,7 @@ class ChatController:
     async def _run(self, pending: PendingReply) -> ReplyOutcome | None:
         outcome = None
         try:
-            outcome = await self.session.stream(pending, self.listener.stream_event, hold=self.hold)
+            outcome = await self.session.stream(pending, self._stream_event, hold=self.hold)
         finally:
             # Final in memory, even when the disk refused it (unless another chat is shown by now).
             if self.conversation is not None and self.conversation.id == pending.reply.conversation_id:
@@ -377,6 +377,12 @@ class ChatController:
         elif self.titles and self.settings.current.model_titles and self._is_first_exchange(pending):
             self.title_task = asyncio.ensure_future(self._title(pending.conversation.id))
         return outcome
+
+    def _stream_event(self, event: StreamEvent) -> None:
+        if isinstance(event, RequestTrimmed):
+            self.listener.notice(" ".join(event.notes))
+        else:
+            self.listener.stream_event(event)
 
     def _is_first_exchange(self, pending: PendingReply) -> bool:
         user = self.tree.messages.get(pending.reply.parent_id or 0)

@@ -21,6 +21,7 @@ from .local_models import (
     read_gguf_info,
     runtime_available,
 )
+from .model_info import ModelInfo
 from .providers import ChatRequest, Endpoint, NoEndpoint, ProviderClients
 from .secrets import KeyStore, endpoint_for, missing_key
 from .settings import ProviderConfig, Settings, SettingsStore
@@ -58,8 +59,10 @@ class ProviderDirectory:
         self.found: dict[str, FoundServer] = {}
         # Where to look for them (tests point these at their own ports).
         self.discovery_targets: tuple[tuple[str, int, str], ...] = KNOWN_SERVERS
-        # Model ids each provider listed this run (asked once, when a picker opens).
+        # Model ids each provider listed this run (asked once, when a picker opens), and
+        # what the list said of each (context, vision).
         self.listed: dict[str, list[str]] = {}
+        self.infos: dict[str, dict[str, ModelInfo]] = {}
         # --provider/--model of this launch: what new chats start with (not saved).
         self.preferred: tuple[str | None, str | None] = (None, None)
 
@@ -232,9 +235,17 @@ class ProviderDirectory:
         if known is not None:
             return known
         endpoint = await self.endpoint(name)
-        models = await self.clients.list_models(endpoint)
-        self.listed[name] = models
-        return models
+        infos = await self.clients.list_models(endpoint)
+        self.infos[name] = infos
+        self.listed[name] = list(infos)
+        return self.listed[name]
+
+    def model_info(self, name: str, model: str) -> ModelInfo:
+        """What is known of a model: from its provider's list (once listed), or of the
+        built-in local model (its context; it does not see images)."""
+        if name == LOCAL_NAME and self.local is not None:
+            return ModelInfo(context=self.local.context, vision=False)
+        return self.infos.get(name, {}).get(model, ModelInfo())
 
     async def discover(self) -> bool:
         """Probe for Ollama and LM Studio on this computer; True when what was found changed."""

@@ -96,6 +96,14 @@ class Failed:
     failure: Failure
 
 
+@dataclass(frozen=True)
+class RequestTrimmed:
+    """Before the reply: what of the conversation's attachments was cut or left out to fit
+    the model's context (core/budget.py), said for the user."""
+
+    notes: tuple[str, ...]
+
+
 StreamEvent = (
     TextDelta
     | ReasoningDelta
@@ -105,6 +113,7 @@ StreamEvent = (
     | UsageReport
     | Finished
     | Failed
+    | RequestTrimmed
 )
 
 

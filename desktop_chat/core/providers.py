@@ -25,6 +25,7 @@ from .events import (
     chunk_events,
 )
 from .failures import content_type_problem, describe_failure
+from .model_info import ModelInfo, info_from_listing
 from .sdk import load_sdk
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class ChatRequest:
     # {"role", "content"}, and the reasoning for providers that want it back
     messages: Sequence[dict[str, Any]]
     temperature: float | None = None
+    # Not sent: what was cut or left out to fit the context, for the user (core/budget.py).
+    notes: tuple[str, ...] = ()
 
 
 class NoEndpoint(DesktopChatError):
@@ -97,13 +100,15 @@ class ProviderClients:
         for client in clients:
             await client.close()
 
-    async def list_models(self, endpoint: Endpoint, timeout: float = 10.0) -> list[str]:
-        """Model ids from the provider's /models; raises ProviderError with a message."""
+    async def list_models(self, endpoint: Endpoint, timeout: float = 10.0) -> dict[str, ModelInfo]:
+        """The provider's models from its /models, by id (sorted), with what the list says of
+        each (core/model_info.py); raises ProviderError with a message."""
         await load_sdk()
         try:
             async with asyncio.timeout(timeout):
                 page = await self.client(endpoint).models.list()
-                return sorted(model.id for model in page.data)
+                entries = {model.id: info_from_listing(model.to_dict()) for model in page.data}
+                return dict(sorted(entries.items()))
         except Exception as exc:
             raise ProviderError(describe_failure(exc, endpoint.base_url, endpoint.host, "")) from exc
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attachments import Prepared, data_url, document_for_model
+from .budget import Plan, plan
 from .conversation import (
     COMPLETE,
     FAILED,
@@ -31,10 +32,12 @@ from .events import (
     ReasoningDelta,
     ReasoningDetails,
     ReasoningWasAnswer,
+    RequestTrimmed,
     StreamEvent,
     TextDelta,
     UsageReport,
 )
+from .model_names import display_name
 from .providers import ChatRequest, NoEndpoint
 from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content, split_think
 from .settings import SettingsStore
@@ -275,13 +278,16 @@ class ChatSession:
         system = pending.conversation.system_prompt.strip() or self.directory.system_prompt(pending.provider)
         if system:
             messages.append({"role": "system", "content": system})
-        for message in history:
-            # Tool output from an import has no tool call to answer; empty replies say nothing.
-            if message.role not in ("user", "assistant", "system") or (
-                message.role == "assistant" and not message.content
-            ):
-                continue
-            entry: dict[str, Any] = {"role": message.role, "content": self._content(message)}
+        # Tool output from an import has no tool call to answer; empty replies say nothing.
+        sent = [
+            m
+            for m in history
+            if m.role in ("user", "assistant", "system") and not (m.role == "assistant" and not m.content)
+        ]
+        reasonings = [m.reasoning for m in sent if send_reasoning and m.role == "assistant"]
+        fit = self._fit(pending, sent, len(system) + sum(len(r.text) for r in reasonings if r is not None))
+        for message in sent:
+            entry: dict[str, Any] = {"role": message.role, "content": self._content(message, fit)}
             reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
             if reasoning is not None:
                 if reasoning.text:
@@ -292,19 +298,37 @@ class ChatSession:
         if pending.prefix:
             messages.append({"role": "assistant", "content": pending.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
-        return ChatRequest(pending.model, messages, pending.conversation.temperature)
+        return ChatRequest(pending.model, messages, pending.conversation.temperature, tuple(fit.notes))
 
-    def _content(self, message: Message) -> str | list[dict[str, Any]]:
+    def _fit(self, pending: PendingReply, history: list[Message], extra_chars: int) -> Plan:
+        """How the attachments fit the model's context: the provider's word for it, else the
+        settings' (core/budget.py)."""
+        known = self.directory.model_info(pending.provider, pending.model).context
+        context = known or self.settings.current.context_tokens
+        return plan(history, context, display_name(pending.model), assumed=known is None, extra_chars=extra_chars)
+
+    def _content(self, message: Message, fit: Plan | None = None) -> str | list[dict[str, Any]]:
         """What the model gets of a message: its text; with attachments, content parts (the
-        text with each document in it, then each image as a data: URL)."""
+        text with each document in it, then each image as a data: URL), as much of them as
+        `fit` lets go."""
         attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
         if not attached or message.role != "user":
             return message.content
-        documents = [document_for_model(p) for p in attached if not p.image]
+        fit = fit or Plan()
+        documents = [
+            document_for_model(p, fit.document_chars.get((message.id, p.digest), len(p.text)))
+            for p in attached
+            if not p.image
+        ]
         text = "\n\n".join([*documents, message.content] if message.content else documents)
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         for part in attached:
             if not part.image:
+                continue
+            if (message.id, part.digest) in fit.dropped_images:
+                content.append(
+                    {"type": "text", "text": f"[The image {part.name} was left out here to fit the context.]"}
+                )
                 continue
             data = self.store.attachments.get(part.digest)
             if data is None:
@@ -392,6 +416,8 @@ class ChatSession:
         if refusal is not None:
             yield Failed(refusal)
             return
+        if request.notes:
+            yield RequestTrimmed(request.notes)
         async for event in self.directory.clients.stream_reply(
             endpoint, request, first_token_timeout=first_token_timeout, idle_timeout=idle_timeout
         ):

@@ -107,6 +107,12 @@ class Settings:
     temperature: float | None = option(
         None, "Temperature for new chats; left out: the provider's.", minimum=0, maximum=2
     )
+    context_tokens: int = option(
+        8_192,
+        "Tokens of context to assume for a model whose provider does not say (attached documents are cut to fit).",
+        minimum=1_024,
+        maximum=10_000_000,
+    )
     first_token_timeout: float = option(60.0, "Seconds to wait for the first token of a reply.", above=0)
     idle_timeout: float = option(30.0, "Seconds to wait for the next token once a reply streams.", above=0)
     prompt_presets: tuple[PromptPreset, ...] = option(

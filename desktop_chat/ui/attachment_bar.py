@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from desktop_chat.core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
 
@@ -43,10 +43,21 @@ class AttachmentBar(QWidget):
         self.setAccessibleName("Attached files")
         self.attachments: list[Prepared] = []
         self._chips: list[QToolButton] = []
-        self._row = QHBoxLayout(self)
-        self._row.setContentsMargins(0, 0, 0, 4)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 4)
+        column.setSpacing(4)
+        self._row = QHBoxLayout()
         self._row.setSpacing(6)
         self._row.addStretch(1)
+        column.addLayout(self._row)
+        # Said before sending: the model chosen does not see images (its provider's list says so).
+        self.warning = QLabel(self)
+        self.warning.setObjectName("attachmentWarning")
+        self.warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.warning.setWordWrap(True)
+        self.warning.hide()
+        column.addWidget(self.warning)
+        self.blind_model = ""  # the display name of a chosen model that does not see images
         self.pending = 0  # files being prepared
         self._tickets = 0
         self._waiting: list[int] = []  # tickets of files being prepared, in the order given
@@ -99,6 +110,7 @@ class AttachmentBar(QWidget):
         self._row.insertWidget(len(self._chips), chip)
         self._chips.append(chip)
         self.setVisible(True)
+        self._show_warning()
         self.changed.emit()
 
     # Removing
@@ -111,7 +123,23 @@ class AttachmentBar(QWidget):
         chip = self._chips.pop(index)
         chip.deleteLater()
         self.setVisible(bool(self.attachments))
+        self._show_warning()
         self.changed.emit()
+
+    def set_blind_model(self, name: str) -> None:
+        """The model chosen does not see images (its name), or "" when it does or nobody says."""
+        self.blind_model = name
+        self._show_warning()
+
+    def _show_warning(self) -> None:
+        images = [a.part.name for a in self.attachments if a.part.image]
+        shown = bool(self.blind_model and images)
+        if shown:
+            self.warning.setText(
+                f"⚠ {self.blind_model} does not see images (its provider's model list says so):"
+                f" {', '.join(images)} would be refused. Pick a model that sees images, or remove them."
+            )
+        self.warning.setVisible(shown)
 
     def remove_last(self) -> bool:
         if not self.attachments:

@@ -5,7 +5,9 @@ quick ask each have one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
@@ -20,6 +22,8 @@ from desktop_chat.core.events import (
     StreamEvent,
     TextDelta,
 )
+from desktop_chat.core.model_names import display_name
+from desktop_chat.core.providers import NoEndpoint, ProviderError
 from desktop_chat.core.services import Services
 from desktop_chat.core.session import PendingReply, ReplyOutcome
 
@@ -66,6 +70,8 @@ class ChatPresenter(QObject, ChatListener):
         self._drafts: dict[int | None, str] = {}
         self._sending = False
         composer.submitted.connect(self.submit)
+        composer.attachment_bar.changed.connect(self.check_images)
+        self._listing: asyncio.Future[Any] | None = None
         view.messageAction.connect(self.act)
         view.linkOpened.connect(self.statusChanged)
         self._actions: dict[MessageAction, Callable[[int], object]] = {
@@ -222,7 +228,31 @@ class ChatPresenter(QObject, ChatListener):
                 self.composer.setPlainText(self._drafts.pop(shown, ""))
             self._shown_conversation = shown
             self.switched.emit()
+        self.check_images()
         self.conversationChanged.emit()
+
+    def check_images(self) -> None:
+        """With images attached, say before sending if the model chosen does not see them (as
+        its provider's model list says; the list is asked for once, if not yet)."""
+        bar = self.composer.attachment_bar
+        if not any(a.part.image for a in bar.attachments):
+            bar.set_blind_model("")
+            return
+        choice = self.chat.choice
+        directory = self.chat.directory
+        info = directory.model_info(choice.provider, choice.model)
+        bar.set_blind_model(display_name(choice.model) if info.vision is False else "")
+        if info.vision is None and directory.models_of(choice.provider) is None and self._listing is None:
+            self._listing = asyncio.ensure_future(self._list_models(choice.provider))
+
+    async def _list_models(self, provider: str) -> None:
+        try:
+            await self.chat.directory.list_models(provider)
+        except (ProviderError, NoEndpoint):
+            return  # (nobody says: nothing is assumed)
+        finally:
+            self._listing = None
+        self.check_images()
 
     def busy_changed(self, busy: bool) -> None:
         self.busyChanged.emit(busy)

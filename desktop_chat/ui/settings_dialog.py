@@ -101,6 +101,19 @@ class SettingsDialog(QDialog):
         self.model_titles = QCheckBox("Ask the model for a short title after the first reply")
         self.model_titles.setChecked(settings.model_titles)
         form.addRow("", self.model_titles)
+        context = Settings.option("context_tokens")
+        self.context_tokens = QSpinBox()
+        self.context_tokens.setAccessibleName("Context when the provider does not say")
+        self.context_tokens.setRange(int(context.minimum or 0), int(context.maximum or 0))
+        self.context_tokens.setSingleStep(1024)
+        self.context_tokens.setGroupSeparatorShown(True)
+        self.context_tokens.setSuffix(" tokens")
+        self.context_tokens.setValue(settings.context_tokens)
+        self.context_tokens.setToolTip(
+            "Attached documents are cut to fit a model's context. Providers that list how long it is"
+            " (OpenRouter, Groq, vLLM, llama.cpp…) are believed; for the others this is assumed."
+        )
+        form.addRow("Context when the provider does not say", self.context_tokens)
         form.addRow("Presets", self.presets)
         form.addRow("", preset_buttons)
         return page
@@ -179,6 +192,7 @@ class SettingsDialog(QDialog):
             start_at_login=self.start_at_login.isChecked(),
             keep_in_tray=self.keep_in_tray.isChecked(),
             model_titles=self.model_titles.isChecked(),
+            context_tokens=self.context_tokens.value(),
         )
 
     def _save(self) -> None:

@@ -160,6 +160,8 @@ class FakeOpenAI:
 
     def __init__(self, models: list[str] | None = None, default_delay: float = 0.0) -> None:
         self.models = models or ["test-model", "other-model"]
+        # More of what /models says of a model, beside its id (a context length, modalities).
+        self.model_details: dict[str, dict[str, Any]] = {}
         self.replies: queue.Queue[Reply] = queue.Queue()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -188,7 +190,9 @@ class FakeOpenAI:
                         {
                             "object": "list",
                             "data": [
-                                {"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in server.models
+                                {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+                                | server.model_details.get(m, {})
+                                for m in server.models
                             ],
                         }
                     ).encode()

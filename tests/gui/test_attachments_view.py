@@ -171,3 +171,30 @@ def test_a_file_gone_from_the_attachments_folder_says_so(qtbot, window, fake_ser
     qtbot.addWidget(viewer)
     assert "no longer" in viewer.about.text() and not viewer.copy_button.isEnabled()
     viewer.close()
+
+
+def test_the_composer_says_when_the_model_chosen_does_not_see_images(qtbot, window, fake_server, tmp_path):
+    # The provider's model list says test-model takes text only, other-model images too.
+    fake_server.model_details["test-model"] = {"architecture": {"input_modalities": ["text"]}}
+    fake_server.model_details["other-model"] = {"architecture": {"input_modalities": ["text", "image"]}}
+    bar = window.composer.attachment_bar
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Text only.")
+    bar.add_paths([notes])
+    qtbot.waitUntil(lambda: len(bar.attachments) == 1, timeout=10000)
+    assert not bar.warning.isVisible()  # (a document: any model reads it)
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(photo)
+    bar.add_paths([photo])
+    # The list is asked for once (the picker had not opened), then the warning shows.
+    qtbot.waitUntil(lambda: bar.warning.isVisible(), timeout=10000)
+    assert "does not see images" in bar.warning.text() and "photo.png" in bar.warning.text()
+    assert bar.warning.text().startswith("⚠ test-model does not see images")
+    # Another model that sees them: the warning goes.
+    window.chat.set_choice(window.chat.choice.provider, "other-model")
+    assert not bar.warning.isVisible()
+    window.chat.set_choice(window.chat.choice.provider, "test-model")
+    assert bar.warning.isVisible()
+    # The image removed: nothing to warn of.
+    bar.remove(bar.attachments[-1])
+    assert not bar.warning.isVisible()
