@@ -96,7 +96,8 @@ class AttachmentViewer(QDialog):
     def _document_view(self, layout: QVBoxLayout) -> None:
         part = self.part
         self.about.setText(
-            f"{part.name} · {kind_of(part)} · {len(part.text):,} characters of text, as the model was sent it"
+            f"{part.name} · {kind_of(part)} · the {len(part.text):,} characters of text read from it"
+            " (a model with a short context is sent the start)"
         )
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
