@@ -86,7 +86,10 @@ class Thumbnails(QObject):
             reader.setScaledSize(QSize(width, height))  # (JPEG decodes at that size directly)
             image = reader.read()
             image.setDevicePixelRatio(ratio)
-        self._made.emit(digest, width, height, image)
+        try:
+            self._made.emit(digest, width, height, image)
+        except RuntimeError:
+            pass  # (the transcript closed meanwhile: nobody to give it to)
 
     def _keep(self, digest: str, width: int, height: int, image: QImage) -> None:
         key = (digest, width, height)
