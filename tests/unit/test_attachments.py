@@ -277,3 +277,66 @@ def test_exports_show_what_was_attached(chat):
     assert f'<img src="data:image/jpeg;base64,{base64.b64encode(photo.data).decode()}" alt="cat.jpg"' in page
     assert "<summary>notes.txt</summary><pre>&lt;script&gt;alert(1)&lt;/script&gt; plain notes</pre>" in page
     assert "img-src data:" in page and "<script>" not in page  # the page still loads nothing from anywhere
+
+
+# Encrypted PDFs: made by qpdf (apt-get install qpdf) from a PDF of ours, as real tools encrypt.
+
+
+def has_qpdf() -> bool:
+    import shutil
+
+    return shutil.which("qpdf") is not None
+
+
+needs_qpdf = pytest.mark.skipif(not has_qpdf(), reason="needs qpdf (apt-get install qpdf)")
+ENCRYPTIONS = {
+    "AES-256": ["256"],
+    "AES-128": ["128", "--use-aes=y"],
+    "RC4-128": ["128", "--use-aes=n"],
+    "RC4-40": ["40"],
+}
+
+
+def encrypted_pdf(path, text: str, user_password: str, how: str = "AES-256", *permissions: str):
+    import subprocess
+
+    plain = path.with_name("plain-" + path.name)
+    plain.write_bytes(minimal_pdf(text))
+    bits, *extra = ENCRYPTIONS[how]
+    weak = [] if how.startswith("AES") else ["--allow-weak-crypto"]  # (qpdf 11 writes RC4 only when asked)
+    subprocess.run(
+        ["qpdf", *weak, "--encrypt", user_password, "owner-secret", bits, *extra, *permissions, "--", plain, path],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    data = path.read_bytes()
+    # Really encrypted: an /Encrypt dictionary, and the text no longer in the clear.
+    assert b"/Encrypt" in data and text.encode() not in data
+    return path
+
+
+@needs_qpdf
+@pytest.mark.parametrize("how", list(ENCRYPTIONS))
+def test_a_pdf_locked_with_a_password_is_refused_saying_so(tmp_path, how):
+    locked = encrypted_pdf(tmp_path / "Q3 report.pdf", "Quarterly revenue grew", "hunter2", how)
+    with pytest.raises(AttachmentError) as refused:
+        prepare_file(locked)
+    assert str(refused.value) == "Q3 report.pdf is a PDF locked with a password; open it and save a copy without one."
+    with pytest.raises(AttachmentError, match=r"^pasted\.pdf is a PDF locked with a password"):
+        prepare_bytes(locked.read_bytes(), "pasted.pdf")
+
+
+@needs_qpdf
+@pytest.mark.parametrize(
+    "permissions",
+    [(), ("--extract=n", "--print=none", "--modify=none")],
+    ids=["open", "owner-restricted"],
+)
+def test_a_pdf_encrypted_with_an_empty_user_password_is_read(tmp_path, permissions):
+    # Such a PDF opens without a password (PDFium tries the empty one). The owner's
+    # restrictions (no copying of text, no printing) are flags for viewers; PDFium does not
+    # enforce them, and the user's own file is read as any other.
+    opened = encrypted_pdf(tmp_path / "minutes.pdf", "The board met on Tuesday", "", "AES-256", *permissions)
+    prepared = prepare_file(opened)
+    assert prepared.part.text == "The board met on Tuesday" and prepared.part.source == "application/pdf"
