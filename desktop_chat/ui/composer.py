@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
 from .attachment_bar import AttachmentBar
+
+# How GTK file managers put copied files on the clipboard (beside, or instead of, text/uri-list).
+GNOME_COPIED_FILES = "x-special/gnome-copied-files"
 
 
 class Composer(QPlainTextEdit):
@@ -75,6 +78,11 @@ class Composer(QPlainTextEdit):
     def attach(self, source: QMimeData) -> bool:
         """Files or an image in a paste or a drop go to the attachments; True if it had some."""
         files = [Path(url.toLocalFile()) for url in source.urls() if url.isLocalFile()] if source.hasUrls() else []
+        if not files and source.hasFormat(GNOME_COPIED_FILES):
+            # GTK file managers (Files, Nemo, Caja) offer a copy as "copy\nfile:///…" lines.
+            lines = bytes(source.data(GNOME_COPIED_FILES).data()).decode("utf-8", "replace").splitlines()
+            urls = [QUrl(line.strip()) for line in lines[1:] if line.strip()]
+            files = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
         if files:
             self.attachment_bar.add_paths(files)
             return True
@@ -90,7 +98,12 @@ class Composer(QPlainTextEdit):
         return False
 
     def canInsertFromMimeData(self, source: QMimeData) -> bool:
-        return source.hasImage() or source.hasUrls() or super().canInsertFromMimeData(source)
+        return (
+            source.hasImage()
+            or source.hasUrls()
+            or source.hasFormat(GNOME_COPIED_FILES)
+            or super().canInsertFromMimeData(source)
+        )
 
     def insertFromMimeData(self, source: QMimeData) -> None:
         if self.attach(source):

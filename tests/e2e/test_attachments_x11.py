@@ -165,12 +165,6 @@ def test_a_file_pasted_as_a_uri_list_is_sent_as_text(display, fake_server, isola
 
 @needs_x
 @needs_xclip
-@pytest.mark.xfail(
-    strict=True,
-    reason="desktop_chat/ui/composer.py Composer.attach reads files only from QMimeData.urls() "
-    "(text/uri-list); a copy offered as x-special/gnome-copied-files ('copy\\nfile:///…', as GTK "
-    "file managers put it) is not attached, and the message goes without the file",
-)
 def test_a_file_pasted_as_gnome_copied_files_is_sent(display, fake_server, isolated_home, tmp_path, app_process):  # noqa: F811
     write_settings(isolated_home, fake_server.base_url)
     notes = tmp_path / "notes.txt"
