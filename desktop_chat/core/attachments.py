@@ -6,7 +6,8 @@
   with no metadata at all (no EXIF, GPS, XMP or PNG text): PNG when it has transparency or
   came as a lossless screenshot format, JPEG for photos; never WebP (llama.cpp cannot
   read it);
-- a document becomes its text, here on this computer: PDF (pypdfium2), HTML (as text), and
+- a document becomes its text, here on this computer: PDF (pypdfium2), Word, Excel and
+  PowerPoint files (.docx, .xlsx, .pptx: `office.py`, markdown-ish), HTML (as text), and
   plain text or source code in whatever encoding it is in (charset-normalizer).
 Anything else, and anything that cannot be read, is refused with a message naming the
 file; nothing is sent.
@@ -90,6 +91,12 @@ def prepare_bytes(data: bytes, name: str) -> Prepared:
         raise AttachmentError(f"{name} is empty.")
     if data.startswith(b"%PDF"):
         return _document(name, _pdf_text(data, name), "application/pdf", data)
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):  # a zip; an OLE compound file
+        from .office import office_document
+
+        office = office_document(data, name)  # None: a zip or OLE file that is no Office file
+        if office is not None:
+            return _document(name, office[0], office[1], data)
     if _looks_like_image(data):
         return _image(data, name)
     text = _decoded(data, name)

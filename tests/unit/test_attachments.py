@@ -340,3 +340,252 @@ def test_a_pdf_encrypted_with_an_empty_user_password_is_read(tmp_path, permissio
     opened = encrypted_pdf(tmp_path / "minutes.pdf", "The board met on Tuesday", "", "AES-256", *permissions)
     prepared = prepare_file(opened)
     assert prepared.part.text == "The board met on Tuesday" and prepared.part.source == "application/pdf"
+
+
+# Word, Excel and PowerPoint files, made here by the libraries' own writers.
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
+def word_file(path, heading: str = "Quarterly report"):
+    import docx
+
+    document = docx.Document()
+    document.add_heading(heading, level=1)
+    document.add_paragraph("Revenue grew by nine percent.")
+    document.add_heading("Risks", level=2)
+    document.add_paragraph("Supply of chips", style="List Bullet")
+    document.add_paragraph("Exchange rates", style="List Bullet")
+    document.add_paragraph("Call the bank", style="List Number")
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate([["Region", "Q1", "Q2"], ["North", "10", "12"], ["South | East", "7", "9"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("After the table.")
+    document.save(path)
+    return path
+
+
+def test_word_excel_and_powerpoint_files_become_markdown_text(tmp_path):
+    import datetime
+
+    import openpyxl
+    import pptx
+    from pptx.util import Inches
+
+    report = prepare_file(word_file(tmp_path / "report.docx"))
+    assert report.part.source == DOCX and report.part.mime == "text/plain" and report.part.name == "report.docx"
+    assert report.part.text == (
+        "# Quarterly report\n\nRevenue grew by nine percent.\n\n## Risks\n\n"
+        "- Supply of chips\n- Exchange rates\n1. Call the bank\n\n"
+        "| Region | Q1 | Q2 |\n| --- | --- | --- |\n| North | 10 | 12 |\n| South \\| East | 7 | 9 |\n\n"
+        "After the table."
+    )
+    assert report.data == report.part.text.encode()  # what is kept is the text, not the zip
+
+    workbook = openpyxl.Workbook()
+    sales = workbook.active
+    sales.title = "Sales"
+    for row in (
+        ["Region", "Q1", "Q2"],
+        ["North", 10, 12.5],
+        ["South", 0.1 + 0.2, None],
+        ["Since", datetime.date(2026, 3, 1)],
+    ):
+        sales.append(row)
+    costs = workbook.create_sheet("Costs")
+    costs.append(["Item", "Amount"])
+    costs.append(["Rent", 1200])
+    workbook.save(tmp_path / "book.xlsx")
+    book = prepare_file(tmp_path / "book.xlsx")
+    assert book.part.source == XLSX
+    assert book.part.text == (
+        "## Sheet: Sales\n\n| Region | Q1 | Q2 |\n| --- | --- | --- |\n| North | 10 | 12.5 |\n| South | 0.3 |  |\n"
+        "| Since | 2026-03-01 |  |\n\n## Sheet: Costs\n\n| Item | Amount |\n| --- | --- |\n| Rent | 1200 |"
+    )
+
+    deck = pptx.Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+    first.shapes.title.text = "Plan for 2027"
+    first.placeholders[1].text = "Hire two engineers\nShip the desktop app"
+    first.notes_slide.notes_text_frame.text = "Mention the budget."
+    second = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+    second.shapes.title.text = "Numbers"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for (r, c), value in {(0, 0): "Metric", (0, 1): "Value", (1, 0): "Users", (1, 1): "1,200"}.items():
+        table.cell(r, c).text = value
+    second.notes_slide.notes_text_frame.text = "Second slide notes."
+    deck.save(tmp_path / "plan.pptx")
+    plan = prepare_file(tmp_path / "plan.pptx")
+    assert plan.part.source == PPTX
+    assert plan.part.text == (
+        "## Slide 1: Plan for 2027\n\nHire two engineers\nShip the desktop app\n\n### Notes\n\nMention the budget.\n\n"
+        "## Slide 2: Numbers\n\n| Metric | Value |\n| --- | --- |\n| Users | 1,200 |\n\n### Notes\n\nSecond slide notes."
+    )
+
+
+def compound_file(*streams: str) -> bytes:
+    """An OLE compound file (the container of .doc, .xls, .ppt and of password-locked Office
+    files) holding the named streams, 4 KB of zeros each. No maintained library writes the old
+    binary formats, so the container is written here: sector 0 the FAT, sector 1 the
+    directory, then the streams."""
+    import struct
+
+    sector, free, end = 512, 0xFFFFFFFF, 0xFFFFFFFE
+    per_stream = 4096 // sector
+    fat = [0xFFFFFFFD, end]
+    for index in range(len(streams)):
+        first = 2 + index * per_stream
+        fat += [*range(first + 1, first + per_stream), end]
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16)
+    header += struct.pack("<HHHHH6sIIIIIIIII", 0x3E, 3, 0xFFFE, 9, 6, bytes(6), 0, 1, 1, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<109I", 0, *[free] * 108)
+
+    def entry(name: str, kind: int, right: int, child: int, start: int, size: int) -> bytes:
+        encoded = name.encode("utf-16-le") + b"\x00\x00"
+        return struct.pack(
+            "<64sHBBIII16sIQQIQ", encoded, len(encoded), kind, 1, free, right, child, bytes(16), 0, 0, 0, start, size
+        )
+
+    directory = entry("Root Entry", 5, free, 1 if streams else free, end, 0)
+    for index, name in enumerate(streams):
+        following = index + 2 if index + 1 < len(streams) else free
+        directory += entry(name, 2, following, free, 2 + index * per_stream, 4096)
+    assert len(streams) <= 3  # one directory sector
+    directory = directory.ljust(sector, b"\x00")
+    fat_sector = struct.pack(f"<{sector // 4}I", *fat, *[free] * (sector // 4 - len(fat)))
+    return header + fat_sector + directory + bytes(4096 * len(streams))
+
+
+def zip_of(path, parts: dict[str, bytes]):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def with_part(path, part: str, data: bytes):
+    """The Office file at `path` with one of its parts replaced."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    return zip_of(path, {**parts, part: data})
+
+
+def content_types(main: str) -> bytes:
+    """An Office file's list of parts, naming its main part's content type."""
+    return (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Override PartName="/main.xml" ContentType="application/vnd.openxmlformats-officedocument.{main}.main+xml"/>'
+        "</Types>"
+    ).encode()
+
+
+def locked_word_file(path):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = word_file(path.with_name("plain.docx"))
+    with open(plain, "rb") as source, open(path, "wb") as out:
+        OOXMLFile(source).encrypt("secret", out)
+    return path
+
+
+def empty_office_file(path):
+    import docx
+    import openpyxl
+    import pptx
+
+    {".docx": docx.Document, ".xlsx": openpyxl.Workbook, ".pptx": pptx.Presentation}[path.suffix]().save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: made(p / "cut.docx", word_file(p / "whole.docx").read_bytes()[:5000]), "not a Word document that can be read"),
+        (
+            lambda p: with_part(word_file(p / "bad.docx"), "word/document.xml", b'<w:document xmlns:w="x"><w:body>'),
+            "not a Word document that can be read",
+        ),
+        (
+            lambda p: zip_of(p / "bad.xlsx", {"[Content_Types].xml": content_types("spreadsheetml.sheet")}),
+            "not an Excel workbook that can be read",
+        ),
+        (lambda p: made(p / "cut.pptx", b"PK\x03\x04" + os.urandom(3000)), "not a PowerPoint presentation that can be read"),
+        (lambda p: locked_word_file(p / "locked.docx"), "is locked with a password; open it and save a copy without one"),
+        (lambda p: made(p / "old.doc", compound_file("WordDocument", "1Table")), "old .doc format.*save it as .docx"),
+        (lambda p: made(p / "old.xls", compound_file("Workbook")), "old .xls format.*save it as .xlsx"),
+        (lambda p: made(p / "old.ppt", compound_file("Current User", "PowerPoint Document")), "old .ppt format.*save it as .pptx"),
+        (lambda p: made(p / "mail.msg", compound_file("__properties_version1.0")), "neither an image nor a document"),
+        (lambda p: zip_of(p / "code.zip", {"main.py": b"print(1)"}), "neither an image nor a document"),
+        (lambda p: empty_office_file(p / "empty.docx"), "has no text to send"),
+        (lambda p: empty_office_file(p / "empty.xlsx"), "has no text to send"),
+        (lambda p: empty_office_file(p / "empty.pptx"), "has no text to send"),
+    ],
+    ids=[
+        "truncated-docx", "bad-xml-docx", "xlsx-without-workbook", "garbage-pptx", "password", "doc", "xls", "ppt",
+        "other-ole-file", "other-zip", "empty-docx", "empty-xlsx", "empty-pptx",
+    ],
+)  # fmt: skip
+def test_office_files_that_cannot_be_read_say_why(tmp_path, make, words):
+    path = make(tmp_path)
+    with pytest.raises(AttachmentError, match=words) as caught:
+        prepare_file(path)
+    assert str(caught.value).startswith(path.name)
+
+
+def test_an_office_zip_bomb_is_refused_before_it_is_parsed(tmp_path):
+    import zipfile
+
+    path = word_file(tmp_path / "bomb.docx")
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("word/media/zeros.bin", "w", force_zip64=True) as part:
+            zeros = bytes(1024 * 1024)
+            for _ in range(300):  # 300 MB that compress to about 1.3 MB
+                part.write(zeros)
+    assert path.stat().st_size < 3 * 1024 * 1024
+    with pytest.raises(
+        AttachmentError, match=r"^bomb.docx would unpack to 30\d MB, more than the 256 MB that can be read safely"
+    ):
+        prepare_file(path)
+
+
+def test_a_zip_of_too_many_files_is_refused_before_it_is_opened(tmp_path, monkeypatch):
+    from desktop_chat.core import office
+
+    monkeypatch.setattr(office, "MAX_ZIP_FILES", 50)
+    path = zip_of(tmp_path / "many.docx", {f"part{n}.xml": b"<a/>" for n in range(51)})
+    with pytest.raises(AttachmentError, match="^many.docx is a zip of more than 50 files; it was not opened"):
+        prepare_file(path)
+
+
+def test_a_huge_spreadsheet_is_read_in_part_and_says_so(tmp_path, monkeypatch):
+    import openpyxl
+
+    from desktop_chat.core import office
+
+    monkeypatch.setattr(office, "MAX_SHEET_ROWS", 100)
+    monkeypatch.setattr(office, "MAX_CELLS", 450)
+    workbook = openpyxl.Workbook(write_only=True)
+    tall = workbook.create_sheet("Tall")
+    for number in range(1, 151):
+        tall.append([f"row {number}", number])
+    wide = workbook.create_sheet("Wide")
+    for number in range(1, 4):
+        wide.append([f"wide {number}", *range(office.MAX_COLUMNS + 50)])
+    workbook.create_sheet("Never read").append(["unseen"])
+    workbook.save(tmp_path / "huge.xlsx")
+    text = prepare_file(tmp_path / "huge.xlsx").part.text
+    tall_text, wide_text, never = text.split("## Sheet: ")[1:]
+    # 100 rows of the first sheet (200 cells), then the budget of 450 cells runs out in the second.
+    assert "| row 100 | 100 |" in tall_text and "row 101" not in tall_text
+    assert tall_text.endswith("[Only the first 100 rows of this sheet were read; the rest were left out.]\n\n")
+    assert "| wide 1 |" in wide_text and "wide 2 " not in wide_text and f"| {office.MAX_COLUMNS - 2} |" in wide_text
+    assert "[Columns after the first 256 were left out.]" in wide_text
+    assert "[The rest of this sheet was left out: 450 cells of this workbook were read.]" in wide_text
+    assert never == "Never read\n\n[Not read: 450 cells of this workbook were read already.]"
