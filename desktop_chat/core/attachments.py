@@ -38,8 +38,6 @@ MAX_IMAGE_PIXELS = 60_000_000
 # Formats a screenshot comes in: kept lossless (PNG).
 LOSSLESS = {"PNG", "GIF", "BMP", "TIFF", "ICO", "PPM"}
 JPEG_QUALITY = 88
-# Characters of a document sent when the model's context is not known.
-DEFAULT_DOCUMENT_CHARS = 100_000
 TEXT_SUFFIXES = {".html", ".htm", ".xhtml"}
 
 
@@ -294,8 +292,9 @@ def html_text(markup: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def document_for_model(part: AttachmentPart, limit: int = DEFAULT_DOCUMENT_CHARS) -> str:
-    """A document as the model gets it: wrapped with its name, cut with a note when long."""
+def document_for_model(part: AttachmentPart, limit: int) -> str:
+    """A document as the model gets it: wrapped with its name, cut at `limit` characters
+    (core/budget.py) with a note saying how much was sent."""
     text = part.text
     note = ""
     if len(text) > limit:
