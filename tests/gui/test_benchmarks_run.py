@@ -36,6 +36,25 @@ import pytest
         ("memory", ("idle_rss_mb", "bare_rss_mb", "conversation_5k_rss_mb")),
         ("scrolling", ("p99_frame_ms", "bare_p99_frame_ms", "ratio", "xcb_p99_frame_ms", "xcb_ratio")),
         ("math", ("typeset_median_ms", "typeset_worst_ms", "typeset_ratio", "window_ms_median", "gui_stall_ms_max")),
+        (
+            "attachments",
+            (
+                "photo_mb",
+                "bare_encode_ms",
+                "prepare_ms",
+                "drop_to_chip_ms",
+                "drop_ratio",
+                "chip_thumbnail_ms",
+                "gui_stall_ms_max",
+                "preparing_stall_ms_max",
+                "send_to_first_byte_ms",
+                "send_to_body_ms",
+                "send_ratio",
+                "bare_send_first_byte_ms",
+                "send_stall_ms_max",
+                "first_gui_stall_ms",
+            ),
+        ),
     ],
 )
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
