@@ -16,8 +16,8 @@ Figures (medians of the timed rounds, after one untimed first round):
 - drop_to_chip_ms (and _min, _max): a QMimeData with the file's URL into the real
   window's composer (`insertFromMimeData`, what a drop does) to the chip added
   (`AttachmentBar.changed` with the attachment in it); drop_ratio: over bare_encode_ms
-- chip_thumbnail_ms: of that, the chip's thumbnail made on the GUI thread (attachment_bar
-  `_thumbnail`: QImage decode of the prepared JPEG, scaled)
+- chip_thumbnail_ms: of that, the chip's thumbnail (attachment_bar `thumbnail_image`: the
+  prepared JPEG decoded at the chip's size), made in the worker after the photo is prepared
 - gui_stall_ms_max (and _median): the longest the window's event loop went without a
   turn (a 1 ms precise QTimer, beyond its interval) from the drop to 50 ms after the
   chip, over all rounds (the median of each round's longest)
@@ -334,7 +334,7 @@ def _measure(photo: Path, folder: Path, rounds: int, quick: bool) -> dict[str, o
     thumbnails: list[float] = []
     thumbnail_starts: list[float] = []
     requests_for: list[float] = []
-    bar_module._thumbnail = _timed(bar_module._thumbnail, thumbnails, thumbnail_starts)  # type: ignore[attr-defined]
+    bar_module.thumbnail_image = _timed(bar_module.thumbnail_image, thumbnails, thumbnail_starts)  # type: ignore[assignment]
     services.session.request_for = _timed(services.session.request_for, requests_for)  # type: ignore[method-assign]
     figures: dict[str, object] = {}
 

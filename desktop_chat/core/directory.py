@@ -4,6 +4,7 @@ model a chat uses (`choose`, the one place that decides it)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .local_models import (
 )
 from .model_info import ModelInfo
 from .providers import ChatRequest, Endpoint, NoEndpoint, ProviderClients
+from .sdk import load_sdk
 from .secrets import KeyStore, endpoint_for, missing_key
 from .settings import ProviderConfig, Settings, SettingsStore
 
@@ -197,6 +199,9 @@ class ProviderDirectory:
                 raise NoEndpoint(str(exc)) from exc
         if name in self.found:
             return Endpoint(self.found[name].base_url, None)
+        return self._configured_endpoint(name)
+
+    def _configured_endpoint(self, name: str) -> Endpoint:
         config = self.settings.provider(name)
         if config is None:
             raise NoEndpoint(f"The provider '{name}' is not configured. Add it under File → Providers.")
@@ -234,7 +239,15 @@ class ProviderDirectory:
         known = self.models_of(name)
         if known is not None:
             return known
-        endpoint = await self.endpoint(name)
+        if name == LOCAL_NAME or name in self.found:
+            endpoint = await self.endpoint(name)
+        else:
+            # A key from the keyring (a D-Bus round trip) and a new client (its TLS setup,
+            # ~0.1 s): in a worker thread, not in the window's loop.
+            await load_sdk()
+            loop = asyncio.get_running_loop()
+            endpoint = await loop.run_in_executor(None, self._configured_endpoint, name)
+            await loop.run_in_executor(None, self.clients.client, endpoint)
         infos = await self.clients.list_models(endpoint)
         self.infos[name] = infos
         self.listed[name] = list(infos)

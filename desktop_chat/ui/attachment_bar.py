@@ -13,8 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from desktop_chat.core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
@@ -61,7 +61,7 @@ class AttachmentBar(QWidget):
         self.pending = 0  # files being prepared
         self._tickets = 0
         self._waiting: list[int] = []  # tickets of files being prepared, in the order given
-        self._ready: dict[int, Prepared | None] = {}
+        self._ready: dict[int, tuple[Prepared, QImage | None] | None] = {}
         self.setVisible(False)
 
     # Adding
@@ -81,7 +81,7 @@ class AttachmentBar(QWidget):
 
     async def _prepared(self, ticket: int, work: Callable[[], Prepared]) -> None:
         try:
-            self._ready[ticket] = await asyncio.get_running_loop().run_in_executor(None, work)
+            self._ready[ticket] = await asyncio.get_running_loop().run_in_executor(None, partial(_with_thumbnail, work))
         except AttachmentError as exc:
             self._ready[ticket] = None
             self.problem.emit(str(exc))
@@ -89,11 +89,11 @@ class AttachmentBar(QWidget):
             self.pending -= 1
         # In the order they were given, whichever was ready first.
         while self._waiting and self._waiting[0] in self._ready:
-            prepared = self._ready.pop(self._waiting.pop(0))
-            if prepared is not None:
-                self.add(prepared)
+            ready = self._ready.pop(self._waiting.pop(0))
+            if ready is not None:
+                self.add(*ready)
 
-    def add(self, prepared: Prepared) -> None:
+    def add(self, prepared: Prepared, thumbnail: QImage | None = None) -> None:
         if any(a.part.digest == prepared.part.digest for a in self.attachments):
             return  # (the same file twice is one attachment)
         self.attachments.append(prepared)
@@ -102,7 +102,9 @@ class AttachmentBar(QWidget):
         chip.setText(f"{part.name} · {size_text(part.size)}  ✕")
         chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         chip.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-        chip.setIcon(_thumbnail(prepared) or icon("file-text", "#656d76"))
+        if thumbnail is None and prepared.part.image:
+            thumbnail = thumbnail_image(prepared)
+        chip.setIcon(QIcon(QPixmap.fromImage(thumbnail)) if thumbnail is not None else icon("file-text", "#656d76"))
         chip.setAccessibleName(f"Remove the attached file {part.name}")
         chip.setToolTip(f"{part.name} — click to remove")
         chip.setObjectName("attachmentChip")
@@ -155,16 +157,21 @@ class AttachmentBar(QWidget):
         return taken
 
 
-def _thumbnail(prepared: Prepared) -> QIcon | None:
+def thumbnail_image(prepared: Prepared) -> QImage | None:
+    """A chip's thumbnail of an image, decoded at its size (JPEG scales while it decodes);
+    made in the worker that prepared the file (a QImage may be, unlike a QPixmap)."""
     if not prepared.part.image:
         return None
-    image = QImage.fromData(prepared.data)
-    if image.isNull():
-        return None
-    scaled = image.scaled(
-        THUMBNAIL * 2,
-        THUMBNAIL * 2,
-        Qt.AspectRatioMode.KeepAspectRatio,
-        Qt.TransformationMode.SmoothTransformation,
-    )
-    return QIcon(QPixmap.fromImage(scaled))
+    buffer = QBuffer()
+    buffer.setData(QByteArray(prepared.data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    size = QSize(prepared.part.width or 1, prepared.part.height or 1)
+    reader.setScaledSize(size.scaled(THUMBNAIL * 2, THUMBNAIL * 2, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    return None if image.isNull() else image
+
+
+def _with_thumbnail(work: Callable[[], Prepared]) -> tuple[Prepared, QImage | None]:
+    prepared = work()
+    return prepared, thumbnail_image(prepared)
