@@ -12,7 +12,7 @@ Figures (medians of the timed rounds, after one untimed first round):
 - bare_encode_ms: Pillow open, full decode (no draft), thumbnail((2048, 2048), LANCZOS),
   JPEG save at quality 88, in this thread: the least any client does with the photo
 - prepare_ms: the app's prepare_file (the same, plus EXIF transpose, a clean copy of the
-  pixels, an optimised JPEG and its SHA-256), in this thread
+  pixels, the JPEG and its SHA-256), in this thread
 - drop_to_chip_ms (and _min, _max): a QMimeData with the file's URL into the real
   window's composer (`insertFromMimeData`, what a drop does) to the chip added
   (`AttachmentBar.changed` with the attachment in it); drop_ratio: over bare_encode_ms
