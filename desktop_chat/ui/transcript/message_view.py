@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import (
+    QAccessible,
     QColor,
     QFocusEvent,
     QFont,
@@ -292,7 +293,13 @@ class MessageView(QFrame):
         """A screen reader reads a typeset formula in the text as U+FFFC (Qt's text
         interface gives an image so): a message with formulas is described with its text,
         formulas as their source, so that it is heard on focus."""
-        if self._stream is None and any(getattr(s, "has_math", False) for s in self.segments):
+        # (Only with a screen reader listening: reading a 20,000-token reply's text back
+        # takes ~80 ms, which a finished reply would otherwise cost every time.)
+        if (
+            self._stream is None
+            and QAccessible.isActive()
+            and any(getattr(s, "has_math", False) for s in self.segments)
+        ):
             self.setAccessibleDescription(self.spoken_text())
         elif self.accessibleDescription():
             self.setAccessibleDescription("")
