@@ -269,7 +269,11 @@ class KeyStore:
 
     def set(self, provider: ProviderConfig, key: str) -> None:
         """Store the key; raise KeyringUnavailable (keeping it for the session) if no keyring works."""
-        account = key_account(provider)
+        self.set_secret(key_account(provider), key)
+
+    def set_secret(self, account: str, key: str) -> None:
+        """Store a secret under `account` (a provider's key, a tool server's token) where
+        keys are kept; raise KeyringUnavailable (keeping it for the session) if no keyring works."""
         self._looked_up.pop(account, None)
         if self.key_file is not None:
             keys = self._file_keys()
@@ -287,7 +291,18 @@ class KeyStore:
 
     def delete(self, provider: ProviderConfig) -> None:
         """Forget the provider's key everywhere the app keeps keys."""
-        account = key_account(provider)
+        self.delete_secret(key_account(provider))
+
+    def secret(self, account: str) -> str | None:
+        """A secret stored with set_secret (this session's, the private file's, the keyring's)."""
+        if account in self.session_keys:
+            return self.session_keys[account]
+        if self.key_file is not None:
+            return self._file_keys().get(account) or None
+        return _keyring_get(account)
+
+    def delete_secret(self, account: str) -> None:
+        """Forget a secret everywhere the app keeps keys."""
         self.session_keys.pop(account, None)
         self._looked_up.pop(account, None)
         if self.key_file is not None and account in (keys := self._file_keys()):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, get_type_hints
 from desktop_chat.errors import DesktopChatError, SaveFailed
 
 from .files import write_private
+from .tools.config import ToolConfigError, ToolServerConfig, parse_tool_servers, tool_server_table
 
 OPENAI_NAME = "OpenAI"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -147,6 +148,11 @@ class Settings:
     )
     model_titles: bool = option(False, "Ask the model for a short title after the first reply.")
     local_models: tuple[str, ...] = option((), ".gguf files served by the built-in local provider.")
+    tool_servers: tuple[ToolServerConfig, ...] = option(
+        (),
+        "Tool servers (MCP) offered to models ([[tool_servers]] tables: name, command and args, or url;"
+        " secret_env/secret_headers name values kept in the keyring; enabled).",
+    )
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)
@@ -187,7 +193,7 @@ class LoadResult:
 
 
 # How each kind of value is read and checked, from the declaration.
-_TABLES = ("providers", "prompt_presets", "local_models")
+_TABLES = ("providers", "prompt_presets", "local_models", "tool_servers")
 
 
 def _accepted_types(hint: object) -> tuple[type, ...]:
@@ -283,6 +289,11 @@ def parse_settings(data: dict[str, Any]) -> LoadResult:
             values[key] = _presets(value)
         elif key == "local_models":
             values[key] = _paths(value)
+        elif key == "tool_servers":
+            try:
+                values[key] = parse_tool_servers(value)
+            except ToolConfigError as exc:
+                raise SettingsError(str(exc)) from None
         elif key in rules:
             values[key] = _check(key, value, hints[key], rules[key])
         else:
@@ -311,6 +322,7 @@ def settings_to_toml(settings: Settings) -> str:
         "local_models": list(settings.local_models),
         "providers": [dataclasses.asdict(p) for p in settings.providers],
         "prompt_presets": [dataclasses.asdict(p) for p in settings.prompt_presets],
+        "tool_servers": [tool_server_table(s) for s in settings.tool_servers],
     }
     return "\n".join(lines) + "\n\n" + tomli_w.dumps(tables)
 

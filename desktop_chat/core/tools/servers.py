@@ -1,0 +1,299 @@
+"""Connections to tool servers through the official MCP SDK (`mcp` 2.x; its client API as
+measured here: docs/research/mcp-sdk-2.3.md).
+
+`import mcp` costs ~0.7 s and brings starlette and uvicorn along, so it happens in a
+worker thread, and only when a server is first needed. The SDK's transports and session
+are anyio contexts that must be entered and left in one task: each server has one
+supervisor task that owns them, and calls reach it through a queue; a call's caller may
+be cancelled (Stop) and the server is told. A server's stderr goes to its own log file
+(the SDK needs a real file descriptor for it), 0600.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop_chat.errors import DesktopChatError
+
+from .config import ToolServerConfig
+
+# Waits, in seconds.
+START_TIMEOUT = 30.0
+CALL_TIMEOUT = 120.0
+CLOSE_TIMEOUT = 8.0  # (the SDK's own shutdown: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL)
+
+
+class ToolServerError(DesktopChatError):
+    """A tool server that could not be started or reached, or a call that failed; the
+    message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """One tool a server offers, as the model is told of it."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    title: str = ""
+    read_only: bool = False  # the server says it changes nothing (a hint, not a promise)
+
+
+@dataclass
+class _Call:
+    name: str
+    arguments: dict[str, Any]
+    timeout: float
+    future: asyncio.Future[Any] = field(repr=False)
+
+
+async def load_mcp() -> None:
+    """Have the SDK imported, in a worker thread (the event loop keeps turning)."""
+
+    def work() -> None:
+        import mcp  # noqa: F401
+        import mcp.client.sse  # noqa: F401
+        import mcp.client.stdio  # noqa: F401
+        import mcp.client.streamable_http  # noqa: F401
+
+    await asyncio.get_running_loop().run_in_executor(None, work)
+
+
+class ToolServer:
+    """One configured server: started on first use, its tools listed, calls served in turn
+    by its supervisor task, closed with a bounded wait."""
+
+    def __init__(
+        self,
+        config: ToolServerConfig,
+        env: Mapping[str, str],
+        headers: Mapping[str, str],
+        log_path: Path,
+    ) -> None:
+        self.config = config
+        self.env = dict(env)
+        self.headers = dict(headers)
+        self.log_path = log_path
+        self.tools: list[ToolInfo] = []
+        self.error: str | None = None  # why it is not running, said for the user
+        self.server_name = ""  # what the server calls itself
+        self.started_in: float | None = None
+        self._queue: asyncio.Queue[_Call | None] = asyncio.Queue()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lost = False  # its connection closed (the process died): started again on next use
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done() and self._ready.is_set() and self.error is None
+
+    async def start(self, timeout: float = START_TIMEOUT) -> list[ToolInfo]:
+        """Start it (if not running) and list its tools; raises ToolServerError with why not."""
+        if self._lost:
+            await self.close()
+        if self._task is None or self._task.done():
+            await load_mcp()
+            self._lost = False
+            self.error = None
+            self._ready = asyncio.Event()
+            self._queue = asyncio.Queue()
+            began = time.monotonic()
+            self._task = asyncio.ensure_future(self._supervise())
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                self.error = f"did not answer within {timeout:g} s"
+                await self.close()
+            self.started_in = time.monotonic() - began
+        if self.error is not None:
+            raise ToolServerError(f"The tool server '{self.config.name}' {self.error}.")
+        return self.tools
+
+    async def call(self, name: str, arguments: dict[str, Any], timeout: float = CALL_TIMEOUT) -> Any:
+        """Call a tool; the SDK's CallToolResult. Cancelling the caller cancels the call."""
+        await self.start()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Call(name, arguments, timeout, future))
+        return await future
+
+    async def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Stop it: the supervisor leaves the SDK's contexts (which end the process)."""
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        await self._queue.put(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, timeout)
+
+    # The supervisor task: the only one that enters and leaves the SDK's contexts.
+
+    async def _supervise(self) -> None:
+        from mcp import ClientSession
+        from mcp import types as mcp_types
+
+        log = _open_log(self.log_path)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                read, write = await stack.enter_async_context(self._transport(log))
+                session = await stack.enter_async_context(
+                    ClientSession(
+                        read, write, client_info=mcp_types.Implementation(name="desktop-chat", version="0.1.0")
+                    )
+                )
+                initialized = await session.initialize()
+                self.server_name = initialized.server_info.name
+                self.tools = await _list_tools(session)
+                self._ready.set()
+                await self._serve(session)
+        except Exception as exc:  # (anyio may wrap it in an ExceptionGroup)
+            self.error = _reason(exc, self.config)
+        finally:
+            log.close()
+            self._ready.set()
+            self._fail_waiting(self.error or "was closed")
+
+    def _transport(self, log: Any) -> Any:
+        config = self.config
+        if config.command:
+            from mcp.client.stdio import StdioServerParameters, stdio_client
+
+            env = dict(config.plain_env) | self.env
+            params = StdioServerParameters(
+                command=config.command, args=list(config.args), env=env or None, cwd=config.cwd or None
+            )
+            return stdio_client(params, errlog=log)
+        return _http_transport(config.url, dict(config.plain_headers) | self.headers)
+
+    async def _serve(self, session: Any) -> None:
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while (call := await self._queue.get()) is not None:
+                task = asyncio.ensure_future(self._run(session, call))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run(self, session: Any, call: _Call) -> None:
+        me = asyncio.current_task()
+        # The caller gave up (Stop): the call is cancelled, and the SDK tells the server.
+        call.future.add_done_callback(lambda f: me.cancel() if f.cancelled() and me is not None else None)
+        try:
+            result = await session.call_tool(call.name, call.arguments, read_timeout_seconds=call.timeout)
+            if not call.future.done():
+                call.future.set_result(result)
+        except asyncio.CancelledError:
+            if not call.future.done():
+                call.future.cancel()
+        except Exception as exc:
+            if _connection_lost(exc):
+                self._lost = True
+            if not call.future.done():
+                call.future.set_exception(ToolServerError(_call_failure(exc, call)))
+
+    def _fail_waiting(self, why: str) -> None:
+        while not self._queue.empty():
+            call = self._queue.get_nowait()
+            if call is not None and not call.future.done():
+                call.future.set_exception(ToolServerError(f"The tool server '{self.config.name}' {why}."))
+
+
+@contextlib.asynccontextmanager
+async def _http_transport(url: str, headers: dict[str, str]) -> Any:
+    """Streamable HTTP; an address ending in /sse is the legacy SSE transport. (Falling
+    back from one to the other when the server answers Not Found is still to come.)"""
+    import httpx2
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    if url.rstrip("/").endswith("/sse"):
+        async with sse_client(url, headers=headers) as streams:
+            yield streams
+        return
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0)) as client,
+        streamable_http_client(url, http_client=client) as streams,
+    ):
+        yield streams
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _reason(exc: BaseException, config: ToolServerConfig) -> str:
+    """Why a server is not running, in words for the user."""
+    leaf = _leaves(exc)[0]
+    if isinstance(leaf, FileNotFoundError):
+        return f"could not start: there is no program '{config.command}' (is it installed, and on your PATH?)"
+    if isinstance(leaf, PermissionError):
+        return f"could not start: '{config.command}' may not be run ({leaf.strerror})"
+    if isinstance(leaf, OSError) and config.command:
+        return f"could not start: {leaf.strerror or leaf}"
+    text = str(leaf) or type(leaf).__name__
+    if "Connection closed" in text:
+        return "stopped before it answered (its log may say why)"
+    return f"failed: {text}"
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    from mcp import MCPError
+
+    return any(isinstance(leaf, MCPError) and leaf.code == -32000 for leaf in _leaves(exc))
+
+
+def _call_failure(exc: BaseException, call: _Call) -> str:
+    from mcp import MCPError
+
+    leaf = _leaves(exc)[0]
+    if isinstance(leaf, MCPError) and leaf.code == -32001:
+        return f"The tool {call.name} did not answer within {call.timeout:g} s."
+    if isinstance(leaf, MCPError) and leaf.code == -32000:
+        return f"The tool server stopped during the call to {call.name}."
+    return f"The call to {call.name} failed: {leaf}"
+
+
+async def _list_tools(session: Any) -> list[ToolInfo]:
+    from mcp import types as mcp_types
+
+    tools: list[ToolInfo] = []
+    cursor: str | None = None
+    for _ in range(100):  # (a server that pages forever is cut off)
+        page = await session.list_tools(params=mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+        for tool in page.tools:
+            schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+            hints = tool.annotations
+            tools.append(
+                ToolInfo(
+                    name=tool.name,
+                    description=tool.description or "",
+                    input_schema=schema,
+                    title=tool.title or (hints.title if hints is not None and hints.title else "") or "",
+                    read_only=bool(hints is not None and hints.read_only_hint),
+                )
+            )
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return tools
+
+
+def _open_log(path: Path) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8", errors="replace")

@@ -1,0 +1,45 @@
+"""A stdio MCP server of our own, for the faults the reference servers do not have: run as
+`python -m tests.fakes.mcp_server`. Built on the official SDK's MCPServer."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("desktop-chat-test-server")
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+async def sleepy(seconds: float = 5.0) -> str:
+    """Sleep for `seconds`, then say so."""
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@server.tool()
+def secret_from_env(name: str) -> str:
+    """The value of an environment variable the server was started with."""
+    return os.environ.get(name, "<unset>")
+
+
+@server.tool()
+def crash() -> str:
+    """End the server's process in the middle of the call."""
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    if "--die-at-start" in sys.argv:
+        print("cannot start: no configuration", file=sys.stderr, flush=True)
+        sys.exit(2)
+    print(f"test server {os.getpid()} starting", file=sys.stderr, flush=True)
+    server.run()

@@ -1,0 +1,181 @@
+"""Tool servers (MCP): configured and imported (secrets to the keyring, never the settings
+file), started through the real SDK over stdio with a real server process, their tools
+listed and called; the faults said in words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop_chat.core.secrets import KeyStore
+from desktop_chat.core.settings import Settings, SettingsStore, load_settings, save_settings
+from desktop_chat.core.tools.config import (
+    ToolConfigError,
+    ToolServerConfig,
+    read_mcp_servers,
+    secret_account,
+)
+from desktop_chat.core.tools.registry import ToolServers
+from desktop_chat.core.tools.servers import ToolServerError
+
+ROOT = Path(__file__).parents[2]
+
+
+def _ours(*extra: str) -> dict[str, object]:
+    return {"command": sys.executable, "args": ["-m", "tests.fakes.mcp_server", *extra], "cwd": str(ROOT)}
+
+
+def test_an_mcp_servers_file_is_read_as_claude_desktop_writes_it():
+    text = json.dumps(
+        {
+            "mcpServers": {
+                "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+                "github": {"command": "docker", "args": ["run"], "env": {"GITHUB_TOKEN": "ghp_secret"}},
+                "remote": {"url": "https://example.invalid/mcp", "headers": {"Authorization": "Bearer s3cret"}},
+                "trusting": {"command": "uvx", "args": ["mcp-server-time"], "autoApprove": ["get_current_time"]},
+                "broken": {"args": ["no command"]},
+                "off": {"command": "x", "disabled": True},
+            }
+        }
+    )
+    imported = read_mcp_servers(text)
+    names = [s.name for s in imported.servers]
+    assert names == ["files", "github", "remote", "trusting", "off"]
+    github = imported.servers[1]
+    assert github.secret_env == ("GITHUB_TOKEN",) and github.plain_env == ()
+    assert imported.secrets[secret_account(github, "env", "GITHUB_TOKEN")] == "ghp_secret"
+    remote = imported.servers[2]
+    assert remote.transport == "http" and remote.secret_headers == ("Authorization",)
+    assert imported.secrets[secret_account(remote, "header", "Authorization")] == "Bearer s3cret"
+    assert not imported.servers[4].enabled
+    assert "Server 'broken' has neither a command nor a url; left out." in imported.notes
+    assert any("'trusting'" in n and "ignored" in n for n in imported.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{", "not JSON"),
+        ("[]", 'no "mcpServers"'),
+        ('{"mcpServers": {}}', "names no servers"),
+        ('{"mcpServers": {"a": {"url": "ftp://x"}}}', "must start with http"),
+        ('{"mcpServers": {"a": {"command": "x", "env": {"K": 1}}}}', "env must map names to strings"),
+    ],
+)
+def test_files_that_cannot_be_used_say_why(text, said):
+    with pytest.raises(ToolConfigError, match=said):
+        read_mcp_servers(text)
+
+
+def test_import_keeps_secrets_out_of_the_settings_file(tmp_path):
+    path = tmp_path / "settings.toml"
+    settings = SettingsStore(Settings(), path)
+    keys = KeyStore()
+    servers = ToolServers(settings, keys, tmp_path / "logs")
+    text = json.dumps({"mcpServers": {"github": {"command": "gh-mcp", "env": {"GITHUB_TOKEN": "ghp_secret"}}}})
+    result = servers.import_text(text)
+    assert result.added == ["github"]
+    written = path.read_text()
+    assert "ghp_secret" not in written and "GITHUB_TOKEN" in written
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    [github] = load_settings(path).settings.tool_servers
+    assert keys.secret(secret_account(github, "env", "GITHUB_TOKEN")) == "ghp_secret"
+    # Imported again with a new token: updated in place, same id.
+    text = json.dumps({"mcpServers": {"github": {"command": "gh-mcp", "env": {"GITHUB_TOKEN": "ghp_new"}}}})
+    again = servers.import_text(text, enable=False)
+    assert again.updated == ["github"] and again.added == []
+    [github2] = settings.current.tool_servers
+    assert github2.id == github.id and not github2.enabled
+    assert keys.secret(secret_account(github2, "env", "GITHUB_TOKEN")) == "ghp_new"
+
+
+def test_settings_round_trip_and_bad_tables_are_refused(tmp_path):
+    server = ToolServerConfig(
+        "time", command="uvx", args=("mcp-server-time",), secret_env=("TOKEN",), plain_env=(("TZ", "UTC"),)
+    )
+    path = tmp_path / "settings.toml"
+    save_settings(path, Settings(tool_servers=(server,)))
+    assert load_settings(path).settings.tool_servers == (server,)
+    path.write_text('[[tool_servers]]\nname = "x"\ncommand = "a"\nurl = "https://b"\n')
+    loaded = load_settings(path)
+    assert loaded.problem == "tool server 'x' needs a 'command' or a 'url' (one of them)"
+
+
+def _registry(tmp_path, *configs: ToolServerConfig, keys: KeyStore | None = None) -> ToolServers:
+    settings = SettingsStore(Settings(tool_servers=configs), tmp_path / "settings.toml")
+    return ToolServers(settings, keys or KeyStore(), tmp_path / "logs")
+
+
+def test_a_real_server_is_started_listed_called_and_closed(tmp_path):
+    config = ToolServerConfig("ours", secret_env=("API_TOKEN",), **_ours())  # type: ignore[arg-type]
+    keys = KeyStore()
+    keys.set_secret(secret_account(config, "env", "API_TOKEN"), "tok-123")
+    servers = _registry(tmp_path, config, keys=keys)
+
+    async def run():
+        [status] = await servers.status()
+        server = servers.server(config)
+        added = await server.call("add", {"a": 2, "b": 3})
+        token = await server.call("secret_from_env", {"name": "API_TOKEN"})
+        leaked = await server.call("secret_from_env", {"name": "DESKTOP_CHAT_HOME"})
+        pid = int(Path(server.log_path).read_text().split()[2])
+        await servers.close()
+        return status, added, token, leaked, pid
+
+    status, added, token, leaked, pid = asyncio.run(run())
+    assert status.error is None
+    assert [t.name for t in status.tools] == ["add", "sleepy", "secret_from_env", "crash"]
+    assert status.tools[0].description == "Add two integers."
+    assert status.tools[0].input_schema["properties"]["a"]["type"] == "integer"
+    assert [c.text for c in added.content] == ["5"] and not added.is_error
+    assert token.content[0].text == "tok-123"  # the secret reached the server's environment
+    assert leaked.content[0].text == "<unset>"  # and the app's own environment did not
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the server is gone after close
+    assert oct((tmp_path / "logs" / f"{config.id}.log").stat().st_mode & 0o777) == "0o600"
+
+
+def test_faults_are_said_and_the_rest_goes_on(tmp_path):
+    missing = ToolServerConfig("missing", command="/nonexistent/mcp-server")
+    dies = ToolServerConfig("dies", **_ours("--die-at-start"))  # type: ignore[arg-type]
+    ours = ToolServerConfig("ours", **_ours())  # type: ignore[arg-type]
+    off = ToolServerConfig("off", command="/nonexistent/x", enabled=False)
+    servers = _registry(tmp_path, missing, dies, ours, off)
+
+    async def run():
+        statuses = await servers.status(timeout=20)
+        server = servers.server(ours)
+        with pytest.raises(ToolServerError) as slow:
+            await server.call("sleepy", {"seconds": 10}, timeout=0.5)
+        # Stop: the caller cancelled; the server goes on serving.
+        call = asyncio.ensure_future(server.call("sleepy", {"seconds": 10}))
+        await asyncio.sleep(0.3)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        still = await server.call("add", {"a": 1, "b": 1})
+        with pytest.raises(ToolServerError) as crashed:
+            await server.call("crash", {})
+        # Started again on next use.
+        again = await server.call("add", {"a": 20, "b": 22})
+        await servers.close()
+        return statuses, str(slow.value), still, str(crashed.value), again
+
+    statuses, slow, still, crashed, again = asyncio.run(run())
+    by_name = {s.config.name: s for s in statuses}
+    assert by_name["missing"].error == (
+        "The tool server 'missing' could not start: there is no program '/nonexistent/mcp-server'"
+        " (is it installed, and on your PATH?)."
+    )
+    assert by_name["dies"].error is not None and "'dies'" in by_name["dies"].error
+    assert by_name["ours"].error is None and by_name["ours"].tools
+    assert by_name["off"].error is None and by_name["off"].tools == []  # disabled: not started
+    assert slow == "The tool sleepy did not answer within 0.5 s."
+    assert still.content[0].text == "2"
+    assert "crash" in crashed
+    assert again.content[0].text == "42"
