@@ -82,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", type=import_kind, help="chatgpt or json")
     imp.add_argument("file")
     imp.add_argument("--home", dest="sub_home", metavar="DIR")
+    tools = sub.add_parser("mcp", help="tool servers (MCP): import them, list them and their tools")
+    tools_sub = tools.add_subparsers(dest="mcp_command", required=True)
+    mcp_import = tools_sub.add_parser(
+        "import", help="add the servers of an mcpServers JSON file (Claude Desktop, Cursor), enabled"
+    )
+    mcp_import.add_argument("file")
+    mcp_import.add_argument("--disabled", action="store_true", help="add them switched off")
+    mcp_list = tools_sub.add_parser("list", help="each server, its state and its tools (starts the enabled ones)")
+    mcp_list.add_argument("--json", action="store_true", help="machine-readable output")
+    for p in (mcp_import, mcp_list):
+        p.add_argument("--home", dest="sub_home", metavar="DIR")
     return parser
 
 
@@ -131,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             from .history_cli import run_history_command
 
             return run_history_command(args, resolve_paths(getattr(args, "sub_home", None) or args.home))
+        if args.command == "mcp":
+            from .tools_cli import run_tools_command
+
+            return run_tools_command(args, resolve_paths(args.sub_home or args.home))
         if args.command == "ask":
             from .ask_cli import ask
 
