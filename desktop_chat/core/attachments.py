@@ -177,6 +177,22 @@ def _image(data: bytes, name: str) -> Prepared:
     return Prepared(part, encoded)
 
 
+def thumbnail_pixels(data: bytes, width: int, height: int) -> tuple[bytes, int, int] | None:
+    """An image scaled to fit width x height, as RGBA bytes (and its size): for a
+    thumbnail made in a worker thread. (Pillow, not Qt: Qt's image plugins decoding in two
+    threads at once, one of them holding the GIL, deadlocked the window.)"""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", (width, height))  # (a JPEG decodes at a fraction of its size)
+            opened.thumbnail((max(1, width), max(1, height)), Image.Resampling.BILINEAR)
+            small = opened.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return small.tobytes(), small.width, small.height
+
+
 def data_url(part: AttachmentPart, data: bytes) -> str:
 
     return f"data:{part.mime};base64,{base64.b64encode(data).decode('ascii')}"

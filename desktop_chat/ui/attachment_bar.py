@@ -13,11 +13,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from desktop_chat.core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
+from desktop_chat.core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file, thumbnail_pixels
 
 from .icons import icon
 
@@ -158,18 +158,15 @@ class AttachmentBar(QWidget):
 
 
 def thumbnail_image(prepared: Prepared) -> QImage | None:
-    """A chip's thumbnail of an image, decoded at its size (JPEG scales while it decodes);
+    """A chip's thumbnail of an image (Pillow: JPEG scales while it decodes);
     made in the worker that prepared the file (a QImage may be, unlike a QPixmap)."""
     if not prepared.part.image:
         return None
-    buffer = QBuffer()
-    buffer.setData(QByteArray(prepared.data))
-    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buffer)
-    size = QSize(prepared.part.width or 1, prepared.part.height or 1)
-    reader.setScaledSize(size.scaled(THUMBNAIL * 2, THUMBNAIL * 2, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    return None if image.isNull() else image
+    pixels = thumbnail_pixels(prepared.data, THUMBNAIL * 2, THUMBNAIL * 2)
+    if pixels is None:
+        return None
+    raw, width, height = pixels
+    return QImage(raw, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
 
 
 def _with_thumbnail(work: Callable[[], Prepared]) -> tuple[Prepared, QImage | None]:

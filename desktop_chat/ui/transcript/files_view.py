@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QImageReader, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
+from PySide6.QtCore import QObject, QRect, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QToolButton, QWidget
 
-from desktop_chat.core.attachments import AttachmentStore
+from desktop_chat.core.attachments import AttachmentStore, thumbnail_pixels
 from desktop_chat.core.conversation import AttachmentPart
 from desktop_chat.core.markdown import Palette
 from desktop_chat.ui.attachment_bar import size_text
@@ -77,14 +77,10 @@ class Thumbnails(QObject):
         digest, width, height = key
         data = self.store.get(digest)
         image = QImage()
-        if data is not None:
-            buffer = QBuffer()
-            buffer.setData(QByteArray(data))
-            buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-            reader = QImageReader(buffer)
-            reader.setAutoTransform(True)
-            reader.setScaledSize(QSize(width, height))  # (JPEG decodes at that size directly)
-            image = reader.read()
+        pixels = thumbnail_pixels(data, width, height) if data is not None else None
+        if pixels is not None:
+            raw, w, h = pixels
+            image = QImage(raw, w, h, w * 4, QImage.Format.Format_RGBA8888).copy()
             image.setDevicePixelRatio(ratio)
         try:
             self._made.emit(digest, width, height, image)
