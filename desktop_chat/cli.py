@@ -128,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         from .core.secrets import serve_read_keys
 
         return serve_read_keys()
+    if argv[:1] == ["--tool-launcher"]:  # (core/tools/launcher.py LAUNCHER_FLAG)
+        # ...and starts tool servers through itself, so that none outlives it.
+        from .core.tools.launcher import main as launch
+
+        return launch(argv[1:])
     if argv[:1] == ["--typeset"]:  # (core/math.py TYPESET_FLAG, not imported at every start)
         # ...and typesets the formulas of its replies in another (core/math.py).
         from .core.math import serve

@@ -55,7 +55,14 @@ def test_import_then_list(isolated_home, tmp_path):
     assert "gone (failed) — /nonexistent/server\n  The tool server 'gone' could not start: there is no program" in text
     as_json = json.loads(mcp("list", "--json").stdout)
     assert [s["state"] for s in as_json] == ["running", "failed"]
-    assert [t["name"] for t in as_json[0]["tools"]] == ["add", "sleepy", "secret_from_env", "crash"]
+    assert [t["name"] for t in as_json[0]["tools"]] == [
+        "add",
+        "sleepy",
+        "secret_from_env",
+        "whoami",
+        "spawn_grandchild",
+        "crash",
+    ]
 
     # Imported again, switched off: updated, not added; listed without being started.
     again = mcp("import", "--disabled", str(config))

@@ -32,6 +32,20 @@ def secret_from_env(name: str) -> str:
 
 
 @server.tool()
+def whoami() -> int:
+    """The server's process id."""
+    return os.getpid()
+
+
+@server.tool()
+def spawn_grandchild() -> int:
+    """Start a long-lived child process (as npx leaves node behind); its process id."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"]).pid
+
+
+@server.tool()
 def crash() -> str:
     """End the server's process in the middle of the call."""
     os._exit(3)

@@ -129,7 +129,7 @@ def test_a_real_server_is_started_listed_called_and_closed(tmp_path):
 
     status, added, token, leaked, pid = asyncio.run(run())
     assert status.error is None
-    assert [t.name for t in status.tools] == ["add", "sleepy", "secret_from_env", "crash"]
+    assert [t.name for t in status.tools] == ["add", "sleepy", "secret_from_env", "whoami", "spawn_grandchild", "crash"]
     assert status.tools[0].description == "Add two integers."
     assert status.tools[0].input_schema["properties"]["a"]["type"] == "integer"
     assert [c.text for c in added.content] == ["5"] and not added.is_error
@@ -179,3 +179,39 @@ def test_faults_are_said_and_the_rest_goes_on(tmp_path):
     assert still.content[0].text == "2"
     assert "crash" in crashed
     assert again.content[0].text == "42"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_no_server_outlives_an_app_killed_with_sigkill(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    app = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.tool_host", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = app.stdout.readline()
+        server, grandchild = (int(n) for n in line.split())
+        os.kill(server, 0)
+        os.kill(grandchild, 0)  # both alive, the server busy in a call
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+        gone = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(gone) < 2:
+            for pid in (server, grandchild):
+                try:
+                    os.kill(pid, 0)
+                    # (a zombie not yet reaped by init counts as gone)
+                    if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                        gone.add(pid)
+                except (ProcessLookupError, FileNotFoundError):
+                    gone.add(pid)
+            time.sleep(0.05)
+        assert gone == {server, grandchild}
+    finally:
+        app.kill()

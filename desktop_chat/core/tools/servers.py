@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 from desktop_chat.errors import DesktopChatError
 
 from .config import ToolServerConfig
+from .launcher import command_for
 
 # Waits, in seconds.
 START_TIMEOUT = 30.0
@@ -169,9 +171,11 @@ class ToolServer:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
             env = dict(config.plain_env) | self.env
-            params = StdioServerParameters(
-                command=config.command, args=list(config.args), env=env or None, cwd=config.cwd or None
-            )
+            search = env.get("PATH") or os.environ.get("PATH", "")
+            if shutil.which(config.command, path=search) is None:
+                raise FileNotFoundError(config.command)
+            command, args = command_for(config.command, list(config.args))
+            params = StdioServerParameters(command=command, args=args, env=env or None, cwd=config.cwd or None)
             return stdio_client(params, errlog=log)
         return _http_transport(config.url, dict(config.plain_headers) | self.headers)
 
