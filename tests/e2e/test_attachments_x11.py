@@ -144,33 +144,23 @@ def test_a_pasted_image_is_sent_as_that_image(display, fake_server, isolated_hom
     assert one_colour(image) == COLOUR
 
 
-@needs_x
-@needs_xclip
-def test_a_file_pasted_as_a_uri_list_is_sent_as_text(display, fake_server, isolated_home, tmp_path, app_process):  # noqa: F811
-    write_settings(isolated_home, fake_server.base_url)
-    notes = tmp_path / "notes.txt"
-    notes.write_text(NOTES)
-    app_process.append(start_app(display, isolated_home, tmp_path))
-    # As KDE's Dolphin and GTK 4 apps put a copied file on the clipboard (RFC 2483: CRLF).
-    owner = own_clipboard(display, "text/uri-list", notes.as_uri().encode() + b"\r\n")
-    try:
-        content = paste_and_send(display, fake_server)
-    finally:
-        stop(owner)
-    assert content == [{"type": "text", "text": f'<document name="notes.txt">\n{NOTES}\n</document>\n\n{PROMPT}'}], (
-        content,
-        app_log(tmp_path),
-    )
+# How file managers put a copied file on the clipboard: KDE's Dolphin and GTK 4 apps as
+# text/uri-list (RFC 2483: CRLF); GTK 3's Files, Nemo and Caja as x-special/gnome-copied-files.
+COPIED_FILE = {
+    "text/uri-list": lambda uri: uri + b"\r\n",
+    "x-special/gnome-copied-files": lambda uri: b"copy\n" + uri,
+}
 
 
 @needs_x
 @needs_xclip
-def test_a_file_pasted_as_gnome_copied_files_is_sent(display, fake_server, isolated_home, tmp_path, app_process):  # noqa: F811
+@pytest.mark.parametrize("target", list(COPIED_FILE))
+def test_a_copied_file_pasted_is_sent_as_text(display, fake_server, isolated_home, tmp_path, app_process, target):  # noqa: F811
     write_settings(isolated_home, fake_server.base_url)
     notes = tmp_path / "notes.txt"
     notes.write_text(NOTES)
     app_process.append(start_app(display, isolated_home, tmp_path))
-    owner = own_clipboard(display, "x-special/gnome-copied-files", b"copy\n" + notes.as_uri().encode())
+    owner = own_clipboard(display, target, COPIED_FILE[target](notes.as_uri().encode()))
     try:
         content = paste_and_send(display, fake_server)
     finally:
