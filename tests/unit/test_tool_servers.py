@@ -215,3 +215,84 @@ def test_no_server_outlives_an_app_killed_with_sigkill(tmp_path):
         assert gone == {server, grandchild}
     finally:
         app.kill()
+
+
+def _fake_login_shell(tmp_path: Path, body: str) -> Path:
+    """A stand-in for the user's $SHELL: run as `shell -ilc SCRIPT`, it does `body`, then
+    the script (as a login shell reading ~/.bashrc would)."""
+    shell = tmp_path / "fake-login-shell"
+    shell.write_text(f'#!/bin/bash\n{body}\neval "$2"\n')
+    shell.chmod(0o755)
+    return shell
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the login shell is asked on Linux and macOS only")
+def test_a_program_only_the_login_shell_finds_is_started_with_its_path(tmp_path, monkeypatch):
+    # As an app started from the desktop menu: npx is on the PATH ~/.bashrc makes, not on ours.
+    shell_bin = tmp_path / "shell-bin"
+    shell_bin.mkdir()
+    program = shell_bin / "our-mcp-server"
+    program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m tests.fakes.mcp_server "$@"\n')
+    program.chmod(0o755)
+    asked = tmp_path / "asked"
+    shell = _fake_login_shell(
+        tmp_path,
+        f'echo "Welcome, $USER"\necho asked >> "{asked}"\nexport PATH="{shell_bin}:$PATH"\n'
+        r"printf '\033[1;32mprompt$\033[0m '",
+    )
+    monkeypatch.setenv("SHELL", str(shell))
+    found = ToolServerConfig("found", command="our-mcp-server", cwd=str(ROOT))
+    again = ToolServerConfig("again", command="our-mcp-server", args=("--again",), cwd=str(ROOT))
+    missing = ToolServerConfig("missing", command="no-such-mcp-server")
+    servers = _registry(tmp_path, found, again, missing)
+
+    async def run():
+        statuses = await servers.status(timeout=20)
+        path = await servers.server(found).call("secret_from_env", {"name": "PATH"})
+        await servers.close()
+        return statuses, path.content[0].text
+
+    statuses, path = asyncio.run(run())
+    by_name = {s.config.name: s for s in statuses}
+    assert by_name["found"].error is None and by_name["found"].tools
+    assert by_name["again"].error is None
+    assert path.split(os.pathsep)[0] == str(shell_bin)  # the server got the shell's PATH
+    assert by_name["missing"].error == (
+        "The tool server 'missing' could not start: there is no program 'no-such-mcp-server'"
+        " (is it installed, and on your PATH?)."
+    )
+    assert asked.read_text() == "asked\n"  # once for the app, however many servers
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the login shell is asked on Linux and macOS only")
+def test_a_login_shell_that_hangs_is_given_up_on_and_ended(tmp_path, monkeypatch):
+    import time
+
+    from desktop_chat.core.tools.shell_path import login_shell_path
+
+    child = tmp_path / "child"
+    shell = _fake_login_shell(tmp_path, f'sleep 300 &\necho $! > "{child}"\nread -r answer\nsleep 300')
+    monkeypatch.setenv("SHELL", str(shell))
+    began = time.monotonic()
+    assert login_shell_path(timeout=0.5) is None
+    assert time.monotonic() - began < 2.5
+    assert _gone(int(child.read_text()))  # what its start-up files started is ended with it
+    began = time.monotonic()
+    assert login_shell_path(timeout=0.5) is None  # asked once: not again
+    assert time.monotonic() - began < 0.1
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            # (a zombie not yet reaped by init counts as gone)
+            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                return True
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        time.sleep(0.05)
+    return False

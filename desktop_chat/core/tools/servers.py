@@ -25,6 +25,7 @@ from desktop_chat.errors import DesktopChatError
 
 from .config import ToolServerConfig
 from .launcher import command_for
+from .shell_path import login_shell_path
 
 # Waits, in seconds.
 START_TIMEOUT = 30.0
@@ -147,7 +148,11 @@ class ToolServer:
         log = _open_log(self.log_path)
         try:
             async with contextlib.AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(self._transport(log))
+                program: tuple[str, dict[str, str]] | None = None
+                if self.config.command:
+                    env = dict(self.config.plain_env) | self.env
+                    program = await asyncio.to_thread(_find_program, self.config.command, env)
+                read, write = await stack.enter_async_context(self._transport(log, program))
                 session = await stack.enter_async_context(
                     ClientSession(
                         read, write, client_info=mcp_types.Implementation(name="desktop-chat", version="0.1.0")
@@ -165,16 +170,13 @@ class ToolServer:
             self._ready.set()
             self._fail_waiting(self.error or "was closed")
 
-    def _transport(self, log: Any) -> Any:
+    def _transport(self, log: Any, program: tuple[str, dict[str, str]] | None) -> Any:
         config = self.config
-        if config.command:
+        if program is not None:
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
-            env = dict(config.plain_env) | self.env
-            search = env.get("PATH") or os.environ.get("PATH", "")
-            if shutil.which(config.command, path=search) is None:
-                raise FileNotFoundError(config.command)
-            command, args = command_for(config.command, list(config.args))
+            found, env = program
+            command, args = command_for(found, list(config.args))
             params = StdioServerParameters(command=command, args=args, env=env or None, cwd=config.cwd or None)
             return stdio_client(params, errlog=log)
         return _http_transport(config.url, dict(config.plain_headers) | self.headers)
@@ -213,6 +215,21 @@ class ToolServer:
             call = self._queue.get_nowait()
             if call is not None and not call.future.done():
                 call.future.set_exception(ToolServerError(f"The tool server '{self.config.name}' {why}."))
+
+
+def _find_program(command: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The program to start and its environment. A bare name not on the PATH it would run
+    with (the user set none: the app's) is looked for on the login shell's PATH, which
+    the server then gets too (its `#!/usr/bin/env node` needs it). Blocks: in a thread."""
+    search = env.get("PATH") or os.environ.get("PATH", "")
+    if shutil.which(command, path=search) is not None:
+        return command, env
+    if "PATH" not in env and os.path.basename(command) == command:
+        shell_path = login_shell_path()
+        found = shutil.which(command, path=shell_path) if shell_path else None
+        if shell_path and found:
+            return found, env | {"PATH": shell_path}
+    raise FileNotFoundError(command)
 
 
 @contextlib.asynccontextmanager
