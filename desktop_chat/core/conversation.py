@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Message statuses. A reply is "streaming" while it arrives; anything else is final.
@@ -57,8 +57,43 @@ class AttachmentPart:
         return self.mime.startswith("image/")
 
 
-# A message is an ordered list of parts. Tool calls join them later.
-Part = TextPart | ReasoningPart | AttachmentPart
+# What became of a tool call (ToolCallPart.status).
+TOOL_ASKED = "asked"  # waiting for the user's consent
+TOOL_RUNNING = "running"
+TOOL_DONE = "done"
+TOOL_ERROR = "error"  # the tool said it failed, or the call did (`result` says how)
+TOOL_DECLINED = "declined"  # the user said no
+TOOL_NOT_RUN = "not_run"  # stopped, or the app closed, before it ran; or it could not be
+
+
+@dataclass(frozen=True)
+class ToolCallPart:
+    """A tool the model called during a reply, and what became of it (core/tools/use.py).
+    A reply that used tools is its rounds in order: text, calls, text after the results."""
+
+    call_id: str  # the model's id for the call, which the result answers
+    name: str  # the function name the model was given
+    arguments: str  # JSON, as the model wrote it
+    server: str = ""  # the tool server's name, as the user knows it
+    server_id: str = ""
+    tool: str = ""  # the tool's own name on its server
+    status: str = TOOL_ASKED
+    result: str = ""  # what the tool said, as the model is told; or why it did not run
+    images: tuple[AttachmentPart, ...] = ()  # images the tool returned, kept as attachments
+    kind = "tool_call"
+
+    def settled(self, message_status: str) -> ToolCallPart:
+        """As it stands once its reply is final: a call still waiting (the app closed
+        before the user answered, or before it ran) did not run."""
+        if message_status != STREAMING and self.status in (TOOL_ASKED, TOOL_RUNNING):
+            return replace(self, status=TOOL_NOT_RUN, result=self.result or NOT_RUN_RESULT)
+        return self
+
+
+NOT_RUN_RESULT = "The tool was not run: the reply was stopped before it ran."
+
+# A message is an ordered list of parts.
+Part = TextPart | ReasoningPart | AttachmentPart | ToolCallPart
 
 
 @dataclass
@@ -108,6 +143,16 @@ def thought_label(part: ReasoningPart) -> str:
     return f"Thought for {minutes} min {seconds} s" if seconds else f"Thought for {minutes} min"
 
 
+def text_of(parts: Sequence[Part]) -> str:
+    """A message's text, as `content` keeps it: its text parts, a blank line between the
+    rounds of a reply that used tools."""
+    return "\n\n".join(p.text for p in parts if isinstance(p, TextPart) and p.text)
+
+
+def tool_calls(parts: Sequence[Part], message_status: str = COMPLETE) -> list[ToolCallPart]:
+    return [p.settled(message_status) for p in parts if isinstance(p, ToolCallPart)]
+
+
 def parts_with_text(parts: Sequence[Part], text: str) -> tuple[Part, ...]:
     """`parts` with its text being `text` (in the last text part, or a new one at the end);
     () when nothing but text is left."""
@@ -143,6 +188,8 @@ class Conversation:
     pinned: bool = False
     # Stable identity across export and import ("chatgpt:<id>" for imported ones).
     uid: str = ""
+    # Its model is offered the tools of the enabled tool servers.
+    tools: bool = True
 
 
 @dataclass

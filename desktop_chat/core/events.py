@@ -3,11 +3,14 @@ that turns a server's chunk (already JSON) into them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from desktop_chat.errors import DesktopChatError
+
+from .conversation import ToolCallPart
 
 
 class FailureKind(StrEnum):
@@ -104,6 +107,32 @@ class RequestTrimmed:
     notes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call the model is writing: the first piece of call `index` has its
+    id and function name, the arguments (JSON text) come in pieces after."""
+
+    index: int
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCallsChanged:
+    """The reply's tool calls as they now stand (asked, running, done…): a card each."""
+
+    calls: tuple[ToolCallPart, ...]
+
+
+@dataclass(frozen=True)
+class ToolNote:
+    """Something about the tools the user should know (a server that did not start, a
+    model that takes no tools), said in words."""
+
+    text: str
+
+
 StreamEvent = (
     TextDelta
     | ReasoningDelta
@@ -114,6 +143,9 @@ StreamEvent = (
     | Finished
     | Failed
     | RequestTrimmed
+    | ToolCallDelta
+    | ToolCallsChanged
+    | ToolNote
 )
 
 
@@ -147,6 +179,9 @@ def chunk_events(chunk: Any) -> list[StreamEvent]:
                 text = delta.get(key)
                 if isinstance(text, str) and text:
                     events.append(TextDelta(text))
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                events.extend(_tool_call_deltas(calls))
         finish_reason = choice.get("finish_reason")
         if isinstance(finish_reason, str) and finish_reason:
             events.append(Finished(finish_reason))
@@ -161,6 +196,32 @@ def chunk_events(chunk: Any) -> list[StreamEvent]:
                 _count(usage, "prompt_tokens"),
                 _count(usage, "completion_tokens"),
                 _count(details, "reasoning_tokens") if isinstance(details, dict) else None,
+            )
+        )
+    return events
+
+
+def _tool_call_deltas(calls: list[Any]) -> list[StreamEvent]:
+    """Pieces of tool calls. Servers differ: OpenAI sends the id and name once, then
+    arguments; Qwen repeats an empty id; some send a whole call at once and no index
+    (its place in the list is its index then); some send arguments as an object."""
+    events: list[StreamEvent] = []
+    for position, call in enumerate(calls):
+        if not isinstance(call, dict):
+            continue
+        index = call.get("index")
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id, name = call.get("id"), function.get("name")
+        events.append(
+            ToolCallDelta(
+                index if isinstance(index, int) and not isinstance(index, bool) else position,
+                call_id if isinstance(call_id, str) else "",
+                name if isinstance(name, str) else "",
+                arguments if isinstance(arguments, str) else "",
             )
         )
     return events

@@ -23,7 +23,9 @@ from .conversation import (
     Part,
     ReasoningPart,
     TextPart,
+    ToolCallPart,
     thought_label,
+    tool_calls,
 )
 from .files import write_private
 from .migrations import thoughts_text
@@ -147,6 +149,12 @@ def _part_json(part: Part, store: HistoryStore | None = None) -> dict[str, Any]:
         if part.opaque is not None:
             out["opaque"] = part.opaque
         return out
+    if isinstance(part, ToolCallPart):
+        call: dict[str, Any] = {"kind": "tool_call"}
+        call |= {k: v for k, v in dataclasses.asdict(part).items() if k != "images" and v not in (None, "")}
+        if part.images:
+            call["images"] = [_part_json(image, store) for image in part.images]
+        return call
     return {"kind": "text", "text": part.text}
 
 
@@ -163,6 +171,17 @@ def _part_from_json(data: Any, store: HistoryStore | None = None) -> Part:
         elif not part.image and part.text and store is not None:
             store.attachments.put(part.text.encode("utf-8"))
         return part
+    if data.get("kind") == "tool_call":
+        fields = {f.name for f in dataclasses.fields(ToolCallPart)} - {"images"}
+        values = {k: v for k, v in data.items() if k in fields}
+        if not all(isinstance(v, str) for v in values.values()):
+            raise ValueError(f"a tool call whose fields are not text: {str(data)[:60]}")
+        images = data.get("images")
+        found = [_part_from_json(i, store) for i in images] if isinstance(images, list) else []
+        return ToolCallPart(
+            **{"call_id": "", "name": "", "arguments": ""} | values,
+            images=tuple(i for i in found if isinstance(i, AttachmentPart)),
+        )
     if data.get("kind") == "reasoning":
         seconds = data.get("seconds")
         opaque = data.get("opaque")
@@ -200,10 +219,37 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
             attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
             if attached:
                 lines += ["_Attached: " + ", ".join(p.name for p in attached) + "_", ""]
-            if message.content or (reasoning is None and not attached):
+            calls = tool_calls(message.parts, message.status)
+            for call in calls:
+                lines += [f"<details><summary>{html.escape(tool_call_label(call))}</summary>", ""]
+                lines += [_fenced(call.arguments or "{}", "json"), "", _fenced(call.result), "", "</details>", ""]
+            if message.content or (reasoning is None and not attached and not calls):
                 lines += [message.content or "_(no text)_", ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts)
+
+
+def tool_call_label(call: ToolCallPart) -> str:
+    """ "Tool get_time (time): done", as the exports say it."""
+    where = f" ({call.server})" if call.server else ""
+    return f"Tool {call.tool or call.name}{where}: {TOOL_STATUS_WORDS.get(call.status, call.status)}"
+
+
+TOOL_STATUS_WORDS = {
+    "asked": "waiting for consent",
+    "running": "running",
+    "done": "done",
+    "error": "failed",
+    "declined": "declined",
+    "not_run": "not run",
+}
+
+
+def _fenced(text: str, language: str = "") -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 HTML_PAGE = """<!DOCTYPE html>
@@ -260,6 +306,13 @@ def export_html(store: HistoryStore, ids: Iterable[int] | None = None, math: str
             for part in message.parts:
                 if isinstance(part, AttachmentPart):
                     body.append(_attachment_html(store, part))
+            for call in tool_calls(message.parts, message.status):
+                body.append(
+                    f"<details class='thought'><summary>{html.escape(tool_call_label(call))}</summary>"
+                    f"<pre>{html.escape(call.arguments or '{}')}</pre><pre>{html.escape(call.result)}</pre>"
+                    + "".join(_attachment_html(store, image) for image in call.images)
+                    + "</details>"
+                )
             if message.role == "user":
                 body.append("<p>" + html.escape(message.content).replace("\n", "<br>") + "</p>")
             else:

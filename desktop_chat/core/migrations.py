@@ -126,6 +126,12 @@ def m004_message_parts(db: sqlite3.Connection) -> None:
         db.execute("UPDATE messages SET content = '', extra = NULL WHERE id = ?", (message_id,))
 
 
+def m005_conversation_tools(db: sqlite3.Connection) -> None:
+    """Each conversation says whether its model is offered the tools of the enabled tool
+    servers (on unless the user turns them off for it)."""
+    db.execute("ALTER TABLE conversations ADD COLUMN tools INTEGER NOT NULL DEFAULT 1")
+
+
 def thoughts_text(content: object) -> str | None:
     """The text of ChatGPT's "thoughts" content (a list of {summary, content}), or None."""
     if not isinstance(content, dict) or content.get("content_type") != "thoughts":
@@ -159,4 +165,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m002_search_pins_identity,
     m003_streaming_index,
     m004_message_parts,
+    m005_conversation_tools,
 ]

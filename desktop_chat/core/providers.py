@@ -22,6 +22,7 @@ from .events import (
     ReasoningDetails,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     chunk_events,
 )
 from .failures import content_type_problem, describe_failure
@@ -55,6 +56,8 @@ class ChatRequest:
     temperature: float | None = None
     # Not sent: what was cut or left out to fit the context, for the user (core/budget.py).
     notes: tuple[str, ...] = ()
+    # The tools offered (OpenAI's `tools`: functions with JSON Schema parameters).
+    tools: tuple[dict[str, Any], ...] = ()
 
 
 class NoEndpoint(DesktopChatError):
@@ -143,7 +146,10 @@ class ProviderClients:
                         if isinstance(event, Finished):
                             finish_reason = event.finish_reason
                             continue
-                        if isinstance(event, TextDelta | ReasoningDelta | ReasoningDetails) and not saw_text:
+                        if (
+                            isinstance(event, TextDelta | ReasoningDelta | ReasoningDetails | ToolCallDelta)
+                            and not saw_text
+                        ):
                             saw_text = True
                             phase = "idle"
                         yield event
@@ -199,6 +205,8 @@ class ProviderClients:
         body: dict[str, Any] = {"model": request.model, "messages": list(request.messages), "stream": True}
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.tools:
+            body["tools"] = list(request.tools)
         client = self.client(endpoint)
 
         async def post(extra: dict[str, Any]) -> Any:

@@ -64,6 +64,7 @@ def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
         "pinned",
         "uid",
         "deleted_at",
+        "tools",
     ]
     message_order = [
         "id",
@@ -94,7 +95,7 @@ def _copy_salvaged(damaged: Path, store: HistoryStore) -> tuple[int, int]:
         ):
             messages.setdefault(rowid, dict(zip(message_order, values, strict=False)) | {"id": rowid})
         elif (
-            9 <= len(values) <= 12
+            9 <= len(values) <= 13
             and isinstance(values[1], str)
             and isinstance(values[2], int | float)
             and isinstance(values[3], int | float)

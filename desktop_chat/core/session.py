@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .attachments import Prepared, data_url, document_for_model
@@ -15,12 +15,18 @@ from .conversation import (
     FAILED,
     STOPPED,
     STREAMING,
+    TOOL_ASKED,
+    TOOL_DECLINED,
+    TOOL_RUNNING,
     AttachmentPart,
     Conversation,
     Message,
     Part,
     ReasoningPart,
     TextPart,
+    ToolCallPart,
+    text_of,
+    tool_calls,
 )
 from .directory import ProviderDirectory
 from .events import (
@@ -35,13 +41,18 @@ from .events import (
     RequestTrimmed,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
+    ToolCallsChanged,
+    ToolNote,
     UsageReport,
 )
+from .local_models import LOCAL_NAME
 from .model_names import display_name
 from .providers import ChatRequest, NoEndpoint
 from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content, split_think
 from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
+from .tools.use import DECLINED_RESULT, NO_ANSWER_RESULT, Answer, CallGathering, Decide, Toolbox, ToolUse
 
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
@@ -72,7 +83,8 @@ class ReplyOutcome:
 
 class ReplyParts:
     """A reply's parts as its events arrive: the answer's text, and the model's reasoning
-    (its text, how long it took, what the provider wants back unchanged).
+    (its text, how long it took, what the provider wants back unchanged); with tools, the
+    rounds before this one (their text, thought and tool calls), kept in order.
 
     `prior` are the parts a continued reply already had; `prefix` its text."""
 
@@ -81,8 +93,24 @@ class ReplyParts:
     ) -> None:
         self._clock = clock
         self.started = clock()
-        self.prior = tuple(p for p in prior if not isinstance(p, TextPart))
+        frozen = list(prior)
+        last = frozen[-1] if frozen else None
+        if isinstance(last, TextPart):
+            frozen.pop()
+            prefix = last.text  # (a continued reply goes on from its last text)
+        elif frozen and isinstance(frozen[-1], ToolCallPart):
+            prefix = ""
+        # Parts before this round's: a continued reply's own, earlier rounds (never text
+        # alone: a reply that is just its text keeps it in `prefix`).
+        self.frozen: list[Part] = [p for p in frozen if not isinstance(p, TextPart) or self._rounds(frozen)]
         self.prefix = prefix
+        self._start_round()
+
+    @staticmethod
+    def _rounds(parts: list[Part]) -> bool:
+        return any(isinstance(p, ToolCallPart) for p in parts)
+
+    def _start_round(self) -> None:
         self.text: list[str] = []  # what this request added to the answer
         self.reasoning: list[str] = []
         self.details: list[object] = []
@@ -115,9 +143,34 @@ class ReplyParts:
         elif isinstance(event, UsageReport) and event.reasoning_tokens:
             self.reasoning_tokens = event.reasoning_tokens
 
+    def end_round(self, calls: list[ToolCallPart]) -> None:
+        """This request's reply asked for tools: its thought, text and calls are kept as
+        they are, and the next request's reply comes after them."""
+        reasoning = self.reasoning_part(finished=True)
+        round_text = self.prefix + "".join(self.text)
+        self.frozen.extend([*([reasoning] if reasoning else []), *([TextPart(round_text)] if round_text else [])])
+        self.frozen.extend(calls)
+        self.prefix = ""
+        self.started = self._clock()
+        self._start_round()
+
+    def calls(self) -> list[ToolCallPart]:
+        return [p for p in self.frozen if isinstance(p, ToolCallPart)]
+
+    def set_call(self, call: ToolCallPart) -> None:
+        """A call's new state (asked, running, its result), in its place."""
+        for index, part in enumerate(self.frozen):
+            if isinstance(part, ToolCallPart) and part.call_id == call.call_id:
+                self.frozen[index] = call
+                return
+
+    def settle_calls(self) -> None:
+        """The reply ends here (Stop): calls still waiting did not run."""
+        self.frozen = [p.settled(STOPPED) if isinstance(p, ToolCallPart) else p for p in self.frozen]
+
     @property
     def answer(self) -> str:
-        return self.prefix + "".join(self.text)
+        return text_of(self.parts()) if self.frozen else self.prefix + "".join(self.text)
 
     @property
     def thought(self) -> bool:
@@ -136,8 +189,11 @@ class ReplyParts:
     def parts(self, finished: bool = False) -> tuple[Part, ...]:
         """The reply's parts as they stand; () when it is its text alone."""
         reasoning = self.reasoning_part(finished)
-        kept: list[Part] = [*self.prior, *([reasoning] if reasoning else [])]
-        return (*kept, TextPart(self.answer)) if kept else ()
+        kept: list[Part] = [*self.frozen, *([reasoning] if reasoning else [])]
+        text = self.prefix + "".join(self.text)
+        if self._rounds(self.frozen) and not text:
+            return tuple(kept)
+        return (*kept, TextPart(text)) if kept else ()
 
 
 def title_from(text: str) -> str:
@@ -158,11 +214,15 @@ class ChatSession:
         directory: ProviderDirectory,
         settings: SettingsStore,
         habits: ThinkHabits | None = None,
+        tools: ToolUse | None = None,
     ) -> None:
         self.store = store
         self.directory = directory
         self.settings = settings
         self.habits = habits or ThinkHabits(None)
+        self.tools = tools
+        # (provider, model) that refused a request offering tools: asked without from then on.
+        self._no_tools: set[tuple[str, str]] = set()
 
     def _placeholder(self, conversation: Conversation, parent_id: int) -> PendingReply:
         provider = conversation.provider or ""
@@ -269,7 +329,12 @@ class ChatSession:
             return None  # the first words stay the title
         return title
 
-    def request_for(self, pending: PendingReply) -> ChatRequest:
+    def request_for(
+        self, pending: PendingReply, built: ReplyParts | None = None, toolbox: Toolbox | None = None
+    ) -> ChatRequest:
+        """The request for the reply: the branch before it, then (with tools) its own rounds so
+        far; `toolbox` the tools offered, or None."""
+        built = built or ReplyParts(pending.reply.parts, pending.prefix)
         tree = self.store.tree(pending.conversation.id)
         history = tree.path_to(pending.reply.parent_id)
         messages: list[dict[str, Any]] = []
@@ -282,23 +347,34 @@ class ChatSession:
         sent = [
             m
             for m in history
-            if m.role in ("user", "assistant", "system") and not (m.role == "assistant" and not m.content)
+            if m.role in ("user", "assistant", "system")
+            and not (m.role == "assistant" and not m.content and not tool_calls(m.parts))
         ]
         reasonings = [m.reasoning for m in sent if send_reasoning and m.role == "assistant"]
-        fit = self._fit(pending, sent, len(system) + sum(len(r.text) for r in reasonings if r is not None))
+        extra = len(system) + sum(len(r.text) for r in reasonings if r is not None)
+        extra += sum(len(c.arguments) + len(c.result) for m in sent for c in tool_calls(m.parts))
+        fit = self._fit(pending, sent, extra)
+        structured = toolbox is not None
         for message in sent:
+            if message.role == "assistant" and tool_calls(message.parts):
+                messages.extend(_rounds(message.parts, message.status, send_reasoning, structured))
+                continue
             entry: dict[str, Any] = {"role": message.role, "content": self._content(message, fit)}
             reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
             if reasoning is not None:
-                if reasoning.text:
-                    entry["reasoning_content"] = reasoning.text
-                if reasoning.opaque and "reasoning_details" in reasoning.opaque:
-                    entry["reasoning_details"] = reasoning.opaque["reasoning_details"]
+                _add_reasoning(entry, reasoning)
             messages.append(entry)
-        if pending.prefix:
-            messages.append({"role": "assistant", "content": pending.prefix})
+        messages.extend(_rounds(tuple(built.frozen), STREAMING, send_reasoning, structured))
+        if built.prefix:
+            messages.append({"role": "assistant", "content": built.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
-        return ChatRequest(pending.model, messages, pending.conversation.temperature, tuple(fit.notes))
+        return ChatRequest(
+            pending.model,
+            messages,
+            pending.conversation.temperature,
+            tuple(fit.notes),
+            toolbox.specs() if toolbox is not None else (),
+        )
 
     def _fit(self, pending: PendingReply, history: list[Message], extra_chars: int) -> Plan:
         """How the attachments fit the model's context: the provider's word for it, else the
@@ -343,6 +419,7 @@ class ChatSession:
         on_event: Callable[[StreamEvent], None] | None = None,
         *,
         hold: bool = False,
+        decide: Decide | None = None,
     ) -> ReplyOutcome:
         """Stream the reply into the store, telling on_event about each event (the content
         already split into answer and reasoning: core/reasoning.py).
@@ -350,16 +427,21 @@ class ChatSession:
         `hold` keeps back text that may yet turn out to be reasoning (for a reader that
         cannot take text back), for a model never seen whose name says it may think. Saves the partial reply every SAVE_INTERVAL_S. On
         cancellation what came is saved with status 'stopped' and CancelledError propagates.
+
+        With tools (the conversation allows them and servers are enabled), a reply that asks
+        for tools has them run, each once `decide` allows it (or the user allowed it always),
+        and the model is asked again with their results, round after round.
         """
         reply = pending.reply
+        reply.finish_reason = None
         saving = _Saving(self.store)
         built = ReplyParts(reply.parts, pending.prefix)
-        splitter = ThinkSplitter(
-            self.habits.of(pending.provider, pending.model), hold=hold and may_think_in_content(pending.model)
-        )
-        failure: Failure | None = None
-        last_save = time.monotonic()
         settings = self.settings.current
+        last_save = time.monotonic()
+
+        def tell(event: StreamEvent) -> None:
+            if on_event is not None:
+                on_event(event)
 
         def take(event: StreamEvent) -> None:
             nonlocal last_save
@@ -369,11 +451,64 @@ class ChatSession:
                 if now - last_save >= SAVE_INTERVAL_S:
                     last_save = now
                     saving.save(reply.id, content=built.answer, parts=built.parts())
-            if on_event is not None:
-                on_event(event)
+            tell(event)
+
+        def changed(call: ToolCallPart | None = None) -> None:
+            if call is not None:
+                built.set_call(call)
+            saving.save(reply.id, content=built.answer, parts=built.parts())
+            tell(ToolCallsChanged(tuple(built.calls())))
 
         try:
-            async for event in self._events(pending, settings.first_token_timeout, settings.idle_timeout):
+            toolbox = await self._toolbox(pending, tell)
+            rounds = 0
+            while True:
+                offered = toolbox if toolbox is not None and rounds < settings.tool_rounds else None
+                if toolbox is not None and offered is None:
+                    tell(
+                        ToolNote(f"The model asked for tools {rounds} times in this reply; it is asked to answer now.")
+                    )
+                splitter, failure, calls = await self._round(pending, built, offered, take, hold, rounds)
+                if failure is not None or not calls or reply.finish_reason in UNFINISHED:
+                    break
+                rounds += 1
+                built.end_round(calls)
+                reply.finish_reason = None
+                changed()
+                await self._use_tools(built, offered, calls, decide, changed)
+        except asyncio.CancelledError:
+            built.settle_calls()
+            saving.finish(reply, built, STOPPED, None)
+            raise
+        if failure is None and reply.finish_reason not in UNFINISHED:
+            self.habits.learn(pending.provider, pending.model, splitter, answered=bool(built.text))
+        saving.finish(reply, built, FAILED if failure else COMPLETE, failure)
+        return ReplyOutcome(reply, failure, saving.problem)
+
+    async def _round(
+        self,
+        pending: PendingReply,
+        built: ReplyParts,
+        toolbox: Toolbox | None,
+        take: Callable[[StreamEvent], None],
+        hold: bool,
+        number: int,
+    ) -> tuple[ThinkSplitter, Failure | None, list[ToolCallPart]]:
+        """One request and its streamed reply: (the splitter, its failure, the tools it asked for)."""
+        reply = pending.reply
+        splitter = ThinkSplitter(
+            self.habits.of(pending.provider, pending.model), hold=hold and may_think_in_content(pending.model)
+        )
+        settings = self.settings.current
+        failure: Failure | None = None
+        gathering = CallGathering()
+        try:
+            async for event in self._events(
+                pending, built, toolbox, settings.first_token_timeout, settings.idle_timeout
+            ):
+                if isinstance(event, ToolCallDelta):
+                    gathering.add(event)
+                    continue
                 if isinstance(event, TextDelta):
                     for split in splitter.feed(event.text):
                         take(split)
@@ -391,19 +526,70 @@ class ChatSession:
         except asyncio.CancelledError:
             for split in splitter.finish(clean=False):
                 built.add(split)
-            saving.finish(reply, built, STOPPED, None)
             raise
         for split in splitter.finish(clean=False):  # (a stream ends with one of them: nothing left)
             take(split)
-        if failure is None and reply.finish_reason not in UNFINISHED:
-            self.habits.learn(pending.provider, pending.model, splitter, answered=bool(built.text))
-        saving.finish(reply, built, FAILED if failure else COMPLETE, failure)
-        return ReplyOutcome(reply, failure, saving.problem)
+        return splitter, failure, gathering.calls(toolbox, number) if gathering else []
+
+    async def _toolbox(self, pending: PendingReply, tell: Callable[[StreamEvent], None]) -> Toolbox | None:
+        """The tools this reply offers: None when the conversation does without, no server
+        is enabled, or the model is known not to take them."""
+        use = self.tools
+        if use is None or not pending.conversation.tools or not use.any_enabled():
+            return None
+        if (pending.provider, pending.model) in self._no_tools or pending.provider == LOCAL_NAME:
+            return None
+        toolbox = await use.toolbox()
+        for note in toolbox.notes:
+            tell(ToolNote(note))
+        return toolbox if toolbox.tools else None
+
+    async def _use_tools(
+        self,
+        built: ReplyParts,
+        toolbox: Toolbox | None,
+        calls: list[ToolCallPart],
+        decide: Decide | None,
+        changed: Callable[[ToolCallPart], None],
+    ) -> None:
+        """Ask about each call (all at once), run each one allowed as soon as it is; a call
+        declined is told to the model as declined."""
+        use = self.tools
+        if use is None or toolbox is None:
+            return
+
+        async def one(call: ToolCallPart) -> None:
+            if call.status != TOOL_ASKED:
+                return  # (failed already: no such tool, arguments that are not JSON)
+            tool = toolbox.tools[call.name]
+            if not use.trusted(tool):
+                answer = await decide(call, tool) if decide is not None else Answer.DENY
+                if answer == Answer.DENY:
+                    changed(
+                        replace(
+                            call,
+                            status=TOOL_DECLINED,
+                            result=DECLINED_RESULT if decide is not None else NO_ANSWER_RESULT,
+                        )
+                    )
+                    return
+                if answer == Answer.ALWAYS:
+                    use.trust.allow(tool.server.id, tool.info)
+            changed(replace(call, status=TOOL_RUNNING))
+            changed(await use.run(tool, call))
+
+        await asyncio.gather(*(one(call) for call in calls))
 
     async def _events(
-        self, pending: PendingReply, first_token_timeout: float, idle_timeout: float
+        self,
+        pending: PendingReply,
+        built: ReplyParts,
+        toolbox: Toolbox | None,
+        first_token_timeout: float,
+        idle_timeout: float,
     ) -> AsyncIterator[StreamEvent]:
-        """The reply's events; what stops it before anything is sent is a Failed event too."""
+        """The reply's events; what stops it before anything is sent is a Failed event too.
+        A model or server that refuses tools is asked again without them, and that is said."""
         try:
             if not pending.model:
                 raise NoEndpoint("No model is chosen for this conversation. Pick one in the model list.")
@@ -411,17 +597,93 @@ class ChatSession:
         except NoEndpoint as exc:
             yield Failed(Failure(FailureKind.SETUP, str(exc)))
             return
-        request = self.request_for(pending)
+        request = self.request_for(pending, built, toolbox)
         refusal = await self.directory.preflight(pending.provider, request)
         if refusal is not None:
             yield Failed(refusal)
             return
-        if request.notes:
+        if request.notes and not built.frozen:
             yield RequestTrimmed(request.notes)
+        said = False
         async for event in self.directory.clients.stream_reply(
             endpoint, request, first_token_timeout=first_token_timeout, idle_timeout=idle_timeout
         ):
+            if isinstance(event, Failed) and not said and toolbox is not None and _refuses_tools(event.failure):
+                self._no_tools.add((pending.provider, pending.model))
+                yield ToolNote(
+                    f"{display_name(pending.model)} does not take tools ({event.failure.message}); "
+                    "it was asked again without them."
+                )
+                async for retried in self._events(pending, built, None, first_token_timeout, idle_timeout):
+                    yield retried
+                return
+            said = True
             yield event
+
+
+def _refuses_tools(failure: Failure) -> bool:
+    """A request refused because it offered tools: Ollama's "does not support tools",
+    llama-server's "tools param requires --jinja", and the like."""
+    text = failure.message.lower()
+    return failure.kind in (FailureKind.BAD_REQUEST, FailureKind.SERVER) and ("tool" in text or "jinja" in text)
+
+
+def _add_reasoning(entry: dict[str, Any], reasoning: ReasoningPart) -> None:
+    if reasoning.text:
+        entry["reasoning_content"] = reasoning.text
+    if reasoning.opaque and "reasoning_details" in reasoning.opaque:
+        entry["reasoning_details"] = reasoning.opaque["reasoning_details"]
+
+
+def _rounds(parts: tuple[Part, ...], status: str, send_reasoning: bool, structured: bool) -> list[dict[str, Any]]:
+    """A reply that used tools, as the model is told of it: each round an assistant message
+    with its text and tool calls, then a tool message per call with its result. Without
+    tools offered (they are off now, or the model takes none) the calls are told as text."""
+    entries: list[dict[str, Any]] = []
+    text: list[str] = []
+    calls: list[ToolCallPart] = []
+    reasoning: ReasoningPart | None = None
+
+    def flush() -> None:
+        nonlocal text, calls, reasoning
+        if not (text or calls):
+            return
+        if structured and calls:
+            entry: dict[str, Any] = {
+                "role": "assistant",
+                "content": "\n\n".join(text) or None,
+                "tool_calls": [
+                    {
+                        "id": c.call_id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments or "{}"},
+                    }
+                    for c in calls
+                ],
+            }
+            if reasoning is not None:
+                _add_reasoning(entry, reasoning)
+            entries.append(entry)
+            entries.extend({"role": "tool", "tool_call_id": c.call_id, "content": c.result} for c in calls)
+        else:
+            told = [f"[I called the tool {c.tool or c.name} with {c.arguments or '{}'}: {c.result}]" for c in calls]
+            entries.append({"role": "assistant", "content": "\n\n".join([*text, *told])})
+        text, calls, reasoning = [], [], None
+
+    for part in parts:
+        if isinstance(part, ToolCallPart):
+            calls.append(part.settled(status))
+        elif isinstance(part, TextPart):
+            if calls:
+                flush()
+            if part.text:
+                text.append(part.text)
+        elif isinstance(part, ReasoningPart) and send_reasoning:
+            if calls:
+                flush()
+            reasoning = part
+    flush()
+    return entries
 
 
 # Finish reasons of a reply the model did not end itself: what it was thinking stays thought.

@@ -153,6 +153,16 @@ class Settings:
         "Tool servers (MCP) offered to models ([[tool_servers]] tables: name, command and args, or url;"
         " secret_env/secret_headers name values kept in the keyring; enabled).",
     )
+    tools_read_only_allowed: bool = option(
+        False,
+        "Run tools that their server marks read-only without asking first (a server's word, not a promise).",
+    )
+    tool_rounds: int = option(
+        20,
+        "At most this many rounds of tool calls in one reply; then the model is asked to answer.",
+        minimum=1,
+        maximum=200,
+    )
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)

@@ -27,6 +27,9 @@ class AppState:
     # those whose last reply had no such tag (core/reasoning.py ThinkHabits).
     think_unopened: tuple[str, ...] = ()
     think_plain: tuple[str, ...] = ()
+    # Tools the user allowed always: "server id<TAB>tool<TAB>fingerprint of what the tool
+    # said it does" (core/tools/trust.py); a tool that changes is asked about again.
+    tools_always: tuple[str, ...] = ()
 
 
 def _valid(value: Any, hint: Any) -> Any:

@@ -19,6 +19,7 @@ from .conversation import (
     COMPLETE,
     INTERRUPTED,
     STREAMING,
+    TOOL_NOT_RUN,
     AttachmentPart,
     Conversation,
     Message,
@@ -26,6 +27,8 @@ from .conversation import (
     Part,
     ReasoningPart,
     TextPart,
+    ToolCallPart,
+    text_of,
 )
 from .migrations import MIGRATIONS
 
@@ -95,9 +98,7 @@ def check_marker(history: Path) -> Path:
     return history.with_name(history.name + NEEDS_CHECK_SUFFIX)
 
 
-CONVERSATION_COLUMNS = (
-    "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id, pinned, uid"
-)
+CONVERSATION_COLUMNS = "id, title, created_at, updated_at, provider, model, system_prompt, temperature, current_leaf_id, pinned, uid, tools"
 MESSAGE_COLUMNS = (
     "id, conversation_id, parent_id, role, content, status, error, provider, model, "
     "prompt_tokens, completion_tokens, created_at, finish_reason, uid, extra"
@@ -119,40 +120,82 @@ class SearchHit:
 
 def part_row(part: Part) -> tuple[str, str, str | None]:
     """(kind, text, data as JSON) of a part, as message_parts keeps it."""
+    if isinstance(part, ToolCallPart):
+        # Its arguments and result are searched (parts_fts indexes `text`); the rest is data.
+        data: dict[str, object] = {
+            "call_id": part.call_id,
+            "name": part.name,
+            "server": part.server,
+            "server_id": part.server_id,
+            "tool": part.tool,
+            "status": part.status,
+            "arguments_length": len(part.arguments),
+        }
+        if part.images:
+            data["images"] = [_attachment_data(image) | {"name": image.name} for image in part.images]
+        return "tool_call", part.arguments + "\n" + part.result, json.dumps(data, ensure_ascii=False)
     if isinstance(part, AttachmentPart):
         # Its name, then a document's text: both searched (parts_fts indexes `text`).
-        found: dict[str, object] = {"mime": part.mime, "digest": part.digest, "size": part.size}
-        found |= {k: v for k, v in (("width", part.width), ("height", part.height), ("source", part.source)) if v}
-        return "attachment", f"{part.name}\n{part.text}", json.dumps(found)
+        return "attachment", f"{part.name}\n{part.text}", json.dumps(_attachment_data(part))
     if isinstance(part, ReasoningPart):
         data = {k: v for k, v in (("seconds", part.seconds), ("opaque", part.opaque)) if v is not None}
         return "reasoning", part.text, json.dumps(data, ensure_ascii=False) if data else None
     return "text", part.text, None
 
 
+def _attachment_data(part: AttachmentPart) -> dict[str, object]:
+    found: dict[str, object] = {"mime": part.mime, "digest": part.digest, "size": part.size}
+    return found | {k: v for k, v in (("width", part.width), ("height", part.height), ("source", part.source)) if v}
+
+
+def _object(data: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(data) if data else {}
+    except ValueError:
+        found = {}
+    return found if isinstance(found, dict) else {}
+
+
+def _number(found: dict[str, Any], key: str) -> int | None:
+    value = found.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _attachment(name: str, body: str, found: dict[str, Any]) -> AttachmentPart:
+    return AttachmentPart(
+        name=name,
+        mime=str(found.get("mime") or "application/octet-stream"),
+        digest=str(found.get("digest") or ""),
+        size=_number(found, "size") or 0,
+        text=body,
+        width=_number(found, "width"),
+        height=_number(found, "height"),
+        source=str(found.get("source") or ""),
+    )
+
+
 def part_of(kind: str, text: str, data: str | None) -> Part:
     """The part a message_parts row holds; a kind this version does not know is shown as text."""
     if kind == "attachment":
-        try:
-            found = json.loads(data) if data else {}
-        except ValueError:
-            found = {}
-        found = found if isinstance(found, dict) else {}
         name, _, body = text.partition("\n")
-
-        def number(key: str) -> int | None:
-            value = found.get(key)
-            return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-        return AttachmentPart(
-            name=name,
-            mime=str(found.get("mime") or "application/octet-stream"),
-            digest=str(found.get("digest") or ""),
-            size=number("size") or 0,
-            text=body,
-            width=number("width"),
-            height=number("height"),
-            source=str(found.get("source") or ""),
+        return _attachment(name, body, _object(data))
+    if kind == "tool_call":
+        found = _object(data)
+        split = _number(found, "arguments_length")
+        split = split if split is not None and 0 <= split <= len(text) else len(text)
+        images = found.get("images")
+        return ToolCallPart(
+            call_id=str(found.get("call_id") or ""),
+            name=str(found.get("name") or ""),
+            arguments=text[:split],
+            server=str(found.get("server") or ""),
+            server_id=str(found.get("server_id") or ""),
+            tool=str(found.get("tool") or ""),
+            status=str(found.get("status") or TOOL_NOT_RUN),
+            result=text[split + 1 :],
+            images=tuple(_attachment(str(i.get("name") or "image"), "", i) for i in images or () if isinstance(i, dict))
+            if isinstance(images, list)
+            else (),
         )
     if kind == "reasoning":
         try:
@@ -186,9 +229,9 @@ def fts_query(text: str) -> str | None:
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:
-    (cid, title, created, updated, provider, model, prompt, temperature, leaf, pinned, uid) = row
+    (cid, title, created, updated, provider, model, prompt, temperature, leaf, pinned, uid, tools) = row
     return Conversation(
-        cid, title, created, updated, provider, model, prompt, temperature, leaf, bool(pinned), uid or ""
+        cid, title, created, updated, provider, model, prompt, temperature, leaf, bool(pinned), uid or "", bool(tools)
     )
 
 
@@ -478,7 +521,7 @@ class HistoryStore:
                 hits[mid] = SearchHit(cid, mid, title, role, created, _snippet_html(snippet), part)
         return list(hits.values())
 
-    _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned"}
+    _EDITABLE = {"title", "provider", "model", "system_prompt", "temperature", "current_leaf_id", "pinned", "tools"}
 
     @_writes
     def update_conversation(self, conversation_id: int, **fields: Any) -> None:
@@ -578,7 +621,7 @@ class HistoryStore:
             if parts is not None:
                 self._write_parts(message_id, parts)
                 if parts:
-                    fields["content"] = "".join(p.text for p in parts if isinstance(p, TextPart))
+                    fields["content"] = text_of(parts)
             if fields:
                 assignments = ", ".join(f"{name} = ?" for name in fields)
                 self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id))
@@ -666,7 +709,7 @@ class HistoryStore:
                             conversation_id,
                             ids.get(m.parent_uid) if m.parent_uid else None,
                             m.role,
-                            "".join(p.text for p in m.parts if isinstance(p, TextPart)) if m.parts else m.content,
+                            text_of(m.parts) if m.parts else m.content,
                             m.status,
                             m.error,
                             m.provider,

@@ -147,7 +147,8 @@ def schema_3_history(path):
         (conversation.id, question.id, json.dumps({"unsupported": {"content_type": "thoughts", "data": thoughts}})),
     )
     store.db.executescript(
-        "DROP TABLE parts_fts; DROP TABLE message_parts; PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);"
+        "DROP TABLE parts_fts; DROP TABLE message_parts; ALTER TABLE conversations DROP COLUMN tools;"
+        " PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);"
     )
     store.close()
 
@@ -159,7 +160,7 @@ def test_typed_parts_migration_keeps_a_copy_first_and_says_how_far_it_is(tmp_pat
     told: list[tuple[str, float]] = []
     store = HistoryStore(path, progress=lambda what, fraction: told.append((what, fraction)))
     # A copy of the file as it was, private, at schema 3.
-    assert store.backup == tmp_path / "history.db.before-schema-4"
+    assert store.backup == tmp_path / f"history.db.before-schema-{len(MIGRATIONS)}"
     assert stat.S_IMODE(store.backup.stat().st_mode) == 0o600
     copy = sqlite3.connect(store.backup)
     assert copy.execute("PRAGMA user_version").fetchone()[0] == 3
@@ -184,7 +185,7 @@ def test_typed_parts_migration_keeps_a_copy_first_and_says_how_far_it_is(tmp_pat
 def test_a_migration_that_cannot_keep_its_copy_leaves_the_history_alone(tmp_path):
     path = tmp_path / "history.db"
     schema_3_history(path)
-    (tmp_path / "history.db.before-schema-4.partial").mkdir()  # the copy cannot be written
+    (tmp_path / f"history.db.before-schema-{len(MIGRATIONS)}.partial").mkdir()  # the copy cannot be written
     with pytest.raises(UpdateBlocked, match="could not be kept first"):
         HistoryStore(path)
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
@@ -300,4 +301,4 @@ def test_a_migration_that_fails_half_way_leaves_nothing_half_done(tmp_path, monk
     assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%parts%'").fetchall() == []
     db.close()
     monkeypatch.undo()
-    assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == 4  # and the next start does it
+    assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)  # and the next start does it

@@ -1,0 +1,65 @@
+"""Which tools the user allowed to run without being asked: "Always allow" on a tool call's
+card, per server and tool, kept in the app state (not the settings: trust is given here,
+never imported). What the tool said of itself (its description and its input schema) is
+part of the trust: a tool that changes what it says is asked about again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+
+from desktop_chat.core.state import StateFile
+
+from .servers import ToolInfo
+
+
+def fingerprint(tool: ToolInfo) -> str:
+    said = json.dumps([tool.name, tool.description, tool.input_schema], sort_keys=True, default=str)
+    return hashlib.sha256(said.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Allowed:
+    server_id: str
+    tool: str
+    fingerprint: str
+
+
+class Trust:
+    def __init__(self, state: StateFile) -> None:
+        self.state = state
+
+    def entries(self) -> list[Allowed]:
+        found = []
+        for entry in self.state.current.tools_always:
+            server_id, _, rest = entry.partition("\t")
+            tool, _, mark = rest.rpartition("\t")
+            if server_id and tool:
+                found.append(Allowed(server_id, tool, mark))
+        return found
+
+    def allowed(self, server_id: str, tool: ToolInfo) -> bool:
+        """Allowed always, and the tool still says what it said then."""
+        return Allowed(server_id, tool.name, fingerprint(tool)) in self.entries()
+
+    def changed(self, server_id: str, tool: ToolInfo) -> bool:
+        """Allowed always once, but the tool now says something else of itself."""
+        mark = fingerprint(tool)
+        return any(a.server_id == server_id and a.tool == tool.name and a.fingerprint != mark for a in self.entries())
+
+    def allow(self, server_id: str, tool: ToolInfo) -> None:
+        kept = [a for a in self.entries() if not (a.server_id == server_id and a.tool == tool.name)]
+        self._write([*kept, Allowed(server_id, tool.name, fingerprint(tool))])
+
+    def revoke(self, server_id: str, tool: str | None = None) -> None:
+        """Ask again before this tool (or, with no tool, any tool of this server) runs."""
+        kept = [a for a in self.entries() if not (a.server_id == server_id and tool in (None, a.tool))]
+        self._write(kept)
+
+    def _write(self, entries: list[Allowed]) -> None:
+        self.state.update(
+            replace(
+                self.state.current, tools_always=tuple(f"{a.server_id}\t{a.tool}\t{a.fingerprint}" for a in entries)
+            )
+        )
