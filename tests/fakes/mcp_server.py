@@ -51,9 +51,38 @@ def crash() -> str:
     os._exit(3)
 
 
+def serve_sse_only(path: str, post_answer: int) -> None:
+    """Serve the legacy HTTP+SSE transport alone, its event stream at `path` (GET), on a
+    free port of 127.0.0.1 printed first; a POST there (a Streamable HTTP client's) gets
+    `post_answer`, as servers that only speak SSE answer it (405: the route takes GET only;
+    404: some routers)."""
+    import socket
+
+    import uvicorn
+
+    app = server.sse_app(sse_path=path)
+
+    async def refusing_posts(scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == path:
+            await send({"type": "http.response.start", "status": post_answer, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(refusing_posts, log_level="warning")).run(sockets=[sock])
+
+
 if __name__ == "__main__":
     if "--die-at-start" in sys.argv:
         print("cannot start: no configuration", file=sys.stderr, flush=True)
         sys.exit(2)
+    if "--sse-only" in sys.argv:
+        at = sys.argv.index("--sse-only")
+        serve_sse_only(sys.argv[at + 1], int(sys.argv[at + 2]))
+        sys.exit(0)
     print(f"test server {os.getpid()} starting", file=sys.stderr, flush=True)
     server.run()

@@ -296,3 +296,77 @@ def _gone(pid: int, within: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture
+def sse_only_server(request):
+    """Our test server speaking only the legacy HTTP+SSE transport, its stream at /mcp, on
+    a free port of 127.0.0.1; a POST there gets the status the test asks (405 by default)."""
+    import subprocess
+
+    answer = getattr(request, "param", 405)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.mcp_server", "--sse-only", "/mcp", str(answer)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.parametrize("sse_only_server", [404, 405], indirect=True)
+def test_a_server_that_only_speaks_sse_is_reached_through_it(tmp_path, sse_only_server):
+    config = ToolServerConfig("legacy", url=sse_only_server)
+    servers = _registry(tmp_path, config)
+
+    async def run():
+        [status] = await servers.status(timeout=20)
+        added = await servers.server(config).call("add", {"a": 40, "b": 2})
+        await servers.close()
+        return status, added
+
+    status, added = asyncio.run(run())
+    assert status.error is None and "add" in [t.name for t in status.tools]
+    assert added.content[0].text == "42"
+
+
+def test_an_address_that_refuses_both_transports_says_so(tmp_path, sse_only_server):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # (nothing listens there once it is closed)
+    wrong_path = ToolServerConfig("wrong-path", url=sse_only_server.replace("/mcp", "/nothing-here"))
+    refused = ToolServerConfig("refused", url=f"http://127.0.0.1:{closed}/mcp")
+    servers = _registry(tmp_path, wrong_path, refused)
+
+    async def run():
+        statuses = await servers.status(timeout=20)
+        await servers.close()
+        return {s.config.name: s.error for s in statuses}
+
+    errors = asyncio.run(run())
+    assert errors["wrong-path"] == f"The tool server 'wrong-path' answered 404 Not Found at {wrong_path.url}."
+    assert errors["refused"] == (
+        f"The tool server 'refused' could not be reached at {refused.url} (All connection attempts failed)."
+    )
+
+
+@pytest.mark.parametrize("sse_only_server", [401], indirect=True)
+def test_a_post_refused_for_want_of_a_key_is_not_retried_over_sse(tmp_path, sse_only_server):
+    # (its SSE stream would answer, so reaching it would show a fallback that must not be)
+    config = ToolServerConfig("locked", url=sse_only_server)
+    servers = _registry(tmp_path, config)
+
+    async def run():
+        [status] = await servers.status(timeout=20)
+        await servers.close()
+        return status
+
+    status = asyncio.run(run())
+    assert status.error == f"The tool server 'locked' answered 401 Unauthorized at {sse_only_server}."

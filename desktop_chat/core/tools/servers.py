@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -142,44 +143,45 @@ class ToolServer:
     # The supervisor task: the only one that enters and leaves the SDK's contexts.
 
     async def _supervise(self) -> None:
-        from mcp import ClientSession
-        from mcp import types as mcp_types
-
         log = _open_log(self.log_path)
+        answers: list[int] = []  # (HTTP: the status of each answer to a POST)
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                program: tuple[str, dict[str, str]] | None = None
-                if self.config.command:
-                    env = dict(self.config.plain_env) | self.env
-                    program = await asyncio.to_thread(_find_program, self.config.command, env)
-                read, write = await stack.enter_async_context(self._transport(log, program))
-                session = await stack.enter_async_context(
-                    ClientSession(
-                        read, write, client_info=mcp_types.Implementation(name="desktop-chat", version="0.1.0")
-                    )
-                )
-                initialized = await session.initialize()
-                self.server_name = initialized.server_info.name
-                self.tools = await _list_tools(session)
-                self._ready.set()
-                await self._serve(session)
+            config = self.config
+            if config.command:
+                env = dict(config.plain_env) | self.env
+                found, env = await asyncio.to_thread(_find_program, config.command, env)
+                await self._connect(_stdio_transport(config, found, env, log))
+            else:
+                headers = dict(config.plain_headers) | self.headers
+                try:
+                    await self._connect(_http_transport(config.url, headers, answers))
+                except Exception:
+                    if self._ready.is_set() or not _speaks_only_sse(config.url, answers):
+                        raise
+                    # As the MCP spec's backwards compatibility section says: a server that
+                    # refuses the POST may speak the older HTTP+SSE transport at that address.
+                    answers.clear()
+                    await self._connect(_http_transport(config.url, headers, answers, sse=True))
         except Exception as exc:  # (anyio may wrap it in an ExceptionGroup)
-            self.error = _reason(exc, self.config)
+            self.error = _reason(exc, self.config, answers)
         finally:
             log.close()
             self._ready.set()
             self._fail_waiting(self.error or "was closed")
 
-    def _transport(self, log: Any, program: tuple[str, dict[str, str]] | None) -> Any:
-        config = self.config
-        if program is not None:
-            from mcp.client.stdio import StdioServerParameters, stdio_client
+    async def _connect(self, transport: Any) -> None:
+        """Enter the transport and a session, list the tools, and serve calls till closed."""
+        from mcp import ClientSession
+        from mcp import types as mcp_types
 
-            found, env = program
-            command, args = command_for(found, list(config.args))
-            params = StdioServerParameters(command=command, args=args, env=env or None, cwd=config.cwd or None)
-            return stdio_client(params, errlog=log)
-        return _http_transport(config.url, dict(config.plain_headers) | self.headers)
+        async with transport as (read, write):
+            client = mcp_types.Implementation(name="desktop-chat", version="0.1.0")
+            async with ClientSession(read, write, client_info=client) as session:
+                initialized = await session.initialize()
+                self.server_name = initialized.server_info.name
+                self.tools = await _list_tools(session)
+                self._ready.set()
+                await self._serve(session)
 
     async def _serve(self, session: Any) -> None:
         running: set[asyncio.Task[None]] = set()
@@ -232,23 +234,49 @@ def _find_program(command: str, env: dict[str, str]) -> tuple[str, dict[str, str
     raise FileNotFoundError(command)
 
 
+def _stdio_transport(config: ToolServerConfig, program: str, env: dict[str, str], log: Any) -> Any:
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    command, args = command_for(program, list(config.args))
+    params = StdioServerParameters(command=command, args=args, env=env or None, cwd=config.cwd or None)
+    return stdio_client(params, errlog=log)
+
+
 @contextlib.asynccontextmanager
-async def _http_transport(url: str, headers: dict[str, str]) -> Any:
-    """Streamable HTTP; an address ending in /sse is the legacy SSE transport. (Falling
-    back from one to the other when the server answers Not Found is still to come.)"""
+async def _http_transport(url: str, headers: dict[str, str], answers: list[int], sse: bool = False) -> Any:
+    """Streamable HTTP, the status of each POST's answer noted in `answers`; the legacy
+    SSE transport when asked, or for an address ending in /sse."""
     import httpx2
     from mcp.client.sse import sse_client
     from mcp.client.streamable_http import streamable_http_client
 
-    if url.rstrip("/").endswith("/sse"):
+    if sse or _sse_address(url):
         async with sse_client(url, headers=headers) as streams:
             yield streams
         return
+
+    async def note(response: httpx2.Response) -> None:
+        if response.request.method == "POST" and len(answers) < 10:  # (the first few say enough)
+            answers.append(response.status_code)
+
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0)) as client,
+        httpx2.AsyncClient(
+            headers=headers, timeout=httpx2.Timeout(30.0, read=300.0), event_hooks={"response": [note]}
+        ) as client,
         streamable_http_client(url, http_client=client) as streams,
     ):
         yield streams
+
+
+def _sse_address(url: str) -> bool:
+    return url.split("?", 1)[0].rstrip("/").endswith("/sse")
+
+
+def _speaks_only_sse(url: str, answers: list[int]) -> bool:
+    """The server refused the first POST (initialize) as one that only speaks SSE does (Not
+    Found, or Method Not Allowed); not an error of auth or of the network, which SSE would
+    not mend."""
+    return not _sse_address(url) and _refusal(answers) in (404, 405)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -257,7 +285,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-def _reason(exc: BaseException, config: ToolServerConfig) -> str:
+def _reason(exc: BaseException, config: ToolServerConfig, answers: list[int] | None = None) -> str:
     """Why a server is not running, in words for the user."""
     leaf = _leaves(exc)[0]
     if isinstance(leaf, FileNotFoundError):
@@ -267,9 +295,30 @@ def _reason(exc: BaseException, config: ToolServerConfig) -> str:
     if isinstance(leaf, OSError) and config.command:
         return f"could not start: {leaf.strerror or leaf}"
     text = str(leaf) or type(leaf).__name__
+    if config.url:
+        import httpx2
+
+        status = leaf.response.status_code if isinstance(leaf, httpx2.HTTPStatusError) else _refusal(answers)
+        if status is not None:
+            return f"answered {status} {_phrase(status)} at {config.url}"
+        if isinstance(leaf, httpx2.TransportError):
+            return f"could not be reached at {config.url} ({text})"
     if "Connection closed" in text:
         return "stopped before it answered (its log may say why)"
     return f"failed: {text}"
+
+
+def _refusal(answers: list[int] | None) -> int | None:
+    """The error status of the first answer to a POST (after redirects), if it was one."""
+    first = next((status for status in answers or () if not 300 <= status < 400), None)
+    return first if first is not None and first >= 400 else None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _connection_lost(exc: BaseException) -> bool:
