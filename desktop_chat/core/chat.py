@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from desktop_chat.errors import try_to_save
 
 from .attachments import Prepared
-from .conversation import Conversation, Message, MessageTree
+from .conversation import Conversation, Message, MessageTree, ToolCallPart
 from .directory import Choice
-from .events import RequestTrimmed, StreamEvent
+from .events import RequestTrimmed, StreamEvent, ToolNote
 from .session import ChatSession, PendingReply, ReplyOutcome
 from .settings import Settings
 from .store import StoreWriteError
+from .tools.use import Answer, Decide, OfferedTool
 
 
 class ChatListener:
@@ -56,6 +57,9 @@ class ChatListener:
     def status(self, text: str) -> None:
         """A passing word on what is going on ("" clears it)."""
 
+    def tools_changed(self) -> None:
+        """Tools were turned on or off for this chat."""
+
 
 ReplyTask = asyncio.Task[ReplyOutcome | None]
 
@@ -67,6 +71,7 @@ class ChatController:
         listener: ChatListener | None = None,
         titles: bool = True,
         hold: bool = False,
+        decide: Decide | None = None,
     ) -> None:
         self.session = session
         self.store = session.store
@@ -86,6 +91,10 @@ class ChatController:
         self._busy = False
         # Honour Retry-After: a Retry before then waits out the rest (time.monotonic()).
         self._retry_not_before = 0.0
+        # Who answers whether a tool may run: given (`ask`), or the user through a card.
+        self._decide = decide
+        self._asked: dict[str, asyncio.Future[Answer]] = {}
+        self._tools_for_new_chat = True
         self.store.subscribe(self._store_changed)
         self.settings.subscribe(self._settings_changed)
 
@@ -198,6 +207,50 @@ class ChatController:
         ):
             self.store.update_conversation(conversation.id, provider=self.choice.provider, model=self.choice.model)
 
+    # Tools
+
+    @property
+    def tools_on(self) -> bool:
+        """Whether this chat's model is offered the enabled tool servers' tools."""
+        return self.conversation.tools if self.conversation is not None else self._tools_for_new_chat
+
+    def set_tools(self, on: bool) -> None:
+        if on == self.tools_on:
+            return
+        if self.conversation is None:
+            self._tools_for_new_chat = on
+        else:
+            conversation_id = self.conversation.id
+            if not self._write(lambda: self.store.update_conversation(conversation_id, tools=int(on))):
+                return
+            self.conversation.tools = on
+        self.listener.tools_changed()
+
+    def waiting_for_consent(self) -> list[str]:
+        """The ids of tool calls waiting for the user's answer."""
+        return [call_id for call_id, future in self._asked.items() if not future.done()]
+
+    def answer_tool(self, call_id: str, answer: Answer) -> bool:
+        """The user's answer on a tool call's card; False if it was not waiting (any more)."""
+        future = self._asked.get(call_id)
+        if future is None or future.done():
+            return False
+        future.set_result(answer)
+        return True
+
+    async def _ask_user(self, call: ToolCallPart, tool: OfferedTool) -> Answer:
+        if self._decide is not None:
+            return await self._decide(call, tool)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._asked[call.call_id] = future
+        self.listener.status("A tool is waiting for you: allow or deny it on its card (Esc stops the reply)")
+        try:
+            return await future
+        finally:
+            self._asked.pop(call.call_id, None)
+            if not self.waiting_for_consent():
+                self.listener.status("")
+
     # This conversation's own settings
 
     def conversation_settings(self) -> tuple[str, float | None]:
@@ -224,6 +277,9 @@ class ChatController:
                 system_prompt=settings.system_prompt,
                 temperature=settings.temperature,
             )
+            if not self._tools_for_new_chat:
+                self.store.update_conversation(self.conversation.id, tools=0)
+                self.conversation.tools = False
             self.listener.conversation_changed()
         else:
             self._write_choice()
@@ -360,7 +416,7 @@ class ChatController:
     async def _run(self, pending: PendingReply) -> ReplyOutcome | None:
         outcome = None
         try:
-            outcome = await self.session.stream(pending, self._stream_event, hold=self.hold)
+            outcome = await self.session.stream(pending, self._stream_event, hold=self.hold, decide=self._ask_user)
         finally:
             # Final in memory, even when the disk refused it (unless another chat is shown by now).
             if self.conversation is not None and self.conversation.id == pending.reply.conversation_id:
@@ -381,6 +437,8 @@ class ChatController:
     def _stream_event(self, event: StreamEvent) -> None:
         if isinstance(event, RequestTrimmed):
             self.listener.notice(" ".join(event.notes))
+        elif isinstance(event, ToolNote):
+            self.listener.notice(event.text)
         else:
             self.listener.stream_event(event)
 

@@ -8,8 +8,11 @@ the network; each does that on first use.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from .chat import ChatController, ChatListener
@@ -23,6 +26,9 @@ from .session import ChatSession
 from .settings import Settings, SettingsStore, load_settings
 from .state import StateFile
 from .store import HistoryStore, Progress
+from .tools.registry import ToolServers
+from .tools.trust import Trust
+from .tools.use import Decide, ToolUse
 
 
 class HistoryUse(Enum):
@@ -42,6 +48,7 @@ class Services:
     clients: ProviderClients
     directory: ProviderDirectory
     session: ChatSession
+    tools: ToolUse
     paths: AppPaths | None = None
     history_use: HistoryUse = HistoryUse.NONE
     # What the user must be told at start: a broken file kept aside, replies cut off.
@@ -62,14 +69,23 @@ class Services:
         keys = keys or (directory.keys if directory else KeyStore())
         directory = directory or ProviderDirectory(settings, keys)
         state = state or StateFile()
-        session = ChatSession(store, directory, settings, ThinkHabits(state))
-        return cls(settings, state, store, keys, directory.clients, directory, session)
+        logs = Path(tempfile.gettempdir()) / f"desktop-chat-{os.getpid()}-tool-logs"
+        tools = _tool_use(settings, state, keys, store, logs)
+        session = ChatSession(store, directory, settings, ThinkHabits(state), tools)
+        return cls(settings, state, store, keys, directory.clients, directory, session, tools)
 
-    def chat(self, listener: ChatListener | None = None, titles: bool = True, hold: bool = False) -> ChatController:
+    def chat(
+        self,
+        listener: ChatListener | None = None,
+        titles: bool = True,
+        hold: bool = False,
+        decide: Decide | None = None,
+    ) -> ChatController:
         """A chat on these services (the window has one, quick ask another; `ask` one per run).
         With `titles`, it asks the model for a title after the first exchange when the
-        settings say so; with `hold`, text that may yet be reasoning is kept back."""
-        return ChatController(self.session, listener, titles, hold)
+        settings say so; with `hold`, text that may yet be reasoning is kept back; `decide`
+        answers whether a tool may run (else the chat asks its listener's user: a card)."""
+        return ChatController(self.session, listener, titles, hold, decide)
 
     def remember_keys(self, held: frozenset[str]) -> None:
         """The keyring has answered: which providers have a key, and whether every key an older
@@ -79,7 +95,9 @@ class Services:
         )
 
     async def aclose(self) -> None:
-        """Close connections and stop the local model server (it goes with the app)."""
+        """Close connections, stop the tool servers and the local model server (they go
+        with the app)."""
+        await self.tools.servers.close()
         await self.clients.aclose()
         self.directory.shutdown()
 
@@ -117,8 +135,13 @@ def open_services(paths: AppPaths, history: HistoryUse, progress: Progress | Non
         keys.assumed = frozenset(state.current.keys_seen)
     clients = ProviderClients()
     directory = ProviderDirectory.create(settings, keys, clients)
-    session = ChatSession(store, directory, settings, ThinkHabits(state))
-    return Services(settings, state, store, keys, clients, directory, session, paths, history, notices)
+    tools = _tool_use(settings, state, keys, store, paths.data_dir / "tool-logs")
+    session = ChatSession(store, directory, settings, ThinkHabits(state), tools)
+    return Services(settings, state, store, keys, clients, directory, session, tools, paths, history, notices)
+
+
+def _tool_use(settings: SettingsStore, state: StateFile, keys: KeyStore, store: HistoryStore, logs: Path) -> ToolUse:
+    return ToolUse(ToolServers(settings, keys, logs), Trust(state), settings, store.attachments)
 
 
 def _moved_state(moved: dict[str, Any], settings: Settings) -> dict[str, Any]:

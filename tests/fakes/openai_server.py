@@ -120,6 +120,40 @@ def reasoning_stream(
     return body + text_stream(answer, model=model, delay=delay)[1:]
 
 
+def tool_call_stream(
+    calls: Iterable[tuple[str, str, str]],
+    text: str = "",
+    model: str = "test-model",
+    pieces: int = 3,
+    finish: str = "tool_calls",
+    delay: float = 0.0,
+) -> list[bytes | Pause]:
+    """A reply that asks for tools as OpenAI streams it: optional text first, then for each
+    call (id, function name, arguments JSON) a chunk with its id and name and the arguments
+    in `pieces` pieces after it; then finish_reason "tool_calls"."""
+    body: list[bytes | Pause] = [sse(chunk(role="assistant", content=None if not text else "", model=model))]
+    if text:
+        body.append(sse(chunk(text, model=model)))
+    for index, (call_id, name, arguments) in enumerate(calls):
+        first = chunk(model=model)
+        first["choices"][0]["delta"]["tool_calls"] = [
+            {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        ]
+        body.append(sse(first))
+        size = max(1, -(-len(arguments) // pieces))
+        for at in range(0, len(arguments), size):
+            if delay:
+                body.append(Pause(delay))
+            piece = chunk(model=model)
+            piece["choices"][0]["delta"]["tool_calls"] = [
+                {"index": index, "function": {"arguments": arguments[at : at + size]}}
+            ]
+            body.append(sse(piece))
+    body.append(sse(chunk(finish=finish, model=model)))
+    body.append(b"data: [DONE]\n\n")
+    return body
+
+
 def recorded(name: str) -> bytes:
     return (TESTDATA / "openai-streams" / name).read_bytes()
 

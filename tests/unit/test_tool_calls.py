@@ -1,0 +1,373 @@
+"""Tools in a chat, end to end without Qt: the loopback server scripted as a model that asks
+for tools (its tool calls streamed in pieces, as OpenAI sends them), the real `openai`
+SDK, a real MCP server process (tests/fakes/mcp_server.py) through the real `mcp` SDK,
+the ChatController and a real SQLite history. What the model was sent is read from the
+requests the server received."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop_chat.core.chat import ChatListener
+from desktop_chat.core.conversation import (
+    COMPLETE,
+    STOPPED,
+    TOOL_DECLINED,
+    TOOL_DONE,
+    TOOL_ERROR,
+    TOOL_NOT_RUN,
+    ToolCallPart,
+    tool_calls,
+)
+from desktop_chat.core.events import ToolCallsChanged
+from desktop_chat.core.exchange import export_json, export_markdown, import_json
+from desktop_chat.core.store import HistoryStore
+from desktop_chat.core.tools.config import ToolServerConfig
+from desktop_chat.core.tools.servers import ToolInfo
+from desktop_chat.core.tools.use import Answer, function_names, parameters_for_model
+from tests.fakes.chat_services import services_on
+from tests.fakes.openai_server import Reply, text_stream, tool_call_stream
+
+ROOT = Path(__file__).parents[2]
+CALC = ToolServerConfig("calc", sys.executable, ("-m", "tests.fakes.mcp_server"), str(ROOT))
+
+
+class Recorder(ChatListener):
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+        self.cards: list[tuple[ToolCallPart, ...]] = []
+        self.statuses: list[str] = []
+
+    def stream_event(self, event):
+        if isinstance(event, ToolCallsChanged):
+            self.cards.append(event.calls)
+
+    def notice(self, text):
+        self.notices.append(text)
+
+    def status(self, text):
+        self.statuses.append(text)
+
+
+@pytest.fixture
+def tools_chat(tmp_path, fake_server):
+    services = services_on(
+        fake_server.base_url,
+        tmp_path / "h.db",
+        first_token_timeout=10.0,
+        idle_timeout=5.0,
+        tool_servers=(CALC,),
+    )
+    recorder = Recorder()
+    yield services.chat(recorder), recorder, services
+    services.store.close()
+
+
+def run(services, coro):
+    async def scenario():
+        try:
+            return await coro
+        finally:
+            await services.aclose()
+
+    return asyncio.run(scenario())
+
+
+async def sending(controller, text):
+    task = controller.send(text)
+    assert task is not None
+    return await task
+
+
+async def answer_when_asked(controller, answer: Answer, times: int = 1) -> None:
+    """Press a card's button (as the window does) once each call waits for it."""
+    for _ in range(times):
+        while not controller.waiting_for_consent():
+            await asyncio.sleep(0.01)
+        assert controller.answer_tool(controller.waiting_for_consent()[0], answer)
+
+
+def test_a_tool_call_is_asked_about_run_and_its_result_sent_back(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("call_1", "add", '{"a": 2, "b": 3}')], text="Let me add.")),
+        Reply(body=text_stream(["2 + 3 = ", "5."])),
+    )
+
+    async def scenario():
+        task = controller.send("What is 2 + 3?")
+        await answer_when_asked(controller, Answer.ONCE)
+        return await task
+
+    outcome = run(services, scenario())
+    assert outcome.failure is None
+    first, second = fake_server.requests
+    # The tool offered as OpenAI wants a function: the server's schema as its parameters.
+    offered = next(t for t in first["tools"] if t["function"]["name"] == "add")
+    assert {t["function"]["name"] for t in first["tools"]} >= {"add", "sleepy", "crash"}
+    assert offered["function"]["name"] == "add" and offered["function"]["description"] == "Add two integers."
+    assert set(offered["function"]["parameters"]["properties"]) == {"a", "b"}
+    # The result went back after the call, as the API wants it.
+    assistant, tool = second["messages"][-2:]
+    assert assistant["role"] == "assistant" and assistant["content"] == "Let me add."
+    assert assistant["tool_calls"] == [
+        {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
+    ]
+    assert tool == {"role": "tool", "tool_call_id": "call_1", "content": "5"}
+    # Kept in order: the first round's text, the call with its result, the answer.
+    reply = services.store.message(outcome.message.id)
+    assert reply.status == COMPLETE
+    assert [type(p).__name__ for p in reply.parts] == ["TextPart", "ToolCallPart", "TextPart"]
+    call = reply.parts[1]
+    assert (call.server, call.tool, call.status, call.result) == ("calc", "add", TOOL_DONE, "5")
+    assert reply.content == "Let me add.\n\n2 + 3 = 5."
+    # The card went from asked to running to done.
+    assert [cards[0].status for cards in heard.cards] == ["asked", "running", "done"]
+    # Searchable by what the tool was given.
+    assert any(h.message_id == reply.id for h in services.store.search_messages('"b": 3'))
+
+
+def test_a_denied_call_is_not_run_and_the_model_is_told(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "spawn_grandchild", "{}")])),
+        Reply(body=text_stream(["Fine, I will not."])),
+    )
+
+    async def scenario():
+        task = controller.send("Start a process")
+        await answer_when_asked(controller, Answer.DENY)
+        return await task
+
+    outcome = run(services, scenario())
+    call = tool_calls(services.store.message(outcome.message.id).parts)[0]
+    assert call.status == TOOL_DECLINED
+    told = fake_server.requests[1]["messages"][-1]
+    assert told["role"] == "tool" and "declined" in told["content"]
+    assert outcome.message.content == "Fine, I will not."
+
+
+def test_always_allow_is_remembered_and_asked_again_when_the_tool_changes(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 1, "b": 1}')])),
+        Reply(body=text_stream(["2"])),
+        Reply(body=tool_call_stream([("c2", "add", '{"a": 2, "b": 2}')])),
+        Reply(body=text_stream(["4"])),
+    )
+
+    async def scenario():
+        task = controller.send("1+1")
+        await answer_when_asked(controller, Answer.ALWAYS)
+        await task
+        # Asked nothing the second time: the answer was "always".
+        return await controller.send("2+2")
+
+    outcome = run(services, scenario())
+    assert tool_calls(outcome.message.parts)[0].result == "4"
+    assert all(c.status != "asked" for cards in heard.cards for c in cards if c.call_id == "c2")
+    assert services.state.current.tools_always and services.state.current.tools_always[0].startswith(CALC.id)
+    trust = services.tools.trust
+    same = ToolInfo("add", "Add two integers.", {"type": "object"})
+    changed = ToolInfo("add", "Add two integers, and mail them to someone.", {"type": "object"})
+    trust.allow(CALC.id, same)
+    assert trust.allowed(CALC.id, same) and not trust.allowed(CALC.id, changed) and trust.changed(CALC.id, changed)
+    trust.revoke(CALC.id)
+    assert not trust.allowed(CALC.id, same) and not services.state.current.tools_always
+
+
+def test_stop_while_a_call_waits_leaves_it_not_run_and_the_chat_goes_on_after_a_restart(
+    tools_chat, fake_server, tmp_path
+):
+    controller, heard, services = tools_chat
+    fake_server.queue(Reply(body=tool_call_stream([("c1", "add", '{"a": 5, "b": 5}')], text="Adding.")))
+
+    async def scenario():
+        task = controller.send("5+5")
+        while not controller.waiting_for_consent():
+            await asyncio.sleep(0.01)
+        controller.stop()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(services, scenario())
+    reply_id = controller.current_leaf()
+    services.store.close()
+    # A new run on the same history: the call shows as not run, and the chat goes on.
+    again = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(CALC,), first_token_timeout=10.0)
+    reply = again.store.message(reply_id)
+    assert reply.status == STOPPED
+    (call,) = tool_calls(reply.parts, reply.status)
+    assert call.status == TOOL_NOT_RUN and "not run" in call.result
+    chat = again.chat(Recorder())
+    assert chat.open(reply.conversation_id)
+    fake_server.queue(Reply(body=text_stream(["Ten."])))
+    outcome = run(again, sending(chat, "Never mind, just say it"))
+    sent = fake_server.requests[-1]["messages"]
+    assert [m["role"] for m in sent[-3:]] == ["assistant", "tool", "user"]
+    assert {"role": "tool", "tool_call_id": "c1", "content": call.result} in sent
+    assert outcome.message.content == "Ten."
+    again.store.close()
+
+
+def test_a_pending_call_when_the_app_dies_shows_as_not_run(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    conversation = store.create_conversation("x")
+    user = store.add_message(conversation.id, None, "user", "hi")
+    waiting = ToolCallPart("c1", "add", "{}", "calc", CALC.id, "add")
+    reply = store.add_message(conversation.id, user.id, "assistant", "", status="streaming", parts=(waiting,))
+    store.close()
+    store = HistoryStore(tmp_path / "h.db")
+    assert store.mark_interrupted() == 1
+    kept = store.message(reply.id)
+    assert tool_calls(kept.parts, kept.status)[0].status == TOOL_NOT_RUN
+    store.close()
+
+
+def test_parallel_calls_run_each_and_answer_in_order(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    fake_server.queue(
+        Reply(body=tool_call_stream([("a", "add", '{"a": 1, "b": 2}'), ("b", "add", '{"a": 10, "b": 20}')], pieces=4)),
+        Reply(body=text_stream(["3 and 30"])),
+    )
+    outcome = run(services, sending(controller, "two sums"))
+    assert [(c.call_id, c.result) for c in tool_calls(outcome.message.parts)] == [("a", "3"), ("b", "30")]
+    sent = fake_server.requests[1]["messages"]
+    assert [m.get("tool_call_id") for m in sent[-2:]] == ["a", "b"]
+    assert not controller.waiting_for_consent()
+
+
+def _add_schema(services):
+    async def listed():
+        (status,) = await services.tools.servers.status()
+        return next(t.input_schema for t in status.tools if t.name == "add")
+
+    return run(services, listed())
+
+
+def test_bad_calls_are_told_to_the_model_without_asking(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("x", "rm_rf", "{}"), ("y", "add", '{"a": 1,')])),
+        Reply(body=text_stream(["Sorry."])),
+    )
+    outcome = run(services, sending(controller, "do it"))
+    first, second = tool_calls(outcome.message.parts)
+    assert (first.status, second.status) == (TOOL_ERROR, TOOL_ERROR)
+    assert "no tool named 'rm_rf'" in first.result and "not valid JSON" in second.result
+    assert not heard.statuses or "waiting" not in " ".join(heard.statuses)
+
+
+def test_a_model_that_refuses_tools_is_asked_again_without_them(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    refusal = json.dumps({"error": {"message": "registry.ollama.ai/library/gemma:2b does not support tools"}})
+    fake_server.queue(
+        Reply(status=400, headers={"content-type": "application/json"}, body=[refusal.encode()]),
+        Reply(body=text_stream(["Hello without tools."])),
+    )
+    outcome = run(services, sending(controller, "hi"))
+    assert outcome.failure is None and outcome.message.content == "Hello without tools."
+    assert "tools" in fake_server.requests[0] and "tools" not in fake_server.requests[1]
+    assert any("does not take tools" in n and "asked again without them" in n for n in heard.notices)
+
+
+def test_the_round_limit_ends_with_an_answer(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    services.settings.update(services.settings.current.__class__(**{**_fields(services), "tool_rounds": 2}))
+    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    fake_server.queue(
+        *(Reply(body=tool_call_stream([(f"c{i}", "add", '{"a": 1, "b": 1}')])) for i in range(2)),
+        Reply(body=text_stream(["Enough."])),
+    )
+    outcome = run(services, sending(controller, "loop"))
+    assert ["tools" in r for r in fake_server.requests] == [True, True, False]
+    assert outcome.message.content == "Enough." and len(tool_calls(outcome.message.parts)) == 2
+    assert any("asked for tools 2 times" in n for n in heard.notices)
+
+
+def _fields(services):
+    import dataclasses
+
+    return {f.name: getattr(services.settings.current, f.name) for f in dataclasses.fields(services.settings.current)}
+
+
+def test_tools_off_for_a_conversation_offer_none(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    controller.set_tools(False)
+    fake_server.queue(Reply(body=text_stream(["No tools."])))
+    run(services, sending(controller, "hi"))
+    assert "tools" not in fake_server.requests[0]
+    assert services.store.conversation(controller.conversation.id).tools is False
+
+
+def test_a_conversation_with_tool_calls_survives_export_and_import(tools_chat, fake_server, tmp_path):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("call_9", "add", '{"a": 4, "b": 4}')], text="Adding.")),
+        Reply(body=text_stream(["8"])),
+    )
+
+    async def scenario():
+        task = controller.send("4+4")
+        await answer_when_asked(controller, Answer.ONCE)
+        return await task
+
+    run(services, scenario())
+    exported = export_json(services.store)
+    other = HistoryStore(tmp_path / "other.db")
+    import_json(other, exported)
+    original = services.store.tree(controller.conversation.id)
+    (copy,) = other.conversations()
+    again = other.tree(copy.id)
+    assert sorted((m.content, m.parts) for m in again.messages.values()) == sorted(
+        (m.content, m.parts) for m in original.messages.values()
+    )
+    markdown = export_markdown(services.store)
+    assert "Tool add (calc): done" in markdown and '{"a": 4, "b": 4}' in markdown
+    other.close()
+
+
+def test_function_names_are_valid_and_never_collide():
+    one = ToolServerConfig("files one", "x")
+    two = ToolServerConfig("files.two", "y")
+    info = ToolInfo("read_file", "", {})
+    odd = ToolInfo("read file/now", "", {})
+    names = function_names([(one, info), (two, info), (one, odd), (two, ToolInfo("x" * 100, "", {}))])
+    assert all(len(n) <= 64 and n.replace("_", "a").replace("-", "a").isalnum() for n in names)
+    assert len(names) == 4 and "read_file" not in names  # (two servers have it: each named by its server)
+    assert names["files_one__read_file"].server == one and names["files_two__read_file"].server == two
+    assert function_names([(one, info)]) == {
+        "read_file": names["files_one__read_file"].__class__("read_file", one, info)
+    }
+
+
+@pytest.mark.parametrize("schema", ["a string", {"type": "array"}, None, {"type": "object", "properties": "x"}])
+def test_a_lying_schema_becomes_an_empty_object(schema):
+    assert parameters_for_model(schema) == {"type": "object", "properties": {}}
+
+
+def test_streamed_pieces_from_real_providers_come_together(tools_chat):
+    """Recorded streams (tests/data): OpenAI's two parallel calls, Qwen's repeated empty ids."""
+    from desktop_chat.core.events import ToolCallDelta, chunk_events
+    from desktop_chat.core.tools.use import CallGathering
+    from tests.fakes.openai_server import recorded
+
+    for name, expected in [
+        ("openai_python__tool_calls_parallel_two.sse", 2),
+        ("vercel_ai__alibaba_qwen3max_tool_call.sse", 1),
+    ]:
+        gathering = CallGathering()
+        for line in recorded(name).decode().splitlines():
+            if line.startswith("data: {"):
+                for event in chunk_events(json.loads(line[6:])):
+                    if isinstance(event, ToolCallDelta):
+                        gathering.add(event)
+        calls = gathering.calls(None, 0)
+        assert len(calls) == expected
+        assert all(c.call_id and c.name and isinstance(json.loads(c.arguments), dict) for c in calls)
