@@ -472,6 +472,7 @@ class ChatSession:
                 if failure is not None or not calls or reply.finish_reason in UNFINISHED:
                     break
                 rounds += 1
+                calls = self._trusted_running(offered, calls)
                 built.end_round(calls)
                 reply.finish_reason = None
                 changed()
@@ -544,6 +545,17 @@ class ChatSession:
             tell(ToolNote(note))
         return toolbox if toolbox.tools else None
 
+    def _trusted_running(self, toolbox: Toolbox | None, calls: list[ToolCallPart]) -> list[ToolCallPart]:
+        """Calls that need no asking (allowed always, or read-only by choice) run at once:
+        their cards never ask."""
+        if self.tools is None or toolbox is None:
+            return calls
+        use = self.tools
+        return [
+            replace(c, status=TOOL_RUNNING) if c.status == TOOL_ASKED and use.trusted(toolbox.tools[c.name]) else c
+            for c in calls
+        ]
+
     async def _use_tools(
         self,
         built: ReplyParts,
@@ -559,10 +571,10 @@ class ChatSession:
             return
 
         async def one(call: ToolCallPart) -> None:
-            if call.status != TOOL_ASKED:
+            if call.status not in (TOOL_ASKED, TOOL_RUNNING):
                 return  # (failed already: no such tool, arguments that are not JSON)
             tool = toolbox.tools[call.name]
-            if not use.trusted(tool):
+            if call.status == TOOL_ASKED:
                 answer = await decide(call, tool) if decide is not None else Answer.DENY
                 if answer == Answer.DENY:
                     changed(
@@ -575,7 +587,7 @@ class ChatSession:
                     return
                 if answer == Answer.ALWAYS:
                     use.trust.allow(tool.server.id, tool.info)
-            changed(replace(call, status=TOOL_RUNNING))
+                changed(replace(call, status=TOOL_RUNNING))
             changed(await use.run(tool, call))
 
         await asyncio.gather(*(one(call) for call in calls))
