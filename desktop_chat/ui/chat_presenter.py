@@ -21,6 +21,7 @@ from desktop_chat.core.events import (
     ReasoningWasAnswer,
     StreamEvent,
     TextDelta,
+    ToolCallsChanged,
 )
 from desktop_chat.core.model_names import display_name
 from desktop_chat.core.providers import NoEndpoint, ProviderError
@@ -73,6 +74,7 @@ class ChatPresenter(QObject, ChatListener):
         composer.attachment_bar.changed.connect(self.check_images)
         self._listing: asyncio.Future[Any] | None = None
         view.messageAction.connect(self.act)
+        view.toolAnswered.connect(self.chat.answer_tool)
         view.linkOpened.connect(self.statusChanged)
         self._actions: dict[MessageAction, Callable[[int], object]] = {
             MessageAction.COPY: self.copy,
@@ -210,6 +212,8 @@ class ChatPresenter(QObject, ChatListener):
             self.view.answer_was_reasoning(event.text)
         elif isinstance(event, ReasoningWasAnswer):
             self.view.reasoning_was_answer(event.text)
+        elif isinstance(event, ToolCallsChanged):
+            self.view.tool_calls_changed(event.calls)
 
     def reply_finished(self, pending: PendingReply, outcome: ReplyOutcome | None) -> None:
         shown = self.chat.conversation

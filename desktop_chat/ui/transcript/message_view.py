@@ -40,6 +40,8 @@ from desktop_chat.core.conversation import (
     STREAMING,
     AttachmentPart,
     Message,
+    ToolCallPart,
+    tool_calls,
 )
 from desktop_chat.core.markdown import Palette
 from desktop_chat.core.segments import MarkdownStream, References, Segment, segments_of
@@ -49,6 +51,7 @@ from desktop_chat.ui.icons import icon
 from .files_view import AttachedFiles, Thumbnails
 from .reasoning_view import ReasoningView
 from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font, shown_text
+from .tools_view import ToolCallsView
 
 # Characters of a user message shown; the rest stays in the history (Copy gives it all).
 USER_TEXT_SHOWN = 20_000
@@ -111,6 +114,8 @@ class MessageView(QFrame):
     resized = Signal(object)
     # An attached file was clicked: the AttachmentPart to open.
     fileOpened = Signal(object)
+    # A tool call's card was answered: (call id, Answer).
+    toolAnswered = Signal(str, object)
 
     def __init__(self, look: Look, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -148,6 +153,13 @@ class MessageView(QFrame):
         self.files = AttachedFiles(self)  # images as thumbnails, documents as chips
         self.files.opened.connect(self.fileOpened)
         self.files.hide()
+        self.tools = ToolCallsView(self)  # the tools a reply called, a card each
+        self.tools.answered.connect(self.toolAnswered)
+        self.tools.toggled.connect(self._reasoning_toggled)
+        self.tools.fileOpened.connect(self.fileOpened)
+        self.tools.hide()
+        # The next text starts a new round's (after tool calls): a blank line before it.
+        self._round_break = False
         self.more = QLabel(self)  # "… N more characters not shown"
         self.more.setTextFormat(Qt.TextFormat.PlainText)
         self.more.setWordWrap(True)
@@ -246,6 +258,7 @@ class MessageView(QFrame):
             self.reasoning.apply_look(palette, look.font)
         self.files.set_thumbnails(look.thumbnails)
         self.files.apply_look(palette, _smaller(look.font))
+        self.tools.apply_look(palette, look.font, look.thumbnails)
         if self.item is not None and (old.palette != look.palette or old.font != look.font):
             content, self._content = self._content, None
             self._drop_segments_from(0)  # every segment drawn again, in the new colours
@@ -278,6 +291,7 @@ class MessageView(QFrame):
             self.header.setToolTip(message.model or "")
         if self._stream is None:
             self._show_reasoning(message, same)
+            self._show_tools(message)
             self._show_body(message.content if not user else message.content[:USER_TEXT_SHOWN], plain=user)
         self._show_more(message)
         self._show_files(message)
@@ -316,6 +330,8 @@ class MessageView(QFrame):
             reasoning.toggle.text() if reasoning is not None else "",
             reasoning.expanded if reasoning is not None else False,
             tuple(self.files.parts),
+            tuple(self.tools.calls),
+            tuple(card.expanded for card in self.tools.cards),
         )
 
     def _reasoning_view(self) -> ReasoningView:
@@ -369,6 +385,23 @@ class MessageView(QFrame):
         self._settled = 0
         self._sync(segments, references, len(segments))
 
+    def _show_tools(self, message: Message) -> None:
+        calls = tool_calls(message.parts, message.status) if message.role == "assistant" else []
+        self.tools.setVisible(bool(calls))
+        self.tools.show_calls(calls)
+
+    def tool_calls_changed(self, calls: list[ToolCallPart]) -> None:
+        """The streaming reply's tool calls as they now stand (a new round's, or one's state)."""
+        if self._stream is None:
+            return
+        if len(calls) > len(self.tools.calls):
+            self._round_break = True
+        self.tools.setVisible(bool(calls))
+        self.tools.show_calls(calls)
+        if self.item is not None:
+            self._show_status(self.item.message)
+        self._invalidate(0)
+
     def _show_files(self, message: Message) -> None:
         attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
         self.files.setVisible(bool(attached))
@@ -384,7 +417,7 @@ class MessageView(QFrame):
         text = ""
         if message.role == "assistant":
             thinks = self.reasoning is not None and self.reasoning.isVisibleTo(self)
-            if self._stream is not None and not self._stream.text and not thinks:
+            if self._stream is not None and not self._stream.text and not thinks and not self.tools.calls:
                 text = "…"
             elif message.status == COMPLETE and not message.content and self._stream is None:
                 text = "(no text)"
@@ -471,9 +504,11 @@ class MessageView(QFrame):
             self.reasoning.reset()
         self._drop_segments_from(0)
         self._references, self._settled, self._content, self._plain = {}, 0, "", False
+        self._round_break = False
         if self.item is not None:
-            # A continued reply keeps the thought it had; a new one starts without.
+            # A continued reply keeps the thought it had, and its tool calls; a new one starts without.
             self._show_reasoning(self.item.message, same=True)
+            self._show_tools(self.item.message)
             self._show_status(self.item.message)
             self._show_state(self.item.message)
             self._show_actions(self.item)
@@ -488,6 +523,10 @@ class MessageView(QFrame):
             self.reasoning.end_thinking(fold=self.look.fold_reasoning)
             self._invalidate(0)
         was_empty = not stream.text
+        if self._round_break:
+            # (As the reply is kept: its rounds' texts a blank line apart.)
+            self._round_break = False
+            text = ("\n\n" if stream.text else "") + text
         stream.feed(text)
         self._sync(stream.segments, stream.references, stream.settled)
         self._content = stream.text
@@ -670,6 +709,10 @@ class MessageView(QFrame):
                 height = self.files.height_for(width)
                 self.files.setGeometry(0, y, width, height)
                 y += height + 8
+            if self.tools.isVisibleTo(self):
+                height = self.tools.height_for(width)
+                self.tools.setGeometry(0, y, width, height)
+                y += height + 8
             self._body_top = y
             self._segment_tops = []
         del self._segment_tops[first:]
@@ -828,6 +871,8 @@ class MessageView(QFrame):
         )
         copies: list[QAbstractButton] = [tile for tile in self.files.tiles if self.files.isVisibleTo(self)]
         copies += [view.copy_button for view in self.segments if isinstance(view, CodeSegmentView)]
+        if self.tools.isVisibleTo(self):
+            copies = list(self.tools.focusables()) + copies
         if self.reasoning is not None and self.reasoning.isVisibleTo(self):
             thought = [self.reasoning.toggle, self.reasoning.copy_button]
             copies = [b for b in thought if b.isVisibleTo(self) and b.isEnabled()] + copies

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_chat.core.attachments import AttachmentStore
-from desktop_chat.core.conversation import COMPLETE, AttachmentPart, Message
+from desktop_chat.core.conversation import COMPLETE, AttachmentPart, Message, ToolCallPart
 from desktop_chat.core.markdown import Palette, is_safe_link
 from desktop_chat.core.model_names import display_name
 from desktop_chat.ui.actions import MessageAction
@@ -87,6 +87,8 @@ class TranscriptView(QAbstractScrollArea):
     messageAction = Signal(object, int)
     # Something to show in the status line (a link opened, code copied).
     linkOpened = Signal(str)
+    # A tool call's card was answered: (call id, Answer).
+    toolAnswered = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None, names: Callable[[str], str] = display_name) -> None:
         super().__init__(parent)
@@ -297,6 +299,14 @@ class TranscriptView(QAbstractScrollArea):
         view = self._streaming_view()
         if view is not None:
             view.reasoning_was_answer(text)
+            self._changed(view)
+
+    def tool_calls_changed(self, calls: Sequence[ToolCallPart]) -> None:
+        """The streaming reply's tool calls as they now stand: a card each."""
+        self.flush()
+        view = self._streaming_view()
+        if view is not None:
+            view.tool_calls_changed(list(calls))
             self._changed(view)
 
     def flush(self) -> None:
@@ -604,6 +614,7 @@ class TranscriptView(QAbstractScrollArea):
         view.focusEntered.connect(self._message_focused)
         view.resized.connect(self._changed)
         view.fileOpened.connect(self.open_attachment)
+        view.toolAnswered.connect(self.toolAnswered)
         view.hide()
         return view
 

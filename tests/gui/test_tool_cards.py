@@ -1,0 +1,78 @@
+"""Tool calls in the window: a card per call, asking with the arguments in sight; its
+buttons answer it (clicked for real); what it shows while the reply streams is what it
+shows when the conversation is opened again. The model is the loopback server, the tool
+server a real MCP server process (tests/fakes/mcp_server.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from desktop_chat.core.conversation import TOOL_DECLINED, TOOL_DONE, tool_calls
+from desktop_chat.core.tools.config import ToolServerConfig
+from desktop_chat.core.tools.use import Answer
+from tests.fakes.openai_server import Reply, text_stream, tool_call_stream
+from tests.gui.conftest import make_settings
+from tests.gui.helpers import message_views, type_and_send, wait_idle
+
+ROOT = Path(__file__).parents[2]
+CALC = ToolServerConfig("calc", sys.executable, ("-m", "tests.fakes.mcp_server"), str(ROOT))
+
+
+def _card(window, index=0):
+    view = message_views(window)[-1]
+    cards = [c for c in view.tools.cards if not c.isHidden()]
+    return cards[index] if len(cards) > index else None
+
+
+def test_a_card_asks_and_its_buttons_answer(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url, tool_servers=(CALC,)))
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 20, "b": 22}')], text="Adding.")),
+        Reply(body=text_stream(["The sum is ", "42."])),
+        Reply(body=tool_call_stream([("c2", "crash", "{}")])),
+        Reply(body=text_stream(["Not crashing it."])),
+    )
+    type_and_send(qtbot, window, "What is 20 + 22?")
+    qtbot.waitUntil(lambda: _card(window) is not None and _card(window).button_row.isVisibleTo(window), timeout=20000)
+    card = _card(window)
+    # It says what would run, with the arguments shown before anything runs.
+    assert "add of calc" in card.question.text() and card.arguments.isVisibleTo(window)
+    assert '"a": 20' in card.arguments.text()
+    assert card.state.text() == "Waiting for you"
+    assert [b.accessibleName() for b in card.buttons.values()] == [
+        "Allow once: add of calc",
+        "Always allow: add of calc",
+        "Deny: add of calc",
+    ]
+    assert len(fake_server.requests) == 1  # nothing sent on before the answer
+    qtbot.mouseClick(card.buttons[Answer.ONCE], Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window, timeout=20000)
+    card = _card(window)
+    assert card.state.text() == "Done" and not card.button_row.isVisibleTo(window)
+    assert not card.result.isVisibleTo(window)  # folded once run
+    qtbot.mouseClick(card.header, Qt.MouseButton.LeftButton)
+    assert card.result.isVisibleTo(window) and card.result.text() == "42"
+    view = message_views(window)[-1]
+    assert "Adding.\nThe sum is 42." in view.plain_text()  # (two paragraphs)
+
+    # Denied: the tool does not run (the server stays up), the model is told.
+    type_and_send(qtbot, window, "Crash the server")
+    qtbot.waitUntil(lambda: _card(window) is not None and _card(window).button_row.isVisibleTo(window), timeout=20000)
+    qtbot.mouseClick(_card(window).buttons[Answer.DENY], Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window, timeout=20000)
+    assert _card(window).state.text() == "Declined"
+    reply = window.store.message(window.presenter.chat.current_leaf())
+    assert tool_calls(reply.parts)[0].status == TOOL_DECLINED
+    assert fake_server.requests[-1]["messages"][-1]["role"] == "tool"
+
+    # Opened again from the history: the same cards, the same text.
+    conversation = window.presenter.chat.conversation.id
+    window.presenter.chat.new_chat()
+    window.presenter.chat.open(conversation)
+    qtbot.waitUntil(lambda: len(message_views(window)) >= 4, timeout=5000)
+    first_reply = [v for v in message_views(window) if v.message.role == "assistant"][0]
+    assert [c.call.status for c in first_reply.tools.cards if not c.isHidden()] == [TOOL_DONE]
+    assert first_reply.plain_text().count("Adding.") == 1 and "The sum is 42." in first_reply.plain_text()
