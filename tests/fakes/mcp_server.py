@@ -46,6 +46,24 @@ def spawn_grandchild() -> int:
 
 
 @server.tool()
+def big(size: int) -> str:
+    """A text of `size` characters (a tool result far larger than a model's context)."""
+    return ("0123456789abcdef" * (size // 16 + 1))[:size]
+
+
+@server.tool()
+async def freeze(seconds: float = 30.0) -> str:
+    """Hang the whole server (its event loop blocked: it answers nothing, not even a ping),
+    deaf to SIGTERM, as a server stuck in a C library or a deadlock is."""
+    import signal
+    import time
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)
+    return "thawed"
+
+
+@server.tool()
 def crash() -> str:
     """End the server's process in the middle of the call."""
     os._exit(3)

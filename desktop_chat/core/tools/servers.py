@@ -32,6 +32,7 @@ from .shell_path import login_shell_path
 START_TIMEOUT = 30.0
 CALL_TIMEOUT = 120.0
 CLOSE_TIMEOUT = 8.0  # (the SDK's own shutdown: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL)
+PING_TIMEOUT = 5.0  # after a call timed out, for the server to show it still answers
 
 
 class ToolServerError(DesktopChatError):
@@ -93,6 +94,8 @@ class ToolServer:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lost = False  # its connection closed (the process died): started again on next use
+        self._settled = asyncio.Event()  # cleared while a server whose call timed out is pinged
+        self._settled.set()
 
     @property
     def running(self) -> bool:
@@ -122,6 +125,7 @@ class ToolServer:
 
     async def call(self, name: str, arguments: dict[str, Any], timeout: float = CALL_TIMEOUT) -> Any:
         """Call a tool; the SDK's CallToolResult. Cancelling the caller cancels the call."""
+        await self._settled.wait()  # (a server found stuck is started again, not called)
         await self.start()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Call(name, arguments, timeout, future))
@@ -204,13 +208,31 @@ class ToolServer:
             if not call.future.done():
                 call.future.set_result(result)
         except asyncio.CancelledError:
-            if not call.future.done():
-                call.future.cancel()
+            if not call.future.done():  # (not the caller's doing: the server is being closed)
+                why = f"The tool server '{self.config.name}' was stopped during the call to {call.name}."
+                call.future.set_exception(ToolServerError(why))
         except Exception as exc:
             if _connection_lost(exc):
                 self._lost = True
+            timed_out = _timed_out(exc)
+            if timed_out:
+                self._settled.clear()
             if not call.future.done():
                 call.future.set_exception(ToolServerError(_call_failure(exc, call)))
+            if timed_out:
+                await self._check_alive(session, max(1.0, min(call.timeout, PING_TIMEOUT)))
+
+    async def _check_alive(self, session: Any, wait: float) -> None:
+        """After a call timed out: a server that does not answer a ping either is stuck. It is
+        closed now (the SDK's shutdown ends its process group, with SIGKILL if it must) and
+        started again on next use; one that answers keeps running, and its state."""
+        try:
+            await asyncio.wait_for(session.send_ping(), wait)
+        except Exception:
+            self._lost = True
+            self._queue.put_nowait(None)
+        finally:
+            self._settled.set()
 
     def _fail_waiting(self, why: str) -> None:
         while not self._queue.empty():
@@ -325,6 +347,12 @@ def _connection_lost(exc: BaseException) -> bool:
     from mcp import MCPError
 
     return any(isinstance(leaf, MCPError) and leaf.code == -32000 for leaf in _leaves(exc))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from mcp import MCPError
+
+    return any(isinstance(leaf, MCPError) and leaf.code == -32001 for leaf in _leaves(exc))
 
 
 def _call_failure(exc: BaseException, call: _Call) -> str:
