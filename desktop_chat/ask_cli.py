@@ -10,11 +10,13 @@ from typing import TextIO
 
 from .core.attachments import AttachmentError, Prepared, prepare_bytes, prepare_file
 from .core.chat import ChatController, ChatListener
-from .core.events import ReasoningDelta, ReasoningWasAnswer, StreamEvent, TextDelta
+from .core.conversation import TOOL_ASKED, TOOL_DECLINED, TOOL_DONE, TOOL_ERROR, TOOL_RUNNING, ToolCallPart
+from .core.events import ReasoningDelta, ReasoningWasAnswer, StreamEvent, TextDelta, ToolCallsChanged
 from .core.paths import AppPaths
 from .core.providers import NoEndpoint
 from .core.services import HistoryUse, Services, open_services
 from .core.store import StoreError
+from .core.tools.use import Answer, OfferedTool
 
 
 def fail(message: str, code: int) -> int:
@@ -67,7 +69,9 @@ async def ask(args: argparse.Namespace, paths: AppPaths) -> int:
     reply = PrintReply(sys.stdout, sys.stderr if args.reasoning else None)
     try:
         # No title is asked for: the command ends with its reply (the first words are the title).
-        chat = services.chat(reply, titles=False, hold=True)
+        chat = services.chat(reply, titles=False, hold=True, decide=TerminalConsent(args.allow_tools))
+        if args.no_tools:
+            chat.set_tools(False)
         return await _ask(services, chat, reply, args, continue_id, prompt, attachments)
     finally:
         await services.aclose()
@@ -128,6 +132,54 @@ async def _ask(
     return 0
 
 
+class TerminalConsent:
+    """Whether a tool may run, for `ask`: every call with --allow-tools; else the user is
+    asked on the terminal (/dev/tty, so also when stdin is piped); with no terminal to ask
+    on, each call is declined and that is said on stderr."""
+
+    def __init__(self, allow_all: bool, tty: str = "/dev/tty") -> None:
+        self.allow_all = allow_all
+        self.tty = tty
+        self._one_at_a_time = asyncio.Lock()  # (parallel calls are asked in turn)
+        self._always: set[tuple[str, str]] = set()
+
+    async def __call__(self, call: ToolCallPart, tool: OfferedTool) -> Answer:
+        name = f"{tool.info.name} of {tool.server.name}"
+        if self.allow_all:
+            print(f"desktop-chat: running the tool {name} (--allow-tools)", file=sys.stderr)
+            return Answer.ONCE
+        async with self._one_at_a_time:
+            if (tool.server.id, tool.info.name) in self._always:
+                return Answer.ONCE
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(None, self._ask, name, call.arguments or "{}")
+            if answer is Answer.ALWAYS:
+                self._always.add((tool.server.id, tool.info.name))
+            return answer
+
+    def _ask(self, name: str, arguments: str) -> Answer:
+        try:
+            # (Apart: a terminal opened for both cannot be a text file, it is not seekable.)
+            with (
+                open(self.tty, "w", encoding="utf-8", errors="replace") as out,
+                open(self.tty, encoding="utf-8", errors="replace") as answer,
+            ):
+                shown = arguments if len(arguments) <= 2000 else arguments[:2000] + " …"
+                out.write(f"\nThe model asks to run the tool {name} with {shown}\nAllow it? [y]es / [a]lways / [N]o: ")
+                out.flush()
+                said = answer.readline().strip().lower()
+        except OSError:
+            print(
+                f"desktop-chat: the model asked to run the tool {name}; there is no terminal to ask on, so it was "
+                "declined (--allow-tools allows tool calls)",
+                file=sys.stderr,
+            )
+            return Answer.DENY
+        if said in ("a", "always"):
+            return Answer.ALWAYS
+        return Answer.ONCE if said in ("y", "yes") else Answer.DENY
+
+
 def _attachment(file: str) -> Prepared:
     if file == "-":
         return prepare_bytes(sys.stdin.buffer.read(), "stdin")
@@ -144,8 +196,12 @@ class PrintReply(ChatListener):
         self.thinking_last = "\n"
         self.closed = False
         self.last = "\n"
+        self.told_calls: set[str] = set()
 
     def stream_event(self, event: StreamEvent) -> None:
+        if isinstance(event, ToolCallsChanged):
+            self.tool_calls(event.calls)
+            return
         if isinstance(event, ReasoningDelta) and self.thinking is not None:
             self.thinking.write(event.text)
             self.thinking.flush()
@@ -170,6 +226,17 @@ class PrintReply(ChatListener):
 
     def notice(self, text: str) -> None:
         print(f"desktop-chat: {text}", file=sys.stderr)
+
+    def tool_calls(self, calls: tuple[ToolCallPart, ...]) -> None:
+        """Each call's outcome, once, on stderr (stdout is the answer alone)."""
+        for call in calls:
+            if call.status in (TOOL_ASKED, TOOL_RUNNING) or call.call_id in self.told_calls:
+                continue
+            self.told_calls.add(call.call_id)
+            where = f" of {call.server}" if call.server else ""
+            said = {TOOL_DONE: "ran", TOOL_DECLINED: "was declined"}.get(call.status, "failed")
+            detail = f": {call.result.splitlines()[0][:200]}" if call.status == TOOL_ERROR and call.result else ""
+            print(f"desktop-chat: the tool {call.tool or call.name}{where} {said}{detail}", file=sys.stderr)
 
     def end_line(self) -> None:
         if self.last != "\n":

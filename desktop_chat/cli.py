@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--reasoning", action="store_true", help="also print the model's reasoning, to stderr (stdout gets the answer)"
     )
     ask.add_argument("-n", "--no-log", action="store_true", help="do not keep this exchange in the history")
+    tool_use = ask.add_mutually_exclusive_group()
+    tool_use.add_argument(
+        "--allow-tools",
+        action="store_true",
+        help="run every tool the model calls in this run without asking (else each is asked on the terminal)",
+    )
+    tool_use.add_argument("--no-tools", action="store_true", help="offer the model no tools")
     ask.add_argument("--home", dest="ask_home", metavar="DIR")
     history = sub.add_parser("history", help="list, search or show conversations (works offline)")
     history_sub = history.add_subparsers(dest="history_command", required=True)
