@@ -16,6 +16,8 @@ class Command(Enum):
     NEW_CHAT = "new-chat"
     SETTINGS = "settings"
     PROVIDERS = "providers"
+    TOOLS = "tools"
+    USE_TOOLS = "use-tools"
     ADD_LOCAL_MODEL = "add-local-model"
     IMPORT_CHATGPT = "import-chatgpt"
     IMPORT_JSON = "import-json"
@@ -66,6 +68,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(Command.NEW_CHAT, "&New chat", "Ctrl+N", FILE),
     CommandSpec(Command.SETTINGS, "&Settings…", "Ctrl+,", FILE),
     CommandSpec(Command.PROVIDERS, "&Providers…", "Ctrl+Shift+,", FILE),
+    CommandSpec(Command.TOOLS, "&Tools (MCP servers)…", None, FILE),
     CommandSpec(Command.ADD_LOCAL_MODEL, "Add a &local model…", None, FILE),
     CommandSpec(Command.IMPORT_CHATGPT, "&Import ChatGPT export…", None, FILE, separator_before=True),
     CommandSpec(Command.IMPORT_JSON, "Import Desktop Chat &JSON…", None, FILE),
@@ -92,6 +95,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(Command.STOP, "&Stop reply", "Esc", CHAT),
     CommandSpec(Command.REGENERATE_LAST, "&Regenerate last reply", "Ctrl+R", CHAT),
     CommandSpec(Command.CONVERSATION_SETTINGS, "Conversation &settings…", "Ctrl+Shift+S", CHAT),
+    CommandSpec(Command.USE_TOOLS, "Use &tools in this chat", "Ctrl+Shift+U", CHAT),
     CommandSpec(Command.SHOW_WINDOW, "&Open", tray=True),
     CommandSpec(Command.QUICK_ASK, "&Quick ask", tray=True),
 )

@@ -46,6 +46,8 @@ class ChatPresenter(QObject, ChatListener):
     editingChanged = Signal(bool)
     # Another conversation (or a new chat) is shown.
     switched = Signal()
+    # Tools were turned on or off for this chat.
+    toolsChanged = Signal()
 
     def __init__(
         self,
@@ -260,6 +262,9 @@ class ChatPresenter(QObject, ChatListener):
 
     def busy_changed(self, busy: bool) -> None:
         self.busyChanged.emit(busy)
+
+    def tools_changed(self) -> None:
+        self.toolsChanged.emit()
 
     def notice(self, text: str) -> None:
         self.noticeRaised.emit(text)

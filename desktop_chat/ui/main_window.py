@@ -145,9 +145,21 @@ class MainWindow(QMainWindow):
         self.attach_button.setAutoRaise(True)
         self.attach_button.setIcon(icon("paperclip", "#656d76"))
         self.attach_button.clicked.connect(self.choose_attachments)
+        self.tools_button = QToolButton()
+        self.tools_button.setObjectName("toolsButton")
+        self.tools_button.setAccessibleName("Use tools in this chat")
+        self.tools_button.setCheckable(True)
+        self.tools_button.setAutoRaise(True)
+        self.tools_button.setIcon(icon("wrench", "#656d76"))
+        self.tools_button.clicked.connect(lambda on: self.chat.set_tools(on))
+        self.tools_button.hide()  # (shown once a tool server is configured)
         buttons = QVBoxLayout()
         buttons.addStretch()  # (at the bottom, beside the line being typed)
-        buttons.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignRight)
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(self.tools_button)
+        row.addWidget(self.attach_button)
+        buttons.addLayout(row)
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         bottom = QHBoxLayout()
@@ -231,6 +243,14 @@ class MainWindow(QMainWindow):
             Command.REGENERATE_LAST, chat.regenerate_last, lambda: chat.conversation is not None and not chat.busy
         )
         commands.bind(Command.CONVERSATION_SETTINGS, self.edit_conversation_settings)
+        commands.bind(
+            Command.USE_TOOLS,
+            lambda: chat.set_tools(not chat.tools_on),
+            lambda: bool(self.settings.current.tool_servers),
+            lambda: chat.tools_on,
+        )
+        commands.bind(Command.TOOLS, self.edit_tools)
+        presenter.toolsChanged.connect(self._show_tools_state)
         self.files.bind(commands)
         commands.fill_menu_bar(self.menuBar())
 
@@ -279,7 +299,29 @@ class MainWindow(QMainWindow):
         self.picker.show_choice()
         self.sidebar.select(self._shown_id())
         self.update_send_state()
+        self._show_tools_state()
+
+    def _show_tools_state(self) -> None:
+        """The tools button: shown once a server is configured; on when this chat offers tools."""
+        servers = self.settings.current.tool_servers
+        enabled = [s.name for s in servers if s.enabled]
+        on = self.chat.tools_on
+        self.tools_button.setVisible(bool(servers))
+        self.tools_button.setChecked(on)
+        if not enabled:
+            tip = "Tools: no tool server is enabled (File → Tools)"
+        elif on:
+            tip = f"Tools on: the model may call the tools of {', '.join(enabled)}; each call asks you first (Ctrl+Shift+U turns them off)"
+        else:
+            tip = "Tools off in this chat (Ctrl+Shift+U turns them on)"
+        self.tools_button.setToolTip(tip)
+        self.tools_button.setAccessibleDescription(tip)
         self.commands.refresh()
+
+    def edit_tools(self) -> None:
+        from .tools_dialog import ToolsDialog
+
+        ToolsDialog(self.services, self).open()
 
     def _editing_changed(self, editing: bool) -> None:
         self.edit_banner.setVisible(editing)
@@ -289,6 +331,7 @@ class MainWindow(QMainWindow):
         self.picker.fill_providers()
         self.picker.show_choice()
         self.update_send_state()
+        self._show_tools_state()
 
     def _show_usage(self, reply: Message) -> None:
         if reply.prompt_tokens is not None or reply.completion_tokens is not None:

@@ -76,3 +76,29 @@ def test_a_card_asks_and_its_buttons_answer(qtbot, window_factory, fake_server):
     first_reply = [v for v in message_views(window) if v.message.role == "assistant"][0]
     assert [c.call.status for c in first_reply.tools.cards if not c.isHidden()] == [TOOL_DONE]
     assert first_reply.plain_text().count("Adding.") == 1 and "The sum is 42." in first_reply.plain_text()
+
+
+def test_the_tools_button_turns_tools_off_for_this_chat_only(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url, tool_servers=(CALC,)))
+    button = window.tools_button
+    assert button.isVisibleTo(window) and button.isChecked()
+    assert "the model may call the tools of calc" in button.toolTip()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not button.isChecked() and not window.chat.tools_on
+    fake_server.queue(Reply(body=text_stream(["No tools here."])))
+    type_and_send(qtbot, window, "hi")
+    wait_idle(qtbot, window)
+    assert "tools" not in fake_server.requests[-1]
+    assert window.store.conversation(window.chat.conversation.id).tools is False
+    # Turned on in a new chat; the first one keeps its own choice.
+    first = window.chat.conversation.id
+    window.new_chat()
+    window.chat.set_tools(True)
+    assert button.isChecked()
+    window.open_conversation(first)
+    assert not button.isChecked()
+
+
+def test_no_tool_server_no_button(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url))
+    assert not window.tools_button.isVisibleTo(window)
