@@ -93,7 +93,7 @@ class ChatController:
         self._retry_not_before = 0.0
         # Who answers whether a tool may run: given (`ask`), or the user through a card.
         self._decide = decide
-        self._asked: dict[str, asyncio.Future[Answer]] = {}
+        self._asked: dict[str, tuple[asyncio.Future[Answer], OfferedTool]] = {}
         self._tools_for_new_chat = True
         self.store.subscribe(self._store_changed)
         self.settings.subscribe(self._settings_changed)
@@ -228,21 +228,26 @@ class ChatController:
 
     def waiting_for_consent(self) -> list[str]:
         """The ids of tool calls waiting for the user's answer."""
-        return [call_id for call_id, future in self._asked.items() if not future.done()]
+        return [call_id for call_id, (future, _) in self._asked.items() if not future.done()]
 
     def answer_tool(self, call_id: str, answer: Answer) -> bool:
-        """The user's answer on a tool call's card; False if it was not waiting (any more)."""
-        future = self._asked.get(call_id)
-        if future is None or future.done():
+        """The user's answer on a tool call's card; False if it was not waiting (any more).
+        "Always" also lets the other calls of the same tool that wait run."""
+        future, tool = self._asked.get(call_id, (None, None))
+        if future is None or tool is None or future.done():
             return False
         future.set_result(answer)
+        if answer == Answer.ALWAYS:
+            for other, same in self._asked.values():
+                if not other.done() and (same.server.id, same.info.name) == (tool.server.id, tool.info.name):
+                    other.set_result(Answer.ONCE)
         return True
 
     async def _ask_user(self, call: ToolCallPart, tool: OfferedTool) -> Answer:
         if self._decide is not None:
             return await self._decide(call, tool)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._asked[call.call_id] = future
+        self._asked[call.call_id] = (future, tool)
         self.listener.status("A tool is waiting for you: allow or deny it on its card (Esc stops the reply)")
         try:
             return await future

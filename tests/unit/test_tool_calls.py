@@ -371,3 +371,22 @@ def test_streamed_pieces_from_real_providers_come_together(tools_chat):
         calls = gathering.calls(None, 0)
         assert len(calls) == expected
         assert all(c.call_id and c.name and isinstance(json.loads(c.arguments), dict) for c in calls)
+
+
+def test_always_on_one_card_lets_the_same_tool_waiting_beside_it_run(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("a", "add", '{"a": 1, "b": 1}'), ("b", "add", '{"a": 2, "b": 2}')])),
+        Reply(body=text_stream(["2 and 4"])),
+    )
+
+    async def scenario():
+        task = controller.send("two sums")
+        while len(controller.waiting_for_consent()) < 2:
+            await asyncio.sleep(0.01)
+        assert controller.answer_tool("a", Answer.ALWAYS)
+        return await task
+
+    outcome = run(services, scenario())
+    assert [(c.status, c.result) for c in tool_calls(outcome.message.parts)] == [(TOOL_DONE, "2"), (TOOL_DONE, "4")]
+    assert not controller.answer_tool("b", Answer.DENY)  # (nothing waits any more)
