@@ -9,6 +9,9 @@ the one of the environment (DISPLAY, DBUS_SESSION_BUS_ADDRESS), as Orca finds it
                                         application), role, name, description, states,
                                         interfaces, actions and text (Text interface, the
                                         first TEXT_CHARS). Waits up to WAIT s (10) for APP.
+    atspi_probe.py press APP NAME       does the first action of the shown push button named
+                                        NAME (as a screen reader user activates it); prints
+                                        true, or false when there is none.
     atspi_probe.py listen SECONDS       one JSON line per event: {"ready": true} once the
                                         listeners are registered, then every
                                         object:announcement and, to show that events arrive
@@ -78,6 +81,24 @@ def dump(app_name: str, wait: float = 10.0) -> list[dict]:
     return nodes
 
 
+def press(app_name: str, name: str) -> bool:
+    desktop = pyatspi.Registry.getDesktop(0)
+    apps = [desktop.getChildAtIndex(i) for i in range(desktop.childCount)]
+    app = next((a for a in apps if a is not None and a.name == app_name), None)
+    stack = [app] if app is not None else []
+    while stack:
+        obj = stack.pop()
+        try:
+            showing = obj.get_state_set().contains(pyatspi.STATE_SHOWING)
+            if obj.getRoleName() == "push button" and obj.name == name and showing:
+                obj.queryAction().doAction(0)
+                return True
+            stack.extend(c for c in (obj.getChildAtIndex(i) for i in range(obj.childCount)) if c is not None)
+        except Exception:
+            continue
+    return False
+
+
 def listen(seconds: float) -> None:
     def heard(event) -> None:
         data = event.any_data
@@ -106,6 +127,8 @@ def listen(seconds: float) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "dump":
         print(json.dumps(dump(argv[1], float(argv[2]) if len(argv) > 2 else 10.0), indent=1))
+    elif len(argv) == 3 and argv[0] == "press":
+        print(json.dumps(press(argv[1], argv[2])))
     elif len(argv) == 2 and argv[0] == "listen":
         listen(float(argv[1]))
     else:

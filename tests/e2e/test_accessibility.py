@@ -346,3 +346,43 @@ def test_a_formula_reads_as_its_source(a11y_bus, fake_server, isolated_home, tmp
         if n.get("name") == "Reply from test-model" and "Text" in n.get("interfaces", [])
     ]
     assert texts == ["Euler's identity \ufffc costs $5 to print."]  # (what Qt gives: the gap this covers)
+
+
+@needs_atspi
+def test_a_tool_call_waiting_is_announced_and_answered_from_its_named_buttons(
+    a11y_bus, fake_server, isolated_home, tmp_path
+):
+    from tests.e2e.test_ask_tools import with_tool_server
+    from tests.fakes.openai_server import tool_call_stream
+
+    display, probe_env = a11y_bus
+    with_tool_server(isolated_home, fake_server.base_url)
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 40, "b": 2}')])),
+        Reply(body=text_stream(["It is 42."])),
+    )
+    events = tmp_path / "events.jsonl"
+    with open(events, "w") as out, open(tmp_path / "listener.log", "w") as err:
+        listener = subprocess.Popen([SYSTEM_PYTHON, str(PROBE), "listen", "60"], env=probe_env, stdout=out, stderr=err)
+    app = None
+    try:
+        assert wait_for(lambda: heard(events), 10), (tmp_path / "listener.log").read_text()
+        app = start_app(display, isolated_home, tmp_path)
+        xdotool(display, "type", "--delay", "10", "add them")
+        xdotool(display, "key", "Return")
+
+        def asked():
+            return [e for e in heard(events) if "The model asks to run add of calc" in str(e.get("any_data"))]
+
+        assert wait_for(asked, 30), (tmp_path / "app.log").read_text()
+        nodes = probe(probe_env, "dump", APP_NAME)
+        shown = {n.get("name") for n in nodes if n.get("role") == "push button" and "showing" in n.get("states", [])}
+        assert {"Allow once: add of calc", "Always allow: add of calc", "Deny: add of calc"} <= shown, shown
+        assert probe(probe_env, "press", APP_NAME, "Allow once: add of calc") is True
+        row = wait_for(lambda: stored_reply(isolated_home, "complete"), 30)
+        assert row and row[0] == "It is 42.", (tmp_path / "app.log").read_text()
+    finally:
+        listener.terminate()
+        listener.wait(10)
+        stop_app(app)
+    assert fake_server.requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "c1", "content": "42"}

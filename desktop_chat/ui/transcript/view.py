@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_chat.core.attachments import AttachmentStore
-from desktop_chat.core.conversation import COMPLETE, AttachmentPart, Message, ToolCallPart
+from desktop_chat.core.conversation import COMPLETE, TOOL_ASKED, AttachmentPart, Message, ToolCallPart
 from desktop_chat.core.markdown import Palette, is_safe_link
 from desktop_chat.core.model_names import display_name
 from desktop_chat.ui.actions import MessageAction
@@ -306,8 +306,14 @@ class TranscriptView(QAbstractScrollArea):
         self.flush()
         view = self._streaming_view()
         if view is not None:
+            asked_before = {c.call_id for c in view.tools.calls if c.status == TOOL_ASKED}
             view.tool_calls_changed(list(calls))
             self._changed(view)
+            asking = [c for c in calls if c.status == TOOL_ASKED and c.call_id not in asked_before]
+            if asking and QAccessible.isActive():
+                names = ", ".join(f"{c.tool or c.name} of {c.server}" for c in asking)
+                said = f"The model asks to run {names}. Allow or deny it on its card (Tab to its buttons)."
+                QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, said))
 
     def flush(self) -> None:
         """Show what arrived since the last frame."""
