@@ -69,6 +69,39 @@ def crash() -> str:
     os._exit(3)
 
 
+def lie_about_schemas() -> None:
+    """List tools whose schemas break the spec (which asks for a JSON Schema object of type
+    "object"), as a server in another language may send them: three more tools, their
+    input schemas a string, of type "array", and with a property that is not a schema;
+    `add` with no type in its schema, `whoami` with an output schema of type "integer".
+    (The SDK checks what a server sends: that check is skipped for the list of tools.)"""
+    from mcp.server import runner
+    from mcp.types import Tool
+
+    checked = runner._methods.serialize_server_result
+    runner._methods.serialize_server_result = lambda method, version, dumped: (
+        dumped if method == "tools/list" else checked(method, version, dumped)
+    )
+    honest = server.list_tools
+
+    async def listed() -> list[Tool]:
+        tools = await honest()
+        for tool in tools:
+            if tool.name == "add":
+                del tool.input_schema["type"]
+            if tool.name == "whoami":
+                tool.output_schema = {"type": "integer"}
+        bad_property = {"type": "object", "properties": {"path": "a string"}}
+        return [
+            *tools,
+            Tool.model_construct(name="schema_is_a_string", description="Lies.", input_schema="any text"),
+            Tool.model_construct(name="schema_is_an_array", description="Lies.", input_schema={"type": "array"}),
+            Tool.model_construct(name="property_is_a_string", description="Lies.", input_schema=bad_property),
+        ]
+
+    server.list_tools = listed  # type: ignore[method-assign]
+
+
 def serve_sse_only(path: str, post_answer: int) -> None:
     """Serve the legacy HTTP+SSE transport alone, its event stream at `path` (GET), on a
     free port of 127.0.0.1 printed first; a POST there (a Streamable HTTP client's) gets
@@ -102,5 +135,7 @@ if __name__ == "__main__":
         at = sys.argv.index("--sse-only")
         serve_sse_only(sys.argv[at + 1], int(sys.argv[at + 2]))
         sys.exit(0)
+    if "--lying-schemas" in sys.argv:
+        lie_about_schemas()
     print(f"test server {os.getpid()} starting", file=sys.stderr, flush=True)
     server.run()

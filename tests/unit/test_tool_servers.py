@@ -446,3 +446,28 @@ def test_a_10_mb_result_arrives_whole_and_the_event_loop_keeps_turning(tmp_path)
     # MCPServer sends, the text twice; 30 MB takes ~24 s and makes the loop stutter.)
     assert took < 30 and worst_gap < 1.0, (took, worst_gap)
     assert after.content[0].text == "3"
+
+
+def test_tools_whose_schemas_lie_are_left_out_with_a_note_and_the_rest_work(tmp_path):
+    config = ToolServerConfig("liar", **_ours("--lying-schemas"))  # type: ignore[arg-type]
+    servers = _registry(tmp_path, config)
+
+    async def run():
+        server = servers.server(config)
+        tools = await server.start()
+        added = await server.call("add", {"a": 1, "b": 2})
+        who = await server.call("whoami", {})
+        await servers.close()
+        return tools, list(server.notes), added, who
+
+    tools, notes, added, who = asyncio.run(run())
+    by_name = {t.name: t for t in tools}
+    assert list(by_name) == ["add", "sleepy", "secret_from_env", "whoami", "spawn_grandchild", "big", "freeze", "crash"]
+    assert notes == [
+        "The tool 'schema_is_a_string' of 'liar' was left out: its input schema is not a JSON object but str.",
+        "The tool 'schema_is_an_array' of 'liar' was left out: its input schema is of type 'array', not 'object'.",
+        "The tool 'property_is_a_string' of 'liar' was left out: its input schema has properties that are not schemas.",
+    ]
+    assert by_name["add"].input_schema["type"] == "object"  # no type: taken as an object's
+    assert added.content[0].text == "3"
+    assert not who.is_error and int(who.content[0].text) > 0  # its bad output schema was dropped

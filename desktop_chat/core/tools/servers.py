@@ -90,6 +90,7 @@ class ToolServer:
         self.error: str | None = None  # why it is not running, said for the user
         self.server_name = ""  # what the server calls itself
         self.started_in: float | None = None
+        self.notes: list[str] = []  # tools it offers that were left out, and why, for the user
         self._queue: asyncio.Queue[_Call | None] = asyncio.Queue()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +110,7 @@ class ToolServer:
             await load_mcp()
             self._lost = False
             self.error = None
+            self.notes = []
             self._ready = asyncio.Event()
             self._queue = asyncio.Queue()
             began = time.monotonic()
@@ -180,7 +182,8 @@ class ToolServer:
 
         async with transport as (read, write):
             client = mcp_types.Implementation(name="desktop-chat", version="0.1.0")
-            async with ClientSession(read, write, client_info=client) as session:
+            checked = _CheckedToolLists(read, self.config.name, self.notes)
+            async with ClientSession(checked, write, client_info=client) as session:
                 initialized = await session.initialize()
                 self.server_name = initialized.server_info.name
                 self.tools = await _list_tools(session)
@@ -239,6 +242,96 @@ class ToolServer:
             call = self._queue.get_nowait()
             if call is not None and not call.future.done():
                 call.future.set_exception(ToolServerError(f"The tool server '{self.config.name}' {why}."))
+
+
+class _CheckedToolLists:
+    """The transport's read stream (the SDK's ReadStream protocol), with each tool of an
+    answer to tools/list checked before the SDK checks the answer as a whole, which fails
+    for one bad tool and takes the server's other tools with it. A tool whose input schema
+    is not a JSON Schema object (the spec asks for one of type "object") is left out with a
+    note; a schema with no type is taken as an object's, and a bad output schema is dropped
+    (the SDK would fail every call of the tool over it)."""
+
+    def __init__(self, inner: Any, server: str, notes: list[str]) -> None:
+        self._inner = inner
+        self._server = server
+        self._notes = notes
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        item = await self._inner.receive()
+        result = getattr(getattr(item, "message", None), "result", None)
+        if isinstance(result, dict) and isinstance(result.get("tools"), list):
+            result["tools"] = [tool for tool in result["tools"] if self._usable(tool)]
+        return item
+
+    def _usable(self, tool: Any) -> bool:
+        from mcp import types as mcp_types
+        from pydantic import ValidationError
+
+        name = tool.get("name") if isinstance(tool, dict) else None
+        if not isinstance(name, str):
+            self._notes.append(f"A tool of '{self._server}' with no name was left out.")
+            return False
+        schema = tool.get("inputSchema")
+        if isinstance(schema, dict) and "type" not in schema:
+            schema["type"] = "object"
+        if (fault := _object_schema_fault(schema)) is not None:
+            self._notes.append(f"The tool '{name}' of '{self._server}' was left out: its input schema {fault}.")
+            return False
+        if "outputSchema" in tool and _object_schema_fault(tool["outputSchema"]) is not None:
+            del tool["outputSchema"]
+        try:
+            mcp_types.Tool.model_validate(tool, by_name=False)
+        except ValidationError as exc:
+            self._notes.append(f"The tool '{name}' of '{self._server}' was left out: {_first_error(exc)}.")
+            return False
+        return True
+
+    def __aiter__(self) -> _CheckedToolLists:
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _CheckedToolLists:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _object_schema_fault(schema: Any) -> str | None:
+    """What keeps a schema from being a JSON Schema for an object, as the SDK checks it
+    (type, properties, required); None when nothing does."""
+    if not isinstance(schema, dict):
+        return f"is not a JSON object but {'null' if schema is None else type(schema).__name__}"
+    if schema.get("type") != "object":
+        return f"is of type {schema.get('type')!r}, not 'object'"
+    properties, required = schema.get("properties"), schema.get("required")
+    if properties is not None and not (
+        isinstance(properties, dict) and all(isinstance(p, dict | bool) for p in properties.values())
+    ):
+        return "has properties that are not schemas"
+    if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
+        return "has a 'required' that is not a list of names"
+    return None
+
+
+def _first_error(exc: Any) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
 
 
 def _find_program(command: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
