@@ -102,3 +102,30 @@ def test_the_tools_button_turns_tools_off_for_this_chat_only(qtbot, window_facto
 def test_no_tool_server_no_button(qtbot, window_factory, fake_server):
     window = window_factory(make_settings(fake_server.base_url))
     assert not window.tools_button.isVisibleTo(window)
+
+
+def test_quick_ask_asks_on_its_own_card(qtbot, window_factory, fake_server):
+    from desktop_chat.ui.quick_ask import QuickAsk
+
+    main = window_factory(make_settings(fake_server.base_url, tool_servers=(CALC,)))
+    quick_ask = QuickAsk(main.services, main.continue_from_quick_ask)
+    qtbot.addWidget(quick_ask.window)
+    quick_ask.open()
+    quick = quick_ask.window
+    fake_server.queue(
+        Reply(body=tool_call_stream([("q1", "add", '{"a": 1, "b": 2}')])),
+        Reply(body=text_stream(["Three."])),
+    )
+    qtbot.keyClicks(quick.composer, "1+2?")
+    qtbot.keyClick(quick.composer, Qt.Key.Key_Return)
+
+    def card():
+        views = message_views(quick)
+        cards = [c for c in views[-1].tools.cards if not c.isHidden()] if views else []
+        return cards[0] if cards and cards[0].button_row.isVisibleTo(quick) else None
+
+    qtbot.waitUntil(lambda: card() is not None, timeout=20000)
+    qtbot.mouseClick(card().buttons[Answer.ONCE], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: quick_ask.chat.reply_task.done(), timeout=20000)
+    assert tool_calls(quick_ask.chat.reply_task.result().message.parts)[0].result == "3"
+    assert "Three." in message_views(quick)[-1].plain_text()
