@@ -390,3 +390,25 @@ def test_always_on_one_card_lets_the_same_tool_waiting_beside_it_run(tools_chat,
     outcome = run(services, scenario())
     assert [(c.status, c.result) for c in tool_calls(outcome.message.parts)] == [(TOOL_DONE, "2"), (TOOL_DONE, "4")]
     assert not controller.answer_tool("b", Answer.DENY)  # (nothing waits any more)
+
+
+def test_a_server_that_dies_in_a_call_fails_that_call_and_starts_again_for_the_next(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "crash", "{}")])),
+        Reply(body=tool_call_stream([("c2", "add", '{"a": 3, "b": 4}')])),
+        Reply(body=text_stream(["The first tool failed; 3 + 4 = 7."])),
+    )
+
+    async def scenario():
+        task = controller.send("crash, then add")
+        await answer_when_asked(controller, Answer.ONCE)
+        await answer_when_asked(controller, Answer.ONCE)
+        return await task
+
+    outcome = run(services, scenario())
+    crashed, added = tool_calls(outcome.message.parts)
+    assert crashed.status == TOOL_ERROR and "stopped during the call to crash" in crashed.result
+    assert (added.status, added.result) == (TOOL_DONE, "7")
+    assert fake_server.requests[1]["messages"][-1]["content"] == crashed.result  # the model was told
+    assert outcome.message.content == "The first tool failed; 3 + 4 = 7."
