@@ -45,13 +45,14 @@ def spawn_grandchild() -> int:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"]).pid
 
 
-@server.tool()
+# Two more with --stress-tools (not listed otherwise: tests elsewhere know the list).
+
+
 def big(size: int) -> str:
     """A text of `size` characters (a tool result far larger than a model's context)."""
     return ("0123456789abcdef" * (size // 16 + 1))[:size]
 
 
-@server.tool()
 async def freeze(seconds: float = 30.0) -> str:
     """Hang the whole server (its event loop blocked: it answers nothing, not even a ping),
     deaf to SIGTERM, as a server stuck in a C library or a deadlock is."""
@@ -135,6 +136,9 @@ if __name__ == "__main__":
         at = sys.argv.index("--sse-only")
         serve_sse_only(sys.argv[at + 1], int(sys.argv[at + 2]))
         sys.exit(0)
+    if "--stress-tools" in sys.argv:
+        server.tool()(big)
+        server.tool()(freeze)
     if "--lying-schemas" in sys.argv:
         lie_about_schemas()
     print(f"test server {os.getpid()} starting", file=sys.stderr, flush=True)
