@@ -7,6 +7,11 @@ are anyio contexts that must be entered and left in one task: each server has on
 supervisor task that owns them, and calls reach it through a queue; a call's caller may
 be cancelled (Stop) and the server is told. A server's stderr goes to its own log file
 (the SDK needs a real file descriptor for it), 0600.
+
+What servers do wrong is survived: a program found only on the login shell's PATH (the
+app started from the desktop menu), an address that speaks only the legacy SSE transport,
+a tool whose schema is not an object's (left out, with a note), a server that stops
+answering (found by a ping after a call times out, ended, and started again on next use).
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ class ToolServer:
         self._queue: asyncio.Queue[_Call | None] = asyncio.Queue()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._lost = False  # its connection closed (the process died): started again on next use
+        self._lost = False  # its process died, or it was found stuck: started again on next use
         self._settled = asyncio.Event()  # cleared while a server whose call timed out is pinged
         self._settled.set()
 
