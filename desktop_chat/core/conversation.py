@@ -153,6 +153,36 @@ def tool_calls(parts: Sequence[Part], message_status: str = COMPLETE) -> list[To
     return [p.settled(message_status) for p in parts if isinstance(p, ToolCallPart)]
 
 
+@dataclass(frozen=True)
+class Round:
+    """One round of a reply that used tools: what the model said, then the calls it made
+    (the last round, the answer, makes none)."""
+
+    text: str
+    calls: tuple[ToolCallPart, ...] = ()
+
+
+def rounds_of(parts: Sequence[Part], message_status: str = COMPLETE) -> list[Round]:
+    """A reply's rounds, in order; [] for a reply that called no tool."""
+    if not any(isinstance(p, ToolCallPart) for p in parts):
+        return []
+    rounds: list[Round] = []
+    texts: list[str] = []
+    calls: list[ToolCallPart] = []
+    for part in parts:
+        if isinstance(part, ToolCallPart):
+            calls.append(part.settled(message_status))
+        elif isinstance(part, TextPart):
+            if calls:
+                rounds.append(Round("\n\n".join(texts), tuple(calls)))
+                texts, calls = [], []
+            if part.text:
+                texts.append(part.text)
+    if texts or calls:
+        rounds.append(Round("\n\n".join(texts), tuple(calls)))
+    return rounds
+
+
 def parts_with_text(parts: Sequence[Part], text: str) -> tuple[Part, ...]:
     """`parts` with its text being `text` (in the last text part, or a new one at the end);
     () when nothing but text is left."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from desktop_chat.errors import DesktopChatError
 
-from .conversation import ToolCallPart
+from .conversation import Part, ToolCallPart
 
 
 class FailureKind(StrEnum):
@@ -120,9 +120,14 @@ class ToolCallDelta:
 
 @dataclass(frozen=True)
 class ToolCallsChanged:
-    """The reply's tool calls as they now stand (asked, running, done…): a card each."""
+    """The reply's rounds so far as they now stand: their text and thought, and their tool
+    calls (asked, running, done…: a card each)."""
 
-    calls: tuple[ToolCallPart, ...]
+    parts: tuple[Part, ...]
+
+    @property
+    def calls(self) -> tuple[ToolCallPart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCallPart))
 
 
 @dataclass(frozen=True)

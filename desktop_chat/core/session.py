@@ -148,7 +148,8 @@ class ReplyParts:
         they are, and the next request's reply comes after them."""
         reasoning = self.reasoning_part(finished=True)
         round_text = self.prefix + "".join(self.text)
-        self.frozen.extend([*([reasoning] if reasoning else []), *([TextPart(round_text)] if round_text else [])])
+        # (Its text part even when empty: it marks where the round's calls begin.)
+        self.frozen.extend([*([reasoning] if reasoning else []), TextPart(round_text)])
         self.frozen.extend(calls)
         self.prefix = ""
         self.started = self._clock()
@@ -457,7 +458,7 @@ class ChatSession:
             if call is not None:
                 built.set_call(call)
             saving.save(reply.id, content=built.answer, parts=built.parts())
-            tell(ToolCallsChanged(tuple(built.calls())))
+            tell(ToolCallsChanged(tuple(built.frozen)))
 
         try:
             toolbox = await self._toolbox(pending, tell)

@@ -215,7 +215,7 @@ class ChatPresenter(QObject, ChatListener):
         elif isinstance(event, ReasoningWasAnswer):
             self.view.reasoning_was_answer(event.text)
         elif isinstance(event, ToolCallsChanged):
-            self.view.tool_calls_changed(event.calls)
+            self.view.tool_calls_changed(event.parts)
 
     def reply_finished(self, pending: PendingReply, outcome: ReplyOutcome | None) -> None:
         shown = self.chat.conversation

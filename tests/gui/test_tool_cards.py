@@ -23,7 +23,7 @@ CALC = ToolServerConfig("calc", sys.executable, ("-m", "tests.fakes.mcp_server")
 
 def _card(window, index=0):
     view = message_views(window)[-1]
-    cards = [c for c in view.tools.cards if not c.isHidden()]
+    cards = view.tool_cards()
     return cards[index] if len(cards) > index else None
 
 
@@ -57,6 +57,10 @@ def test_a_card_asks_and_its_buttons_answer(qtbot, window_factory, fake_server):
     assert card.result.isVisibleTo(window) and card.result.text() == "42"
     view = message_views(window)[-1]
     assert "Adding.\nThe sum is 42." in view.plain_text()  # (two paragraphs)
+    # In the order they came: the first round's text, its card, then the answer.
+    said, answer = view.segments
+    group = view.tool_groups[0].geometry()
+    assert said.geometry().bottom() < group.top() and group.bottom() < answer.geometry().top()
 
     # Denied: the tool does not run (the server stays up), the model is told.
     type_and_send(qtbot, window, "Crash the server")
@@ -74,7 +78,7 @@ def test_a_card_asks_and_its_buttons_answer(qtbot, window_factory, fake_server):
     window.presenter.chat.open(conversation)
     qtbot.waitUntil(lambda: len(message_views(window)) >= 4, timeout=5000)
     first_reply = [v for v in message_views(window) if v.message.role == "assistant"][0]
-    assert [c.call.status for c in first_reply.tools.cards if not c.isHidden()] == [TOOL_DONE]
+    assert [c.call.status for c in first_reply.tool_cards()] == [TOOL_DONE]
     assert first_reply.plain_text().count("Adding.") == 1 and "The sum is 42." in first_reply.plain_text()
 
 
@@ -121,7 +125,7 @@ def test_quick_ask_asks_on_its_own_card(qtbot, window_factory, fake_server):
 
     def card():
         views = message_views(quick)
-        cards = [c for c in views[-1].tools.cards if not c.isHidden()] if views else []
+        cards = views[-1].tool_cards() if views else []
         return cards[0] if cards and cards[0].button_row.isVisibleTo(quick) else None
 
     qtbot.waitUntil(lambda: card() is not None, timeout=20000)

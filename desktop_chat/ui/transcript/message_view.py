@@ -40,8 +40,12 @@ from desktop_chat.core.conversation import (
     STREAMING,
     AttachmentPart,
     Message,
+    Part,
+    Round,
+    TextPart,
     ToolCallPart,
-    tool_calls,
+    rounds_of,
+    text_of,
 )
 from desktop_chat.core.markdown import Palette
 from desktop_chat.core.segments import MarkdownStream, References, Segment, segments_of
@@ -51,7 +55,7 @@ from desktop_chat.ui.icons import icon
 from .files_view import AttachedFiles, Thumbnails
 from .reasoning_view import ReasoningView
 from .segments import SEGMENT_GAP, CodeSegmentView, SegmentView, TextSegmentView, set_segment_font, shown_text
-from .tools_view import ToolCallsView
+from .tools_view import ToolCallCard, ToolCallsView
 
 # Characters of a user message shown; the rest stays in the history (Copy gives it all).
 USER_TEXT_SHOWN = 20_000
@@ -153,13 +157,14 @@ class MessageView(QFrame):
         self.files = AttachedFiles(self)  # images as thumbnails, documents as chips
         self.files.opened.connect(self.fileOpened)
         self.files.hide()
-        self.tools = ToolCallsView(self)  # the tools a reply called, a card each
-        self.tools.answered.connect(self.toolAnswered)
-        self.tools.toggled.connect(self._reasoning_toggled)
-        self.tools.fileOpened.connect(self.fileOpened)
-        self.tools.hide()
-        # The next text starts a new round's (after tool calls): a blank line before it.
-        self._round_break = False
+        # A reply that used tools: each round's cards after that round's text. `_frozen` are
+        # the segments of the rounds before the one streaming; each group of cards comes
+        # after the first `_group_at[i]` segments.
+        self.tool_groups: list[ToolCallsView] = []
+        self._group_at: list[int] = []
+        self._frozen: list[Segment] = []
+        self._frozen_references: References = {}
+        self._frozen_rounds = 0
         self.more = QLabel(self)  # "… N more characters not shown"
         self.more.setTextFormat(Qt.TextFormat.PlainText)
         self.more.setWordWrap(True)
@@ -258,16 +263,21 @@ class MessageView(QFrame):
             self.reasoning.apply_look(palette, look.font)
         self.files.set_thumbnails(look.thumbnails)
         self.files.apply_look(palette, _smaller(look.font))
-        self.tools.apply_look(palette, look.font, look.thumbnails)
+        for group in self.tool_groups:
+            group.apply_look(palette, look.font, look.thumbnails)
         if self.item is not None and (old.palette != look.palette or old.font != look.font):
             content, self._content = self._content, None
             self._drop_segments_from(0)  # every segment drawn again, in the new colours
             if self._stream is None:
-                self._show_body(content or "", plain=self._plain)
+                rounds = self._rounds(self.item.message)
+                if rounds:
+                    self._show_rounds(rounds)
+                else:
+                    self._show_body(content or "", plain=self._plain)
             else:
                 self._references = {}
                 self._settled = 0
-                self._sync(self._stream.segments, self._stream.references, self._stream.settled)
+                self._sync_stream()
         self._invalidate(0)
 
     def bind(self, item: MessageItem, last_reply: bool = False) -> None:
@@ -291,8 +301,12 @@ class MessageView(QFrame):
             self.header.setToolTip(message.model or "")
         if self._stream is None:
             self._show_reasoning(message, same)
-            self._show_tools(message)
-            self._show_body(message.content if not user else message.content[:USER_TEXT_SHOWN], plain=user)
+            rounds = self._rounds(message)
+            if rounds:
+                self._show_rounds(rounds)
+            else:
+                self._set_groups([], [])
+                self._show_body(message.content if not user else message.content[:USER_TEXT_SHOWN], plain=user)
         self._show_more(message)
         self._show_files(message)
         self._show_status(message)
@@ -330,8 +344,8 @@ class MessageView(QFrame):
             reasoning.toggle.text() if reasoning is not None else "",
             reasoning.expanded if reasoning is not None else False,
             tuple(self.files.parts),
-            tuple(self.tools.calls),
-            tuple(card.expanded for card in self.tools.cards),
+            tuple(self.tool_calls_shown()),
+            tuple(card.expanded for card in self.tool_cards()),
         )
 
     def _reasoning_view(self) -> ReasoningView:
@@ -385,22 +399,70 @@ class MessageView(QFrame):
         self._settled = 0
         self._sync(segments, references, len(segments))
 
-    def _show_tools(self, message: Message) -> None:
-        calls = tool_calls(message.parts, message.status) if message.role == "assistant" else []
-        self.tools.setVisible(bool(calls))
-        self.tools.show_calls(calls)
+    # A reply that used tools
 
-    def tool_calls_changed(self, calls: list[ToolCallPart]) -> None:
-        """The streaming reply's tool calls as they now stand (a new round's, or one's state)."""
-        if self._stream is None:
+    def _rounds(self, message: Message) -> list[Round]:
+        return rounds_of(message.parts, message.status) if message.role == "assistant" else []
+
+    def _show_rounds(self, rounds: list[Round]) -> None:
+        """A finished reply that used tools: each round's text, then its calls' cards."""
+        segments, references, at = _round_segments(rounds)
+        self._plain = False
+        self._content = text_of([TextPart(r.text) for r in rounds])
+        self._settled = 0
+        self._sync(segments, references, len(segments))
+        self._set_groups([r.calls for r in rounds if r.calls], at)
+
+    def tool_calls_changed(self, parts: tuple[Part, ...]) -> None:
+        """The streaming reply's rounds so far (a new round began, or a call's state changed)."""
+        stream = self._stream
+        if stream is None:
             return
-        if len(calls) > len(self.tools.calls):
-            self._round_break = True
-        self.tools.setVisible(bool(calls))
-        self.tools.show_calls(calls)
+        rounds = rounds_of(parts, STREAMING)
+        if len(rounds) != self._frozen_rounds:
+            # What streamed is a finished round's text now; the next round's text starts anew.
+            self._frozen, self._frozen_references, at = _round_segments(rounds)
+            self._frozen_rounds = len(rounds)
+            self._stream = MarkdownStream()
+            self._settled = 0
+            self._sync_stream()
+            self._set_groups([r.calls for r in rounds], at)
+        else:
+            for group, round_ in zip(self.tool_groups, rounds, strict=False):
+                group.show_calls(list(round_.calls))
         if self.item is not None:
             self._show_status(self.item.message)
         self._invalidate(0)
+
+    def _set_groups(self, calls: list[tuple[ToolCallPart, ...]], at: list[int]) -> None:
+        while len(self.tool_groups) < len(calls):
+            group = ToolCallsView(self)
+            group.apply_look(self.look.palette, self.look.font, self.look.thumbnails)
+            group.answered.connect(self.toolAnswered)
+            group.toggled.connect(self._reasoning_toggled)
+            group.fileOpened.connect(self.fileOpened)
+            self.tool_groups.append(group)
+        for index, group in enumerate(self.tool_groups):
+            shown = index < len(calls)
+            group.show_calls(list(calls[index]) if shown else [])
+            group.setVisible(shown)
+        self._group_at = at[: len(calls)]
+        self._invalidate(0)
+
+    def tool_cards(self) -> list[ToolCallCard]:
+        """The cards shown, in order."""
+        return [c for g in self.tool_groups if not g.isHidden() for c in g.cards if not c.isHidden()]
+
+    def tool_calls_shown(self) -> list[ToolCallPart]:
+        return [c.call for c in self.tool_cards() if c.call is not None]
+
+    def _sync_stream(self) -> None:
+        """Show the streaming text after the finished rounds' text."""
+        stream = self._stream
+        if stream is None:
+            return
+        references = self._frozen_references | stream.references if self._frozen_references else stream.references
+        self._sync([*self._frozen, *stream.segments], references, len(self._frozen) + stream.settled)
 
     def _show_files(self, message: Message) -> None:
         attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
@@ -417,7 +479,7 @@ class MessageView(QFrame):
         text = ""
         if message.role == "assistant":
             thinks = self.reasoning is not None and self.reasoning.isVisibleTo(self)
-            if self._stream is not None and not self._stream.text and not thinks and not self.tools.calls:
+            if self._stream is not None and not self._stream.text and not thinks and not self.tool_cards():
                 text = "…"
             elif message.status == COMPLETE and not message.content and self._stream is None:
                 text = "(no text)"
@@ -504,11 +566,18 @@ class MessageView(QFrame):
             self.reasoning.reset()
         self._drop_segments_from(0)
         self._references, self._settled, self._content, self._plain = {}, 0, "", False
-        self._round_break = False
+        self._frozen, self._frozen_references, self._frozen_rounds = [], {}, 0
+        self._set_groups([], [])
         if self.item is not None:
-            # A continued reply keeps the thought it had, and its tool calls; a new one starts without.
+            # A continued reply keeps the thought it had, and its rounds; a new one starts without.
             self._show_reasoning(self.item.message, same=True)
-            self._show_tools(self.item.message)
+            rounds = self._rounds(self.item.message)
+            if rounds:
+                last = rounds.pop() if not rounds[-1].calls else Round("")
+                self._frozen, self._frozen_references, at = _round_segments(rounds)
+                self._frozen_rounds = len(rounds)
+                self._set_groups([r.calls for r in rounds], at)
+                prefix = last.text
             self._show_status(self.item.message)
             self._show_state(self.item.message)
             self._show_actions(self.item)
@@ -523,12 +592,8 @@ class MessageView(QFrame):
             self.reasoning.end_thinking(fold=self.look.fold_reasoning)
             self._invalidate(0)
         was_empty = not stream.text
-        if self._round_break:
-            # (As the reply is kept: its rounds' texts a blank line apart.)
-            self._round_break = False
-            text = ("\n\n" if stream.text else "") + text
         stream.feed(text)
-        self._sync(stream.segments, stream.references, stream.settled)
+        self._sync_stream()
         self._content = stream.text
         if was_empty and self.item is not None:
             self._show_status(self.item.message)
@@ -567,7 +632,7 @@ class MessageView(QFrame):
 
     def _restart_answer(self, text: str) -> None:
         self._stream = MarkdownStream()
-        self._drop_segments_from(0)
+        self._drop_segments_from(len(self._frozen))
         self._references, self._settled, self._content = {}, 0, ""
         if text:
             self.feed(text)
@@ -579,9 +644,10 @@ class MessageView(QFrame):
         """The reply is final: its last block, and what became of it."""
         stream = self._stream
         if stream is not None:
-            if stream.text == item.message.content:
+            rounds = self._rounds(item.message)
+            if stream.text == (rounds[-1].text if rounds and not rounds[-1].calls else item.message.content):
                 stream.finish()
-                self._sync(stream.segments, stream.references, len(stream.segments))
+                self._sync_stream()
                 self._content = stream.text
             self._stream = None
         self.bind(item, last_reply)
@@ -709,12 +775,10 @@ class MessageView(QFrame):
                 height = self.files.height_for(width)
                 self.files.setGeometry(0, y, width, height)
                 y += height + 8
-            if self.tools.isVisibleTo(self):
-                height = self.tools.height_for(width)
-                self.tools.setGeometry(0, y, width, height)
-                y += height + 8
             self._body_top = y
             self._segment_tops = []
+        if self._group_at:
+            return self._lay_out_rounds(width)
         del self._segment_tops[first:]
         y = self._segment_tops[-1] if self._segment_tops else self._body_top
         if first > 0:
@@ -726,6 +790,29 @@ class MessageView(QFrame):
             self._segment_tops.append(y)
             y += height + SEGMENT_GAP
         if self.segments:
+            y -= SEGMENT_GAP
+        return self._lay_out_rows(width, y, 0)
+
+    def _lay_out_rounds(self, width: int) -> int:
+        """A reply that used tools, laid out whole: its segments, each round's cards after
+        the round's text."""
+        y = self._body_top
+        self._segment_tops = []
+        groups = [g for g in self.tool_groups if not g.isHidden()]
+        placed = 0
+        for index in range(len(self.segments) + 1):
+            while placed < min(len(groups), len(self._group_at)) and self._group_at[placed] == index:
+                height = groups[placed].height_for(width)
+                groups[placed].setGeometry(0, y, width, height)
+                y += height + SEGMENT_GAP
+                placed += 1
+            if index < len(self.segments):
+                view = self.segments[index]
+                height = view.height_for(width)
+                view.setGeometry(0, y, width, height)
+                self._segment_tops.append(y)
+                y += height + SEGMENT_GAP
+        if self.segments or placed:
             y -= SEGMENT_GAP
         return self._lay_out_rows(width, y, 0)
 
@@ -871,13 +958,29 @@ class MessageView(QFrame):
         )
         copies: list[QAbstractButton] = [tile for tile in self.files.tiles if self.files.isVisibleTo(self)]
         copies += [view.copy_button for view in self.segments if isinstance(view, CodeSegmentView)]
-        if self.tools.isVisibleTo(self):
-            copies = list(self.tools.focusables()) + copies
+        # (The cards' buttons in the order they are shown, with the code blocks' Copy.)
+        copies += [b for g in self.tool_groups if not g.isHidden() for b in g.focusables()]
         if self.reasoning is not None and self.reasoning.isVisibleTo(self):
             thought = [self.reasoning.toggle, self.reasoning.copy_button]
             copies = [b for b in thought if b.isVisibleTo(self) and b.isEnabled()] + copies
         actions = [self.buttons[a] for a in order if self.buttons[a].isVisibleTo(self) and self.buttons[a].isEnabled()]
         return copies + actions
+
+
+def _round_segments(rounds: list[Round]) -> tuple[list[Segment], References, list[int]]:
+    """The segments of the rounds' texts, one after the other; their references; and, for
+    each round that called tools, how many segments come before its cards."""
+    segments: list[Segment] = []
+    references: References = {}
+    at = []
+    for round_ in rounds:
+        if round_.text:
+            found, defined = segments_of(round_.text)
+            segments += found
+            references |= defined
+        if round_.calls:
+            at.append(len(segments))
+    return segments, references, at
 
 
 def _smaller(font: QFont) -> QFont:

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_chat.core.attachments import AttachmentStore
-from desktop_chat.core.conversation import COMPLETE, TOOL_ASKED, AttachmentPart, Message, ToolCallPart
+from desktop_chat.core.conversation import COMPLETE, TOOL_ASKED, AttachmentPart, Message, Part, ToolCallPart
 from desktop_chat.core.markdown import Palette, is_safe_link
 from desktop_chat.core.model_names import display_name
 from desktop_chat.ui.actions import MessageAction
@@ -301,13 +301,14 @@ class TranscriptView(QAbstractScrollArea):
             view.reasoning_was_answer(text)
             self._changed(view)
 
-    def tool_calls_changed(self, calls: Sequence[ToolCallPart]) -> None:
-        """The streaming reply's tool calls as they now stand: a card each."""
+    def tool_calls_changed(self, parts: Sequence[Part]) -> None:
+        """The streaming reply's rounds so far: each round's text, then its calls' cards."""
         self.flush()
         view = self._streaming_view()
         if view is not None:
-            asked_before = {c.call_id for c in view.tools.calls if c.status == TOOL_ASKED}
-            view.tool_calls_changed(list(calls))
+            asked_before = {c.call_id for c in view.tool_calls_shown() if c.status == TOOL_ASKED}
+            view.tool_calls_changed(tuple(parts))
+            calls = [p for p in parts if isinstance(p, ToolCallPart)]
             self._changed(view)
             asking = [c for c in calls if c.status == TOOL_ASKED and c.call_id not in asked_before]
             if asking and QAccessible.isActive():
