@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
         except OSError:
             pass
         deadline = time.monotonic() + GRACE_S
-        while time.monotonic() < deadline and child.poll() is None:
+        # (Not child.poll(): the child.wait() this handler interrupted holds Popen's lock,
+        # so poll() says "running" until the grace is out.)
+        while time.monotonic() < deadline and _running(child.pid):
             time.sleep(0.05)
         try:
             os.killpg(group, signal.SIGKILL)  # (and the launcher with them)
@@ -81,6 +83,13 @@ def main(argv: list[str]) -> int:
             return child.wait()
         except InterruptedError:
             continue
+
+
+def _running(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
 
 
 if __name__ == "__main__":
