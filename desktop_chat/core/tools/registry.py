@@ -1,9 +1,12 @@
 """The tool servers of the settings, each a ToolServer made when first needed, with its
-secrets read from where keys are kept; importing an `mcpServers` file into them."""
+secrets read from where keys are kept; importing an `mcpServers` file into them; and the
+trial connections of configurations not saved yet (the Tools page tries them), which
+chats never use."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +37,8 @@ class ToolServers:
         self.keys = keys
         self.log_dir = log_dir
         self._servers: dict[str, ToolServer] = {}
+        # Configurations not saved yet, tried (the Tools page): by server id.
+        self._trials: dict[str, ToolServer] = {}
 
     def configured(self) -> tuple[ToolServerConfig, ...]:
         return self.settings.current.tool_servers
@@ -70,9 +75,63 @@ class ToolServers:
         return list(await asyncio.gather(*(one(c) for c in self.configured())))
 
     async def close(self) -> None:
-        """Stop every server, at once (a hung one does not hold up the others)."""
+        """Stop every server, at once (a hung one does not hold up the others); trials too."""
         servers, self._servers = list(self._servers.values()), {}
+        servers.extend(self._trials.values())
+        self._trials = {}
         await asyncio.gather(*(s.close() for s in servers), return_exceptions=True)
+
+    async def trial(self, config: ToolServerConfig, env: Mapping[str, str], headers: Mapping[str, str]) -> ToolServer:
+        """A connection (made, not started) for a configuration not saved yet, with these
+        secret values over the stored ones; chats never use it. The one it replaces (the
+        same server tried as it was before) is closed first. Ended by `settle` or `close`."""
+        env = self._secrets(config, "env", tuple(n for n in config.secret_env if n not in env)) | dict(env)
+        headers = self._secrets(config, "header", tuple(n for n in config.secret_headers if n not in headers)) | dict(
+            headers
+        )
+        known = self._trials.get(config.id)
+        if known is not None and (known.config, known.env, known.headers) == (config, env, headers):
+            return known
+        if known is not None:
+            await known.close()
+        trial = ToolServer(config, env, headers, self.log_dir / f"{config.id}.log")
+        self._trials[config.id] = trial
+        return trial
+
+    async def end_trial(self, server_id: str) -> None:
+        """Close the trial of this server, if any (the Tools page turned it off)."""
+        trial = self._trials.pop(server_id, None)
+        if trial is not None:
+            await trial.close()
+
+    async def settle(self, keep_trials: bool = True) -> None:
+        """After the configuration changed (the Tools page saved or was cancelled): a trial
+        of what is now configured (and enabled) becomes that server's connection, its
+        secret values being the stored ones (with `keep_trials`); every other trial is
+        closed, as are the connections of servers removed, disabled or changed since."""
+        configured = {c.id: c for c in self.configured() if c.enabled}
+        retired: list[ToolServer] = []
+        trials, self._trials = self._trials, {}
+        for ident, trial in trials.items():
+            config = configured.get(ident)
+            adopt = (
+                keep_trials
+                and config == trial.config
+                and config is not None
+                and trial.env == self._secrets(config, "env", config.secret_env)
+                and trial.headers == self._secrets(config, "header", config.secret_headers)
+            )
+            if adopt:
+                known = self._servers.get(ident)
+                if known is not None and known is not trial:
+                    retired.append(known)
+                self._servers[ident] = trial
+            else:
+                retired.append(trial)
+        for ident, server in list(self._servers.items()):
+            if configured.get(ident) != server.config:
+                retired.append(self._servers.pop(ident))
+        await asyncio.gather(*(s.close() for s in retired), return_exceptions=True)
 
     def import_text(self, text: str, enable: bool = True) -> ImportResult:
         """Add (or update, by name) the servers of an `mcpServers` file: their secret values
@@ -82,25 +141,17 @@ class ToolServers:
         imported = read_mcp_servers(text)
         return self._apply(imported, enable)
 
+    def merge_import(
+        self, text: str, servers: Sequence[ToolServerConfig], enable: bool = True
+    ) -> tuple[list[ToolServerConfig], dict[str, str], ImportResult]:
+        """What import_text would make of `servers` (a list not saved yet: the Tools
+        page's), written nowhere: the servers after the import, the secret values to store
+        (by keyring account), and what was added, updated and noted. Raises
+        ToolConfigError for a file that holds no usable server."""
+        return _merge(read_mcp_servers(text), servers, enable)
+
     def _apply(self, imported: ImportedServers, enable: bool) -> ImportResult:
-        result = ImportResult(notes=list(imported.notes))
-        existing = {s.name: s for s in self.configured()}
-        servers = list(self.configured())
-        secrets = dict(imported.secrets)
-        for server in imported.servers:
-            before = existing.get(server.name)
-            final = replace(server, enabled=server.enabled and enable)
-            if before is not None:
-                # Updated in place: the same id (its secrets and trust stay its own).
-                final = replace(final, id=before.id)
-                for account in list(secrets):
-                    if account.startswith(f"mcp:{server.id}:") and server.id != before.id:
-                        secrets[account.replace(server.id, before.id, 1)] = secrets.pop(account)
-                servers[servers.index(before)] = final
-                result.updated.append(server.name)
-            else:
-                servers.append(final)
-                result.added.append(server.name)
+        servers, secrets, result = _merge(imported, self.configured(), enable)
         stored: list[str] = []
         try:
             for account, value in secrets.items():
@@ -115,3 +166,28 @@ class ToolServers:
             ) from None
         self.settings.update(replace(self.settings.current, tool_servers=tuple(servers)))
         return result
+
+
+def _merge(
+    imported: ImportedServers, before: Sequence[ToolServerConfig], enable: bool
+) -> tuple[list[ToolServerConfig], dict[str, str], ImportResult]:
+    """The servers of `before` with the imported ones added (or updated, by name)."""
+    result = ImportResult(notes=list(imported.notes))
+    existing = {s.name: s for s in before}
+    servers = list(before)
+    secrets = dict(imported.secrets)
+    for server in imported.servers:
+        known = existing.get(server.name)
+        final = replace(server, enabled=server.enabled and enable)
+        if known is not None:
+            # Updated in place: the same id (its secrets and trust stay its own).
+            final = replace(final, id=known.id)
+            for account in list(secrets):
+                if account.startswith(f"mcp:{server.id}:") and server.id != known.id:
+                    secrets[account.replace(server.id, known.id, 1)] = secrets.pop(account)
+            servers[servers.index(known)] = final
+            result.updated.append(server.name)
+        else:
+            servers.append(final)
+            result.added.append(server.name)
+    return servers, secrets, result
