@@ -128,7 +128,46 @@ def _looks_like_image(data: bytes) -> bool:
     return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
+def _without_damaged_extras(data: bytes) -> bytes | None:
+    """A PNG with its damaged ancillary chunks (a colour profile, text) left out: what
+    browsers show of it, and Pillow refuses whole ("bad header checksum in b'iCCP'", as in
+    the MCP reference server's own sample image). None when nothing was dropped."""
+    import struct
+    import zlib
+
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    kept, at, dropped = [data[:8]], 8, False
+    while at + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        end = at + 12 + length
+        if end > len(data):
+            return None
+        kind, body, (crc,) = data[at + 4 : at + 8], data[at + 8 : end - 4], struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(kind + body) & 0xFFFFFFFF != crc and kind[:1].islower():
+            dropped = True
+        else:
+            kept.append(data[at:end])
+        at = end
+    return b"".join(kept) if dropped else None
+
+
 def _image(data: bytes, name: str) -> Prepared:
+    from PIL import UnidentifiedImageError
+
+    try:
+        return _image_from(data, name)
+    except AttachmentError:
+        repaired = _without_damaged_extras(data)
+        if repaired is None:
+            raise
+        try:
+            return _image_from(repaired, name)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            raise AttachmentError(f"{name} is not an image that can be read.") from None
+
+
+def _image_from(data: bytes, name: str) -> Prepared:
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError

@@ -589,3 +589,31 @@ def test_a_huge_spreadsheet_is_read_in_part_and_says_so(tmp_path, monkeypatch):
     assert "[Columns after the first 256 were left out.]" in wide_text
     assert "[The rest of this sheet was left out: 450 cells of this workbook were read.]" in wide_text
     assert never == "Never read\n\n[Not read: 450 cells of this workbook were read already.]"
+
+
+def test_a_png_with_a_damaged_extra_chunk_is_read_without_it():
+    """As server-everything's own sample image: a colour profile whose checksum is wrong
+    (browsers show such a PNG; Pillow refuses it whole)."""
+    import io
+    import struct
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "a note")
+    out = io.BytesIO()
+    Image.new("RGB", (30, 20), (200, 10, 10)).save(out, "PNG", pnginfo=info)
+    data = bytearray(out.getvalue())
+    at = data.index(b"tEXt") - 4
+    (length,) = struct.unpack(">I", data[at : at + 4])
+    data[at + 8 + length] ^= 0xFF  # (its CRC, wrong now)
+    prepared = prepare_bytes(bytes(data), "damaged.png")
+    assert (prepared.part.width, prepared.part.height) == (30, 20)
+    assert Image.open(io.BytesIO(prepared.data)).getpixel((5, 5))[:3] == (200, 10, 10)
+    # A damaged picture itself (a critical chunk) is still refused.
+    at = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[at : at + 4])
+    data[at + 8 + length] ^= 0xFF
+    data[data.index(b"IDAT") + 10] ^= 0xFF
+    with pytest.raises(AttachmentError):
+        prepare_bytes(bytes(data), "broken.png")
