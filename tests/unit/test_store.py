@@ -301,4 +301,5 @@ def test_a_migration_that_fails_half_way_leaves_nothing_half_done(tmp_path, monk
     assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%parts%'").fetchall() == []
     db.close()
     monkeypatch.undo()
-    assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)  # and the next start does it
+    # And the next start does it.
+    assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
