@@ -412,3 +412,25 @@ def test_a_server_that_dies_in_a_call_fails_that_call_and_starts_again_for_the_n
     assert (added.status, added.result) == (TOOL_DONE, "7")
     assert fake_server.requests[1]["messages"][-1]["content"] == crashed.result  # the model was told
     assert outcome.message.content == "The first tool failed; 3 + 4 = 7."
+
+
+def test_tools_whose_schemas_lie_are_not_offered_and_that_is_said_once(tmp_path, fake_server):
+    liar = ToolServerConfig("liar", sys.executable, ("-m", "tests.fakes.mcp_server", "--lying-schemas"), str(ROOT))
+    services = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(liar,), first_token_timeout=10.0)
+    heard = Recorder()
+    chat = services.chat(heard)
+    fake_server.queue(Reply(body=text_stream(["one"])), Reply(body=text_stream(["two"])))
+
+    async def twice():
+        await sending(chat, "hi")
+        return await sending(chat, "again")
+
+    run(services, twice())
+    offered = {t["function"]["name"] for t in fake_server.requests[0]["tools"]}
+    assert "add" in offered and all(
+        t["function"]["parameters"]["type"] == "object" for t in fake_server.requests[0]["tools"]
+    )
+    left_out = [n for n in heard.notices if "was left out" in n]
+    assert left_out and len(left_out) == len(set(left_out))  # (each said once, not again on the second reply)
+    assert not {n.split("'")[1] for n in left_out} & offered
+    services.store.close()

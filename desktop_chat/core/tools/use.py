@@ -200,6 +200,11 @@ class ToolUse:
                     notes.append(note)
                 continue
             pairs.extend((status.config, tool) for tool in status.tools)
+            # (Tools whose schema could not be used were left out: said once.)
+            for note in self.servers.server(status.config).notes:
+                if note not in self._told:
+                    self._told.add(note)
+                    notes.append(note)
         return Toolbox(function_names(pairs), notes)
 
     def trusted(self, tool: OfferedTool) -> bool:
