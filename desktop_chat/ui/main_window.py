@@ -321,7 +321,9 @@ class MainWindow(QMainWindow):
     def edit_tools(self) -> None:
         from .tools_dialog import ToolsDialog
 
-        ToolsDialog(self.services, self).open()
+        dialog = ToolsDialog(self.services, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # (it saves its own settings and secrets)
+        dialog.open()
 
     def _editing_changed(self, editing: bool) -> None:
         self.edit_banner.setVisible(editing)

@@ -194,7 +194,7 @@ class ToolUse:
             if not status.config.enabled:
                 continue
             if status.error is not None:
-                note = f"{status.error} Its tools are not offered; see Settings → Tools."
+                note = f"{status.error} Its tools are not offered; see File → Tools."
                 if note not in self._told:
                     self._told.add(note)
                     notes.append(note)

@@ -96,7 +96,7 @@ class ToolCallCard(QFrame):
             (
                 Answer.ALWAYS,
                 "Always allow",
-                "Run this tool of this server without asking (revocable in Settings → Tools)",
+                "Run this tool of this server without asking (revocable in File → Tools)",
             ),
             (Answer.DENY, "Deny", "Do not run it; the model is told it was declined"),
         ):
