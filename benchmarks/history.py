@@ -203,7 +203,10 @@ def measure_migration(path: Path) -> tuple[float, float, int]:
         old = Path(folder) / "history.db"
         plain.replace(old)
         db = sqlite3.connect(old)
-        db.executescript("DROP TABLE parts_fts; DROP TABLE message_parts; PRAGMA user_version = 3;")
+        db.executescript(
+            "DROP TABLE parts_fts; DROP TABLE message_parts; ALTER TABLE conversations DROP COLUMN tools;"
+            " PRAGMA user_version = 3;"
+        )
         db.close()
         reports: list[float] = []
         t0 = time.perf_counter()
