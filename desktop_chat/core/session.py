@@ -470,7 +470,8 @@ class ChatSession:
                         ToolNote(f"The model asked for tools {rounds} times in this reply; it is asked to answer now.")
                     )
                 splitter, failure, calls = await self._round(pending, built, offered, take, hold, rounds)
-                if failure is not None or not calls or reply.finish_reason in UNFINISHED:
+                # (Calls when no tools were offered cannot be served: the reply ends there.)
+                if failure is not None or not calls or offered is None or reply.finish_reason in UNFINISHED:
                     break
                 rounds += 1
                 calls = self._trusted_running(offered, calls)
