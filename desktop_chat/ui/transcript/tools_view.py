@@ -215,6 +215,11 @@ class ToolCallCard(QFrame):
 
     def height_for(self, width: int) -> int:
         layout = self.layout()
+        if not self.images.isHidden():
+            # (Its tiles are laid out by hand: the layout is told the height they take.)
+            margins = layout.contentsMargins() if layout is not None else None
+            inner = width - (margins.left() + margins.right() if margins is not None else 0)
+            self.images.setFixedHeight(self.images.height_for(max(1, inner)))
         if layout is not None and layout.hasHeightForWidth():
             return max(layout.heightForWidth(width), layout.minimumSize().height())
         return self.sizeHint().height()
