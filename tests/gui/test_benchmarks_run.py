@@ -55,6 +55,20 @@ import pytest
                 "first_gui_stall_ms",
             ),
         ),
+        (
+            "tools",
+            (
+                "app_round_trip_ms",
+                "bare_call_ms",
+                "bare_round_trip_ms",
+                "overhead_ms",
+                "ratio",
+                "max_stall_ms",
+                "first_round_trip_ms",
+                "first_round_max_stall_ms",
+                "first_call_stall_ms",
+            ),
+        ),
     ],
 )
 def test_benchmark_prints_its_figures(name, keys, tmp_path):
