@@ -65,6 +65,8 @@ class ProviderDirectory:
         # what the list said of each (context, vision).
         self.listed: dict[str, list[str]] = {}
         self.infos: dict[str, dict[str, ModelInfo]] = {}
+        # Configured providers reached once this run (their key read, their client made).
+        self._reached: set[str] = set()
         # --provider/--model of this launch: what new chats start with (not saved).
         self.preferred: tuple[str | None, str | None] = (None, None)
 
@@ -199,6 +201,16 @@ class ProviderDirectory:
                 raise NoEndpoint(str(exc)) from exc
         if name in self.found:
             return Endpoint(self.found[name].base_url, None)
+        if name not in self._reached:
+            # The first time: its key from the keyring (loading keyring's backends, a D-Bus
+            # round trip) and its client (TLS set up), ~0.2 s, in a worker thread, not in the
+            # window's loop. Later the key is known and the client kept.
+            await load_sdk()
+            loop = asyncio.get_running_loop()
+            endpoint = await loop.run_in_executor(None, self._configured_endpoint, name)
+            await loop.run_in_executor(None, self.clients.client, endpoint)
+            self._reached.add(name)
+            return endpoint
         return self._configured_endpoint(name)
 
     def _configured_endpoint(self, name: str) -> Endpoint:

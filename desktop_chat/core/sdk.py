@@ -23,6 +23,14 @@ def _import_sdk() -> None:
         pass  # the request that needs it reports the ImportError
     finally:
         _sdk_ready.set()
+    try:
+        # The reply's first words are parsed as markdown: markdown-it and its plugins
+        # (~50 ms to import) are made ready here too, not in the window's loop then.
+        from .markdown import parser
+
+        parser()
+    except Exception:
+        pass  # (the first reply makes it, and says what is wrong)
 
 
 def warm_up_sdk() -> None:

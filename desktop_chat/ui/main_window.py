@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         presenter.switched.connect(self.usage_label.clear)  # the last reply's figures are that chat's
         self.composer.cancelRequested.connect(presenter.stop_or_cancel)
         # Typing means a request is coming: load the SDK meanwhile, in the background.
-        self.composer.textChanged.connect(warm_up_sdk)
+        self.composer.textChanged.connect(self._warm_up)
         self.send_button.clicked.connect(self.composer.submit)
         self.stop_button.clicked.connect(chat.stop)
         self.settings_button.clicked.connect(self.edit_conversation_settings)
@@ -317,6 +317,13 @@ class MainWindow(QMainWindow):
         self.tools_button.setToolTip(tip)
         self.tools_button.setAccessibleDescription(tip)
         self.commands.refresh()
+
+    def _warm_up(self) -> None:
+        """Typing means a request is coming: the SDK loads meanwhile, and the tool servers
+        this chat will offer start."""
+        warm_up_sdk()
+        if self.chat.tools_on:
+            self.services.tools.warm_up()
 
     def edit_tools(self) -> None:
         from .tools_dialog import ToolsDialog

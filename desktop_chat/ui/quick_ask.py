@@ -129,6 +129,7 @@ class QuickAsk(QObject):
     ) -> None:
         super().__init__()
         self.window = window or QuickAskWindow()
+        self.tools = services.tools
         self.open_in_main_window = open_in_main
         # A quick question keeps its first words as its title, as it always has.
         self.presenter = ChatPresenter(services, self.window.chat_view, self.window.composer, self, titles=False)
@@ -151,6 +152,7 @@ class QuickAsk(QObject):
 
     def open(self) -> None:
         warm_up_sdk()  # a question is coming: load the SDK while it is typed
+        self.tools.warm_up()  # and the tool servers start
         if not self.window.isVisible():
             self.chat.new_chat()  # a new question, a new conversation
             self.window.chat_view.hide()

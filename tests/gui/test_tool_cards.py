@@ -133,3 +133,12 @@ def test_quick_ask_asks_on_its_own_card(qtbot, window_factory, fake_server):
     qtbot.waitUntil(lambda: quick_ask.chat.reply_task.done(), timeout=20000)
     assert tool_calls(quick_ask.chat.reply_task.result().message.parts)[0].result == "3"
     assert "Three." in message_views(quick)[-1].plain_text()
+
+
+def test_typing_starts_the_tool_servers_before_the_send(qtbot, window_factory, fake_server):
+    window = window_factory(make_settings(fake_server.base_url, tool_servers=(CALC,)))
+    server = window.services.tools.servers.server(CALC)
+    assert not server.running
+    qtbot.keyClicks(window.composer, "wh")
+    qtbot.waitUntil(lambda: server.running, timeout=20000)
+    assert [t.name for t in server.tools][:1] == ["add"]

@@ -68,10 +68,27 @@ async def load_mcp() -> None:
     """Have the SDK imported, in a worker thread (the event loop keeps turning)."""
 
     def work() -> None:
-        import mcp  # noqa: F401
-        import mcp.client.sse  # noqa: F401
-        import mcp.client.stdio  # noqa: F401
-        import mcp.client.streamable_http  # noqa: F401
+        import gc
+
+        # (A full collection in this thread, 27-56 ms, would hold the GIL the window waits
+        # for: none while the SDK's thousands of objects are made; then they are set aside,
+        # as the app's own are after the first paint.)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            import anyio._backends._asyncio  # noqa: F401  (imported by the first server start otherwise: 16-25 ms)
+            import jsonschema  # noqa: F401  (imported by the first call otherwise: ~50 ms on the loop)
+            import jsonschema.validators  # noqa: F401
+            import mcp  # noqa: F401
+            import mcp.client.sse  # noqa: F401
+            import mcp.client.stdio  # noqa: F401
+            import mcp.client.streamable_http  # noqa: F401
+            import referencing  # noqa: F401
+            import referencing.exceptions  # noqa: F401
+        finally:
+            if collecting:
+                gc.enable()
+        gc.freeze()
 
     await asyncio.get_running_loop().run_in_executor(None, work)
 
@@ -102,13 +119,19 @@ class ToolServer:
         self._lost = False  # its process died, or it was found stuck: started again on next use
         self._settled = asyncio.Event()  # cleared while a server whose call timed out is pinged
         self._settled.set()
+        self._starting = asyncio.Lock()
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done() and self._ready.is_set() and self.error is None
 
     async def start(self, timeout: float = START_TIMEOUT) -> list[ToolInfo]:
-        """Start it (if not running) and list its tools; raises ToolServerError with why not."""
+        """Start it (if not running) and list its tools; raises ToolServerError with why not.
+        Callers at the same time (a warm-up while typing, then the send) share one start."""
+        async with self._starting:
+            return await self._start(timeout)
+
+    async def _start(self, timeout: float) -> list[ToolInfo]:
         if self._lost:
             await self.close()
         if self._task is None or self._task.done():

@@ -182,6 +182,7 @@ class ToolUse:
         self.settings = settings
         self.attachments = attachments
         self._told: set[str] = set()  # notes already given this run: said once, not every reply
+        self._warming: asyncio.Task[None] | None = None
 
     def any_enabled(self) -> bool:
         return any(s.enabled for s in self.servers.configured())
@@ -206,6 +207,19 @@ class ToolUse:
                     self._told.add(note)
                     notes.append(note)
         return Toolbox(function_names(pairs), notes)
+
+    def warm_up(self) -> None:
+        """Start the enabled servers in the background (the user is typing a message that
+        will offer their tools): the send then finds them running."""
+        enabled = [c for c in self.servers.configured() if c.enabled]
+        if self._warming is None and not all(self.servers.server(c).running for c in enabled):
+            self._warming = asyncio.ensure_future(self._warm())
+
+    async def _warm(self) -> None:
+        try:
+            await self.servers.status(OFFER_TIMEOUT)  # (what fails is said when a reply offers them)
+        finally:
+            self._warming = None
 
     def trusted(self, tool: OfferedTool) -> bool:
         """May run without asking: allowed always (and unchanged since), or read-only by its
