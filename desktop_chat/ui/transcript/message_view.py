@@ -435,6 +435,8 @@ class MessageView(QFrame):
         self._invalidate(0)
 
     def _set_groups(self, calls: list[tuple[ToolCallPart, ...]], at: list[int]) -> None:
+        if not calls and not self._group_at and not any(not g.isHidden() for g in self.tool_groups):
+            return  # (a reply without tools, as nearly all are: nothing to lay out again)
         while len(self.tool_groups) < len(calls):
             group = ToolCallsView(self)
             group.apply_look(self.look.palette, self.look.font, self.look.thumbnails)
