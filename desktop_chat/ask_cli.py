@@ -141,6 +141,8 @@ class TerminalConsent:
         self.allow_all = allow_all
         self.tty = tty
         self._one_at_a_time = asyncio.Lock()  # (parallel calls are asked in turn)
+        # Tools answered "always" (kept by the session as the window keeps it): a call of
+        # the same tool already waiting beside it is not asked again.
         self._always: set[tuple[str, str]] = set()
 
     async def __call__(self, call: ToolCallPart, tool: OfferedTool) -> Answer:
