@@ -434,3 +434,28 @@ def test_tools_whose_schemas_lie_are_not_offered_and_that_is_said_once(tmp_path,
     assert left_out and len(left_out) == len(set(left_out))  # (each said once, not again on the second reply)
     assert not {n.split("'")[1] for n in left_out} & offered
     services.store.close()
+
+
+def test_a_servers_secret_reaches_it_read_from_the_keyring_off_the_loop(tmp_path, fake_server):
+    from dataclasses import replace
+
+    from desktop_chat.core.tools.config import secret_account
+
+    vault = replace(CALC, name="vault", id="", secret_env=("API_TOKEN",))
+    services = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(vault,), first_token_timeout=10.0)
+    services.keys.set_secret(secret_account(vault, "env", "API_TOKEN"), "tok-from-the-keyring")
+    chat = services.chat(Recorder())
+    fake_server.queue(
+        Reply(body=tool_call_stream([("s1", "secret_from_env", '{"name": "API_TOKEN"}')])),
+        Reply(body=text_stream(["Got it."])),
+    )
+
+    async def scenario():
+        task = chat.send("token?")
+        await answer_when_asked(chat, Answer.ONCE)
+        return await task
+
+    outcome = run(services, scenario())
+    assert tool_calls(outcome.message.parts)[0].result == "tok-from-the-keyring"
+    assert services.tools.servers.known(vault) is None  # (closed with the services)
+    services.store.close()

@@ -53,6 +53,26 @@ class ToolServers:
             self._servers[config.id] = known
         return known
 
+    def known(self, config: ToolServerConfig) -> ToolServer | None:
+        """Its connection if one was made for this configuration (none is made here)."""
+        found = self._servers.get(config.id)
+        return found if found is not None and found.config == config else None
+
+    async def connection(self, config: ToolServerConfig) -> ToolServer:
+        """As server(), with its secret values read from the keyring in a worker thread
+        (a D-Bus round trip each), not in the window's loop."""
+        found = self.known(config)
+        if found is not None:
+            return found
+        loop = asyncio.get_running_loop()
+        env = await loop.run_in_executor(None, self._secrets, config, "env", config.secret_env)
+        headers = await loop.run_in_executor(None, self._secrets, config, "header", config.secret_headers)
+        found = self.known(config)  # (made meanwhile by another caller)
+        if found is None:
+            found = ToolServer(config, env, headers, self.log_dir / f"{config.id}.log")
+            self._servers[config.id] = found
+        return found
+
     def _secrets(self, config: ToolServerConfig, kind: str, names: tuple[str, ...]) -> dict[str, str]:
         found = {}
         for name in names:
@@ -68,7 +88,8 @@ class ToolServers:
             if not config.enabled:
                 return ServerStatus(config)
             try:
-                return ServerStatus(config, list(await self.server(config).start(timeout)))
+                server = await self.connection(config)
+                return ServerStatus(config, list(await server.start(timeout)))
             except ToolServerError as exc:
                 return ServerStatus(config, error=str(exc))
 

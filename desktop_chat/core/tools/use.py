@@ -202,7 +202,8 @@ class ToolUse:
                 continue
             pairs.extend((status.config, tool) for tool in status.tools)
             # (Tools whose schema could not be used were left out: said once.)
-            for note in self.servers.server(status.config).notes:
+            known = self.servers.known(status.config)
+            for note in known.notes if known is not None else ():
                 if note not in self._told:
                     self._told.add(note)
                     notes.append(note)
@@ -212,7 +213,8 @@ class ToolUse:
         """Start the enabled servers in the background (the user is typing a message that
         will offer their tools): the send then finds them running."""
         enabled = [c for c in self.servers.configured() if c.enabled]
-        if self._warming is None and not all(self.servers.server(c).running for c in enabled):
+        running = [self.servers.known(c) for c in enabled]
+        if self._warming is None and not all(server is not None and server.running for server in running):
             self._warming = asyncio.ensure_future(self._warm())
 
     async def _warm(self) -> None:
@@ -231,7 +233,8 @@ class ToolUse:
     async def run(self, tool: OfferedTool, call: ToolCallPart) -> ToolCallPart:
         """Run a call the user allowed; the part with its result (or why it failed)."""
         try:
-            result = await self.servers.server(tool.server).call(tool.info.name, arguments_of(call))
+            server = await self.servers.connection(tool.server)
+            result = await server.call(tool.info.name, arguments_of(call))
         except ToolServerError as exc:
             return replace(call, status=TOOL_ERROR, result=str(exc))
         return await self._result(call, result)
