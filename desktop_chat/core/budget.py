@@ -21,6 +21,8 @@ CHARS_PER_TOKEN = 3
 IMAGE_TOKENS = 1_500
 # At least this much of each document goes, even where the context is tight.
 MIN_DOCUMENT_CHARS = 2_000
+# And of each tool's result.
+MIN_RESULT_CHARS = 1_000
 
 
 def reply_room(context: int) -> int:
@@ -36,6 +38,8 @@ class Plan:
     dropped_images: set[tuple[int, str]] = field(default_factory=set)
     # For the user: what was cut or left out, of the message being sent and before.
     notes: list[str] = field(default_factory=list)
+    # For the user: results of this reply's tool calls cut to fit (core/session.py).
+    tool_notes: list[str] = field(default_factory=list)
 
 
 def plan(history: Sequence[Message], context: int, model: str, assumed: bool, extra_chars: int = 0) -> Plan:
@@ -77,17 +81,34 @@ def plan(history: Sequence[Message], context: int, model: str, assumed: bool, ex
         if message.id == newest:
             result.notes.append(
                 f"{part.name} was cut to its first {share:,} of {len(part.text):,} characters to fit "
-                f"{_context_words(model, context, assumed)}."
+                f"{context_words(model, context, assumed)}."
             )
     if dropped:
         images_word = "image" if dropped == 1 else "images"
         result.notes.append(
-            f"{dropped} {images_word} from earlier messages {'was' if dropped == 1 else 'were'} left out to fit {_context_words(model, context, assumed)}."
+            f"{dropped} {images_word} from earlier messages {'was' if dropped == 1 else 'were'} left out to fit {context_words(model, context, assumed)}."
         )
     return result
 
 
-def _context_words(model: str, context: int, assumed: bool) -> str:
+def fit_results(lengths: dict[str, int], room: int) -> dict[str, int]:
+    """How many characters of each tool result (by call id) go when they share `room`
+    characters: the short ones whole, the long ones an equal share of what is left, none
+    cut below MIN_RESULT_CHARS. Only the results cut are in the answer."""
+    cut: dict[str, int] = {}
+    left = max(0, room)
+    ordered = sorted(lengths.items(), key=lambda item: item[1])
+    for index, (call_id, length) in enumerate(ordered):
+        share = max(MIN_RESULT_CHARS, left // (len(ordered) - index))
+        if length <= share:
+            left -= length
+            continue
+        cut[call_id] = share
+        left = max(0, left - share)
+    return cut
+
+
+def context_words(model: str, context: int, assumed: bool) -> str:
     if assumed:
         return (
             f"the {context:,} tokens of context assumed for {model} (its provider does not say; change it in"

@@ -58,6 +58,8 @@ class ChatRequest:
     notes: tuple[str, ...] = ()
     # The tools offered (OpenAI's `tools`: functions with JSON Schema parameters).
     tools: tuple[dict[str, Any], ...] = ()
+    # Not sent: this reply's tool results cut to fit the context, for the user.
+    tool_notes: tuple[str, ...] = ()
 
 
 class NoEndpoint(DesktopChatError):

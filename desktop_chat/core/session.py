@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .attachments import Prepared, data_url, document_for_model
-from .budget import Plan, plan
+from .budget import CHARS_PER_TOKEN, Plan, context_words, fit_results, plan, reply_room
 from .conversation import (
     COMPLETE,
     FAILED,
@@ -104,6 +104,7 @@ class ReplyParts:
         # alone: a reply that is just its text keeps it in `prefix`).
         self.frozen: list[Part] = [p for p in frozen if not isinstance(p, TextPart) or self._rounds(frozen)]
         self.prefix = prefix
+        self.told: set[str] = set()  # notes of this reply already given
         self._start_round()
 
     @staticmethod
@@ -353,19 +354,35 @@ class ChatSession:
         ]
         reasonings = [m.reasoning for m in sent if send_reasoning and m.role == "assistant"]
         extra = len(system) + sum(len(r.text) for r in reasonings if r is not None)
-        extra += sum(len(c.arguments) + len(c.result) for m in sent for c in tool_calls(m.parts))
+        calls = [c for m in sent for c in tool_calls(m.parts)] + built.calls()
+        extra += sum(len(c.arguments) + CALL_CHARS for c in calls) + len(text_of(built.frozen)) + len(built.prefix)
+        # Tools' results share what the text leaves of the context (a 100,000-character
+        # result would not fit an 8,192-token model); documents then share what is left.
+        context, assumed = self._context(pending)
+        lengths = {c.call_id: len(c.result) for c in calls}
+        room = (context - reply_room(context)) * CHARS_PER_TOKEN - extra - sum(len(m.content) for m in sent)
+        room -= CUT_NOTE_CHARS * len(lengths)  # (a result cut says so)
+        cut = fit_results(lengths, room) if sum(lengths.values()) > room else {}
+        extra += sum(min(length, cut.get(call_id, length)) for call_id, length in lengths.items())
         fit = self._fit(pending, sent, extra)
+        for call in built.calls():
+            if call.call_id in cut:
+                fit.tool_notes.append(
+                    f"The result of {call.tool or call.name} ({call.server}) was cut to its first "
+                    f"{cut[call.call_id]:,} of {len(call.result):,} characters to fit "
+                    f"{context_words(display_name(pending.model), context, assumed)}."
+                )
         structured = toolbox is not None
         for message in sent:
             if message.role == "assistant" and tool_calls(message.parts):
-                messages.extend(_rounds(message.parts, message.status, send_reasoning, structured))
+                messages.extend(_rounds(message.parts, message.status, send_reasoning, structured, cut))
                 continue
             entry: dict[str, Any] = {"role": message.role, "content": self._content(message, fit)}
             reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
             if reasoning is not None:
                 _add_reasoning(entry, reasoning)
             messages.append(entry)
-        messages.extend(_rounds(tuple(built.frozen), STREAMING, send_reasoning, structured))
+        messages.extend(_rounds(tuple(built.frozen), STREAMING, send_reasoning, structured, cut))
         if built.prefix:
             messages.append({"role": "assistant", "content": built.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
@@ -375,14 +392,19 @@ class ChatSession:
             pending.conversation.temperature,
             tuple(fit.notes),
             toolbox.specs() if toolbox is not None else (),
+            tuple(fit.tool_notes),
         )
 
     def _fit(self, pending: PendingReply, history: list[Message], extra_chars: int) -> Plan:
         """How the attachments fit the model's context: the provider's word for it, else the
         settings' (core/budget.py)."""
+        context, assumed = self._context(pending)
+        return plan(history, context, display_name(pending.model), assumed=assumed, extra_chars=extra_chars)
+
+    def _context(self, pending: PendingReply) -> tuple[int, bool]:
+        """The model's context in tokens, and whether it is the settings' guess."""
         known = self.directory.model_info(pending.provider, pending.model).context
-        context = known or self.settings.current.context_tokens
-        return plan(history, context, display_name(pending.model), assumed=known is None, extra_chars=extra_chars)
+        return known or self.settings.current.context_tokens, known is None
 
     def _content(self, message: Message, fit: Plan | None = None) -> str | list[dict[str, Any]]:
         """What the model gets of a message: its text; with attachments, content parts (the
@@ -618,6 +640,10 @@ class ChatSession:
             return
         if request.notes and not built.frozen:
             yield RequestTrimmed(request.notes)
+        for note in request.tool_notes:
+            if note not in built.told:  # (each round sends the results again: said once)
+                built.told.add(note)
+                yield ToolNote(note)
         said = False
         async for event in self.directory.clients.stream_reply(
             endpoint, request, first_token_timeout=first_token_timeout, idle_timeout=idle_timeout
@@ -635,6 +661,12 @@ class ChatSession:
             yield event
 
 
+# Room kept for the note a cut result ends with.
+CUT_NOTE_CHARS = 120
+# What a call costs besides its arguments (its id, its name, the JSON around them).
+CALL_CHARS = 100
+
+
 def _refuses_tools(failure: Failure) -> bool:
     """A request refused because it offered tools: Ollama's "does not support tools",
     llama-server's "tools param requires --jinja", and the like."""
@@ -649,7 +681,9 @@ def _add_reasoning(entry: dict[str, Any], reasoning: ReasoningPart) -> None:
         entry["reasoning_details"] = reasoning.opaque["reasoning_details"]
 
 
-def _rounds(parts: tuple[Part, ...], status: str, send_reasoning: bool, structured: bool) -> list[dict[str, Any]]:
+def _rounds(
+    parts: tuple[Part, ...], status: str, send_reasoning: bool, structured: bool, cut: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
     """A reply that used tools, as the model is told of it: each round an assistant message
     with its text and tool calls, then a tool message per call with its result. Without
     tools offered (they are off now, or the model takes none) the calls are told as text."""
@@ -657,6 +691,15 @@ def _rounds(parts: tuple[Part, ...], status: str, send_reasoning: bool, structur
     text: list[str] = []
     calls: list[ToolCallPart] = []
     reasoning: ReasoningPart | None = None
+
+    def result(call: ToolCallPart) -> str:
+        keep = (cut or {}).get(call.call_id)
+        if keep is None:
+            return call.result
+        return (
+            call.result[:keep] + f"\n\n[Only the first {keep:,} of {len(call.result):,} characters of this result"
+            " were sent, to fit the context.]"
+        )
 
     def flush() -> None:
         nonlocal text, calls, reasoning
@@ -678,9 +721,9 @@ def _rounds(parts: tuple[Part, ...], status: str, send_reasoning: bool, structur
             if reasoning is not None:
                 _add_reasoning(entry, reasoning)
             entries.append(entry)
-            entries.extend({"role": "tool", "tool_call_id": c.call_id, "content": c.result} for c in calls)
+            entries.extend({"role": "tool", "tool_call_id": c.call_id, "content": result(c)} for c in calls)
         else:
-            told = [f"[I called the tool {c.tool or c.name} with {c.arguments or '{}'}: {c.result}]" for c in calls]
+            told = [f"[I called the tool {c.tool or c.name} with {c.arguments or '{}'}: {result(c)}]" for c in calls]
             entries.append({"role": "assistant", "content": "\n\n".join([*text, *told])})
         text, calls, reasoning = [], [], None
 

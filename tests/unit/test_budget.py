@@ -160,3 +160,12 @@ def test_an_earlier_image_is_left_out_when_the_context_is_small(chat, fake_serve
     # The oldest image is a note now, the one before kept, the new one sent.
     assert kinds == [["text", "text"], ["text", "image_url"], ["text", "image_url"]]
     assert last[0]["content"][1]["text"] == "[The image red.png was left out here to fit the context.]"
+
+
+def test_tool_results_share_the_room_short_ones_whole():
+    from desktop_chat.core.budget import MIN_RESULT_CHARS, fit_results
+
+    assert fit_results({"a": 100, "b": 200}, 1_000) == {}
+    cut = fit_results({"short": 300, "long": 50_000, "longer": 80_000}, 10_300)
+    assert "short" not in cut and cut["long"] == cut["longer"] == 5_000
+    assert fit_results({"x": 9_000}, 0) == {"x": MIN_RESULT_CHARS}  # (never cut to nothing)

@@ -459,3 +459,40 @@ def test_a_servers_secret_reaches_it_read_from_the_keyring_off_the_loop(tmp_path
     assert tool_calls(outcome.message.parts)[0].result == "tok-from-the-keyring"
     assert services.tools.servers.known(vault) is None  # (closed with the services)
     services.store.close()
+
+
+def test_a_huge_result_is_kept_and_cut_to_fit_a_small_models_context(tmp_path, fake_server):
+    from desktop_chat.core.tools.use import MAX_RESULT_CHARS
+
+    stress = ToolServerConfig("stress", sys.executable, ("-m", "tests.fakes.mcp_server", "--stress-tools"), str(ROOT))
+    services = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(stress,), first_token_timeout=20.0)
+    fake_server.model_details["test-model"] = {"context_length": 4096}
+    heard = Recorder()
+    chat = services.chat(heard)
+    fake_server.queue(
+        Reply(body=tool_call_stream([("b1", "big", '{"size": 10485760}')])),
+        Reply(body=text_stream(["That is a lot of hex."])),
+    )
+
+    async def scenario():
+        await services.directory.list_models(chat.choice.provider)
+        task = chat.send("Fetch the big one")
+        await answer_when_asked(chat, Answer.ONCE)
+        return await task
+
+    outcome = run(services, scenario())
+    call = tool_calls(services.store.message(outcome.message.id).parts)[0]
+    # Kept (to 100,000 characters, said in the result itself) ...
+    assert call.status == TOOL_DONE and call.result.startswith("0123456789abcdef")
+    assert f"The tool returned 10,485,760 characters; only the first {MAX_RESULT_CHARS:,}" in call.result
+    # ... and sent cut to what a 4,096-token model can take, the user told.
+    request = fake_server.requests[-1]["messages"]
+    sent = request[-1]["content"]
+    assert "characters of this result were sent, to fit the context." in sent
+    # The whole request within the context, less the reply's room, at 3 characters a token.
+    assert (
+        sum(len(m.get("content") or "") + len(json.dumps(m.get("tool_calls", ""))) for m in request) < (4096 - 1024) * 3
+    )
+    assert any("The result of big (stress) was cut to its first" in n and "(4,096 tokens)" in n for n in heard.notices)
+    assert outcome.message.content == "That is a lot of hex."
+    services.store.close()
