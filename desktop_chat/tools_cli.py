@@ -82,6 +82,7 @@ def _as_json(status: ServerStatus) -> dict[str, object]:
         "runs": status.config.describe(),
         "state": _state(status),
         "error": status.error,
+        "notes": status.notes,
         "tools": [
             {"name": t.name, "title": t.title, "description": t.description, "read_only": t.read_only}
             for t in status.tools
@@ -96,4 +97,5 @@ def _as_text(status: ServerStatus) -> str:
     for tool in status.tools:
         summary = (tool.description or "").strip().splitlines()[0] if tool.description else ""
         lines.append(f"  {tool.name}{' (read-only)' if tool.read_only else ''}{': ' + summary if summary else ''}")
+    lines.extend(f"  ! {note}" for note in status.notes)
     return "\n".join(lines)

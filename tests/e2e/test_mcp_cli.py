@@ -79,3 +79,20 @@ def test_a_file_that_cannot_be_used_says_why(isolated_home, tmp_path):
     missing = mcp("import", str(tmp_path / "none.json"))
     assert missing.returncode == 1 and "cannot be read: No such file or directory" in missing.stderr
     assert not (isolated_home / "settings.toml").exists()
+
+
+def test_list_says_which_tools_were_left_out_and_why(isolated_home, tmp_path):
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"liar": _ours_with("--lying-schemas")}}))
+    assert mcp("import", str(config)).returncode == 0
+    listed = mcp("list")
+    assert listed.returncode == 0, listed.stderr
+    notes = [line for line in listed.stdout.splitlines() if line.startswith("  ! ")]
+    assert notes and all("was left out" in line for line in notes)
+    as_json = json.loads(mcp("list", "--json").stdout)
+    assert as_json[0]["notes"] == [line[4:] for line in notes]
+    assert "add" in [t["name"] for t in as_json[0]["tools"]]
+
+
+def _ours_with(*extra):
+    return {"command": sys.executable, "args": ["-m", "tests.fakes.mcp_server", *extra], "cwd": str(ROOT)}

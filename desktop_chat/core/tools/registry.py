@@ -22,6 +22,7 @@ class ServerStatus:
     config: ToolServerConfig
     tools: list[ToolInfo] = field(default_factory=list)
     error: str | None = None  # why it is not running (None: running, or disabled)
+    notes: list[str] = field(default_factory=list)  # tools it offers that were left out, and why
 
 
 @dataclass
@@ -89,7 +90,8 @@ class ToolServers:
                 return ServerStatus(config)
             try:
                 server = await self.connection(config)
-                return ServerStatus(config, list(await server.start(timeout)))
+                tools = list(await server.start(timeout))
+                return ServerStatus(config, tools, notes=list(server.notes))
             except ToolServerError as exc:
                 return ServerStatus(config, error=str(exc))
 
