@@ -248,6 +248,7 @@ class State:
     tools: list[ToolInfo] = field(default_factory=list)
     error: str = ""
     server_name: str = ""
+    notes: list[str] = field(default_factory=list)  # tools it offers that were left out, and why
 
     def said(self) -> str:
         if self.word == STARTING:
@@ -928,7 +929,7 @@ class ToolsDialog(QDialog):
         server: ToolServer | None = None
         try:
             if shared:
-                server = self.registry.server(config)
+                server = await self.registry.connection(config)
             else:
                 server = await self.registry.trial(config, env, headers)
             if again:
@@ -939,7 +940,7 @@ class ToolsDialog(QDialog):
         except Exception as exc:  # (a bug must not leave it "Starting…")
             state = State(FAILED, error=str(exc) or type(exc).__name__)
         else:
-            state = State(RUNNING, list(tools), server_name=server.server_name)
+            state = State(RUNNING, list(tools), server_name=server.server_name, notes=list(server.notes))
         if self._tasks.get(config.id) is not asyncio.current_task():
             return  # (started again meanwhile)
         del self._tasks[config.id]
@@ -988,7 +989,8 @@ class ToolsDialog(QDialog):
             self.state.setText(f"Not running: {state.error}")
         elif state.word == RUNNING:
             who = f" ({state.server_name})" if state.server_name else ""
-            self.state.setText(f"Running{who}: {state.said().removeprefix('Running, ')}.")
+            left_out = "".join(f"\n{note}" for note in state.notes)
+            self.state.setText(f"Running{who}: {state.said().removeprefix('Running, ')}.{left_out}")
         else:
             self.state.setText("Not started.")
         self.state.setStyleSheet("color: #d93025" if state.word == FAILED and draft.config.enabled else "")

@@ -312,3 +312,12 @@ def test_a_removed_server_takes_its_secrets_and_trust_along_and_a_value_made_pla
     assert saved.plain_env == (("KEY", "k-1"),) and saved.secret_env == ()
     assert memory_keyring._load() == {} and services.state.current.tools_always == ()
     settled(qtbot, dialog)
+
+
+def test_tools_left_out_for_their_schema_are_said(qtbot, make_services):
+    liar = replace(CALC, name="liar", id="", args=(*CALC.args, "--lying-schemas"))
+    services = make_services(liar)
+    dialog = open_dialog(qtbot, services)
+    qtbot.waitUntil(lambda: running(dialog), timeout=WAIT)
+    assert "add" in tool_names(dialog)
+    assert "was left out" in dialog.state.text()
