@@ -97,7 +97,7 @@ class Services:
     async def aclose(self) -> None:
         """Close connections, stop the tool servers and the local model server (they go
         with the app)."""
-        await self.tools.servers.close()
+        await self.tools.aclose()
         await self.clients.aclose()
         self.directory.shutdown()
 

@@ -496,3 +496,29 @@ def test_a_huge_result_is_kept_and_cut_to_fit_a_small_models_context(tmp_path, f
     assert any("The result of big (stress) was cut to its first" in n and "(4,096 tokens)" in n for n in heard.notices)
     assert outcome.message.content == "That is a lot of hex."
     services.store.close()
+
+
+def test_a_server_slow_to_start_is_offered_from_the_reply_after(tmp_path, fake_server, monkeypatch):
+    from desktop_chat.core.tools import use
+
+    monkeypatch.setattr(use, "OFFER_TIMEOUT", 0.3)
+    slow = ToolServerConfig(
+        "slow", "/bin/sh", ("-c", f"sleep 1.5; exec {sys.executable} -m tests.fakes.mcp_server"), str(ROOT)
+    )
+    services = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(slow,), first_token_timeout=10.0)
+    heard = Recorder()
+    chat = services.chat(heard)
+    fake_server.queue(Reply(body=text_stream(["Without tools."])), Reply(body=text_stream(["With them."])))
+
+    async def scenario():
+        await sending(chat, "first")
+        while not services.tools.servers.known(slow) or not services.tools.servers.known(slow).running:
+            await asyncio.sleep(0.05)  # (it went on starting meanwhile)
+        return await sending(chat, "second")
+
+    run(services, scenario())
+    assert "tools" not in fake_server.requests[0] and "add" in {
+        t["function"]["name"] for t in fake_server.requests[1]["tools"]
+    }
+    assert heard.notices == ["The tool server 'slow' is still starting; its tools are offered once it has."]
+    services.store.close()

@@ -32,7 +32,7 @@ from desktop_chat.core.settings import SettingsStore
 
 from .config import ToolServerConfig
 from .registry import ToolServers
-from .servers import ToolInfo, ToolServerError
+from .servers import START_TIMEOUT, ToolInfo, ToolServerError
 from .trust import Trust
 
 # What of a tool's result is kept and sent to the model, in characters.
@@ -182,46 +182,76 @@ class ToolUse:
         self.settings = settings
         self.attachments = attachments
         self._told: set[str] = set()  # notes already given this run: said once, not every reply
-        self._warming: asyncio.Task[None] | None = None
+        # Servers starting, by id: a reply and the warm-up while typing share one start.
+        self._starts: dict[str, asyncio.Task[list[ToolInfo]]] = {}
 
     def any_enabled(self) -> bool:
         return any(s.enabled for s in self.servers.configured())
 
-    async def toolbox(self, timeout: float = OFFER_TIMEOUT) -> Toolbox:
-        """The enabled servers' tools (each server started, all at once, if not running)."""
+    async def toolbox(self, timeout: float | None = None) -> Toolbox:
+        """The enabled servers' tools (each server started, all at once, if not running).
+        A server still starting after `timeout` (npx fetching its package, say) goes on
+        starting; this reply goes without its tools, and the next one has them."""
+        enabled = [c for c in self.servers.configured() if c.enabled]
+        starts = {c.id: self._start(c) for c in enabled}
+        if starts:
+            await asyncio.wait(starts.values(), timeout=OFFER_TIMEOUT if timeout is None else timeout)
         pairs: list[tuple[ToolServerConfig, ToolInfo]] = []
-        notes = []
-        for status in await self.servers.status(timeout):
-            if not status.config.enabled:
+        notes: list[str] = []
+
+        def say(note: str) -> None:
+            if note not in self._told:  # (said once a run, not every reply)
+                self._told.add(note)
+                notes.append(note)
+
+        for config in enabled:
+            start = starts[config.id]
+            if not start.done():
+                say(f"The tool server '{config.name}' is still starting; its tools are offered once it has.")
                 continue
-            if status.error is not None:
-                note = f"{status.error} Its tools are not offered; see File → Tools."
-                if note not in self._told:
-                    self._told.add(note)
-                    notes.append(note)
+            problem = start.exception()
+            if problem is not None:
+                say(f"{problem} Its tools are not offered; see File → Tools.")
                 continue
-            pairs.extend((status.config, tool) for tool in status.tools)
-            # (Tools whose schema could not be used were left out: said once.)
-            known = self.servers.known(status.config)
+            pairs.extend((config, tool) for tool in start.result())
+            known = self.servers.known(config)
             for note in known.notes if known is not None else ():
-                if note not in self._told:
-                    self._told.add(note)
-                    notes.append(note)
+                say(note)  # (tools whose schema could not be used were left out)
         return Toolbox(function_names(pairs), notes)
+
+    def _start(self, config: ToolServerConfig) -> asyncio.Task[list[ToolInfo]]:
+        """The server's start: the one under way, or a new one (done at once if it runs)."""
+        under_way = self._starts.get(config.id)
+        if under_way is not None and not under_way.done():
+            return under_way
+
+        async def start() -> list[ToolInfo]:
+            server = await self.servers.connection(config)
+            return await server.start(START_TIMEOUT)
+
+        task = asyncio.ensure_future(start())
+        self._starts[config.id] = task
+        task.add_done_callback(
+            lambda done: done.cancelled() or done.exception()
+        )  # (retrieved: never "never retrieved")
+        return task
 
     def warm_up(self) -> None:
         """Start the enabled servers in the background (the user is typing a message that
-        will offer their tools): the send then finds them running."""
-        enabled = [c for c in self.servers.configured() if c.enabled]
-        running = [self.servers.known(c) for c in enabled]
-        if self._warming is None and not all(server is not None and server.running for server in running):
-            self._warming = asyncio.ensure_future(self._warm())
+        will offer their tools): the send then finds them running. What fails is said when
+        a reply offers them."""
+        for config in self.servers.configured():
+            known = self.servers.known(config)
+            if config.enabled and not (known is not None and known.running):
+                self._start(config)
 
-    async def _warm(self) -> None:
-        try:
-            await self.servers.status(OFFER_TIMEOUT)  # (what fails is said when a reply offers them)
-        finally:
-            self._warming = None
+    async def aclose(self) -> None:
+        """Stop the servers (the app ends), starts under way too."""
+        starts, self._starts = list(self._starts.values()), {}
+        for start in starts:
+            start.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+        await self.servers.close()
 
     def trusted(self, tool: OfferedTool) -> bool:
         """May run without asking: allowed always (and unchanged since), or read-only by its
