@@ -496,7 +496,7 @@ class ChatSession:
                 if failure is not None or not calls or offered is None or reply.finish_reason in UNFINISHED:
                     break
                 rounds += 1
-                calls = self._trusted_running(offered, calls)
+                calls = self._trusted_running(offered, _unique_ids(calls, built.calls(), rounds))
                 built.end_round(calls)
                 reply.finish_reason = None
                 changed()
@@ -659,6 +659,20 @@ class ChatSession:
                 return
             said = True
             yield event
+
+
+def _unique_ids(calls: list[ToolCallPart], earlier: list[ToolCallPart], round_number: int) -> list[ToolCallPart]:
+    """The round's calls, each with an id no other call of the reply has (some servers
+    number their calls from 0 in every round): a result must answer one call only."""
+    taken = {c.call_id for c in earlier}
+    unique = []
+    for call in calls:
+        call_id = call.call_id
+        while call_id in taken:
+            call_id = f"{call.call_id}_{round_number}_{len(taken)}"
+        taken.add(call_id)
+        unique.append(replace(call, call_id=call_id) if call_id != call.call_id else call)
+    return unique
 
 
 # Room kept for the note a cut result ends with.

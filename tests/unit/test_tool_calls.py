@@ -522,3 +522,20 @@ def test_a_server_slow_to_start_is_offered_from_the_reply_after(tmp_path, fake_s
     }
     assert heard.notices == ["The tool server 'slow' is still starting; its tools are offered once it has."]
     services.store.close()
+
+
+def test_a_model_that_numbers_its_calls_from_0_every_round_gets_each_answered(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    fake_server.queue(
+        Reply(body=tool_call_stream([("call_0", "add", '{"a": 1, "b": 1}'), ("call_0", "add", '{"a": 2, "b": 2}')])),
+        Reply(body=tool_call_stream([("call_0", "add", '{"a": 3, "b": 3}')])),
+        Reply(body=text_stream(["2, 4 and 6."])),
+    )
+    outcome = run(services, sending(controller, "three sums"))
+    calls = tool_calls(outcome.message.parts)
+    assert [c.result for c in calls] == ["2", "4", "6"] and len({c.call_id for c in calls}) == 3
+    sent = fake_server.requests[-1]["messages"]
+    asked = [t["id"] for m in sent if m["role"] == "assistant" for t in m.get("tool_calls", [])]
+    answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
+    assert asked == answered == [c.call_id for c in calls]
