@@ -482,7 +482,11 @@ class HistoryStore:
 
     def attachment_digests(self) -> set[str]:
         """Every attachment some message (in the trash too: Undo) still has."""
-        rows = self.db.execute("SELECT json_extract(data, '$.digest') FROM message_parts WHERE kind = 'attachment'")
+        rows = self.db.execute(
+            "SELECT json_extract(data, '$.digest') FROM message_parts WHERE kind = 'attachment'"
+            " UNION SELECT json_extract(image.value, '$.digest') FROM message_parts, json_each(data, '$.images') AS image"
+            " WHERE kind = 'tool_call' AND json_valid(data)"
+        )
         return {row[0] for row in rows if isinstance(row[0], str)}
 
     def conversation_by_uid(self, uid: str) -> Conversation | None:

@@ -21,6 +21,8 @@ from desktop_chat.core.conversation import (
     TOOL_DONE,
     TOOL_ERROR,
     TOOL_NOT_RUN,
+    AttachmentPart,
+    TextPart,
     ToolCallPart,
     tool_calls,
 )
@@ -539,3 +541,19 @@ def test_a_model_that_numbers_its_calls_from_0_every_round_gets_each_answered(to
     asked = [t["id"] for m in sent if m["role"] == "assistant" for t in m.get("tool_calls", [])]
     answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
     assert asked == answered == [c.call_id for c in calls]
+
+
+def test_purging_the_trash_keeps_the_images_tools_returned_in_kept_chats(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    digest = store.attachments.put(b"\x89PNG fake image bytes")
+    image = AttachmentPart("add-1.png", "image/png", digest, 21, width=4, height=4)
+    kept = store.create_conversation("kept")
+    user = store.add_message(kept.id, None, "user", "draw")
+    call = ToolCallPart("c1", "draw", "{}", "s", "sid", "draw", status=TOOL_DONE, result="[image]", images=(image,))
+    store.add_message(
+        kept.id, user.id, "assistant", "here", status=COMPLETE, parts=(TextPart(""), call, TextPart("here"))
+    )
+    trashed = store.create_conversation("old")
+    store.trash_conversation(trashed.id)
+    store.purge_trash()
+    assert store.attachments.get(digest) is not None
