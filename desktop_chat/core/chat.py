@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from desktop_chat.errors import try_to_save
 
 from .attachments import Prepared
-from .conversation import Conversation, Message, MessageTree, ToolCallPart
+from .conversation import Conversation, Message, MessageTree, ToolCallPart, tool_calls
 from .directory import Choice
 from .events import RequestTrimmed, StreamEvent, ToolNote
 from .session import ChatSession, PendingReply, ReplyOutcome
@@ -366,8 +366,8 @@ class ChatController:
         """A reply that failed before any text came is asked for again in its own place:
         failed tries do not pile up as versions. One with text keeps it, as a version."""
         reply = self.tree.messages.get(reply_id) or self.store.message(reply_id)
-        if reply is None or reply.content or self.conversation is None:
-            return self.regenerate(reply_id)
+        if reply is None or (reply.content and not tool_calls(reply.parts)) or self.conversation is None:
+            return self.regenerate(reply_id)  # (a reply that used tools goes on from them: they are not run twice)
         try:
             pending = self.session.prepare_retry(self._ensure_conversation(), reply_id)
         except StoreWriteError as exc:

@@ -98,8 +98,8 @@ class ReplyParts:
         if isinstance(last, TextPart):
             frozen.pop()
             prefix = last.text  # (a continued reply goes on from its last text)
-        elif frozen and isinstance(frozen[-1], ToolCallPart):
-            prefix = ""
+        elif self._rounds(frozen):
+            prefix = ""  # (its last round only thought, or only called tools: its text is in the rounds)
         # Parts before this round's: a continued reply's own, earlier rounds (never text
         # alone: a reply that is just its text keeps it in `prefix`).
         self.frozen: list[Part] = [p for p in frozen if not isinstance(p, TextPart) or self._rounds(frozen)]
@@ -153,11 +153,13 @@ class ReplyParts:
         self.frozen.extend([*([reasoning] if reasoning else []), TextPart(round_text)])
         self.frozen.extend(calls)
         self.prefix = ""
-        self.started = self._clock()
         self._start_round()
 
     def calls(self) -> list[ToolCallPart]:
         return [p for p in self.frozen if isinstance(p, ToolCallPart)]
+
+    def restart_clock(self) -> None:
+        self.started = self._clock()
 
     def set_call(self, call: ToolCallPart) -> None:
         """A call's new state (asked, running, its result), in its place."""
@@ -264,21 +266,24 @@ class ChatSession:
         return self._placeholder(conversation, old.parent_id)
 
     def prepare_retry(self, conversation: Conversation, reply_id: int) -> PendingReply:
-        """Ask again for a reply that failed before any text came, in the same message."""
+        """Ask again for a reply that failed before any text came (or after tools ran: it goes
+        on from them), in the same message."""
         reply = self.store.message(reply_id)
-        if reply is None or reply.role != "assistant" or reply.content:
-            raise ValueError("only a reply without text is asked for again in place")
-        # (A failed try's thought goes with it: the new try thinks again.)
+        if reply is None or reply.role != "assistant" or (reply.content and not tool_calls(reply.parts)):
+            raise ValueError("only a reply without text, or one that used tools, is asked for again in place")
+        # (A failed try's thought goes with it: the new try thinks again. Rounds of tool
+        # calls that ran stay: they are not run again, the model goes on from them.)
+        kept = _completed_rounds(reply.parts, reply.status)
         self.store.update_message(
             reply.id,
-            parts=(),
+            parts=kept,
             status=STREAMING,
             error=None,
             finish_reason=None,
             prompt_tokens=None,
             completion_tokens=None,
         )
-        reply.parts = ()
+        reply.parts = kept
         reply.status, reply.error, reply.finish_reason = STREAMING, None, None
         reply.prompt_tokens = reply.completion_tokens = None
         provider = conversation.provider or reply.provider or ""
@@ -290,6 +295,10 @@ class ChatSession:
         reply = self.store.message(reply_id)
         if reply is None or reply.role != "assistant" or not reply.content:
             raise ValueError("only a reply with text can be continued")
+        if tool_calls(reply.parts):
+            # Calls that were waiting when it ended did not run, and stay so.
+            reply.parts = tuple(p.settled(reply.status) if isinstance(p, ToolCallPart) else p for p in reply.parts)
+            self.store.update_message(reply.id, parts=reply.parts)
         self.store.update_message(reply.id, status=STREAMING, error=None)
         reply.status, reply.error = STREAMING, None
         provider = conversation.provider or reply.provider or ""
@@ -521,6 +530,8 @@ class ChatSession:
     ) -> tuple[ThinkSplitter, Failure | None, list[ToolCallPart]]:
         """One request and its streamed reply: (the splitter, its failure, the tools it asked for)."""
         reply = pending.reply
+        if number:
+            built.restart_clock()  # (a round's thought is timed from its request, not from the consent)
         splitter = ThinkSplitter(
             self.habits.of(pending.provider, pending.model), hold=hold and may_think_in_content(pending.model)
         )
@@ -661,15 +672,23 @@ class ChatSession:
             yield event
 
 
+def _completed_rounds(parts: tuple[Part, ...], status: str) -> tuple[Part, ...]:
+    """A reply's parts up to its last tool call (the rounds that ran, their calls settled);
+    () for a reply that called none."""
+    last = max((i for i, p in enumerate(parts) if isinstance(p, ToolCallPart)), default=-1)
+    return tuple(p.settled(status) if isinstance(p, ToolCallPart) else p for p in parts[: last + 1])
+
+
 def _unique_ids(calls: list[ToolCallPart], earlier: list[ToolCallPart], round_number: int) -> list[ToolCallPart]:
     """The round's calls, each with an id no other call of the reply has (some servers
     number their calls from 0 in every round): a result must answer one call only."""
     taken = {c.call_id for c in earlier}
     unique = []
     for call in calls:
-        call_id = call.call_id
+        call_id, attempt = call.call_id, 0
         while call_id in taken:
-            call_id = f"{call.call_id}_{round_number}_{len(taken)}"
+            attempt += 1
+            call_id = f"{call.call_id}_{round_number}_{attempt}"
         taken.add(call_id)
         unique.append(replace(call, call_id=call_id) if call_id != call.call_id else call)
     return unique

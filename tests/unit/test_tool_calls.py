@@ -557,3 +557,86 @@ def test_purging_the_trash_keeps_the_images_tools_returned_in_kept_chats(tmp_pat
     store.trash_conversation(trashed.id)
     store.purge_trash()
     assert store.attachments.get(digest) is not None
+
+
+def test_retry_after_tools_ran_goes_on_from_them_without_running_them_again(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    overloaded = json.dumps({"error": {"message": "upstream overloaded"}})
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 2, "b": 3}')], text="Adding.")),
+        Reply(status=503, headers={"content-type": "application/json"}, body=[overloaded.encode()]),
+        Reply(body=text_stream(["It is 5."])),
+    )
+
+    async def scenario():
+        failed = await sending(controller, "2+3")
+        assert failed.failure is not None
+        task = controller.retry(failed.message.id)
+        assert task is not None
+        return await task
+
+    outcome = run(services, scenario())
+    kept = services.store.message(outcome.message.id)
+    assert [(c.call_id, c.status) for c in tool_calls(kept.parts)] == [("c1", TOOL_DONE)]  # (run once)
+    assert kept.content == "Adding.\n\nIt is 5." and kept.status == COMPLETE
+    assert fake_server.requests[-1]["messages"][-1] == {"role": "tool", "tool_call_id": "c1", "content": "5"}
+    assert len(controller.tree.siblings(kept.id)) == 1  # (in place, not a new version)
+
+
+def test_continuing_a_reply_whose_last_round_only_thought_does_not_repeat_its_text(tools_chat, fake_server):
+    from tests.fakes.openai_server import chunk, sse
+
+    controller, heard, services = tools_chat
+    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    thought = chunk()
+    thought["choices"][0]["delta"]["reasoning_content"] = "Hmm, 5..."
+    cut = [sse(chunk(role="assistant", content="")), sse(thought), sse(chunk(finish="length")), b"data: [DONE]\n\n"]
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 2, "b": 3}')], text="Let me add.")),
+        Reply(body=cut),
+        Reply(body=text_stream(["2 + 3 = 5."])),
+    )
+
+    async def scenario():
+        first = await sending(controller, "2+3?")
+        task = controller.continue_reply(first.message.id)
+        assert task is not None
+        return await task
+
+    outcome = run(services, scenario())
+    assert services.store.message(outcome.message.id).content == "Let me add.\n\n2 + 3 = 5."
+    # The model goes on after the tool's result: no text of the reply sent again as a prefix.
+    assert [m["role"] for m in fake_server.requests[-1]["messages"][-3:]] == ["user", "assistant", "tool"]
+
+
+def test_continuing_an_interrupted_reply_keeps_its_waiting_call_not_run(tmp_path, fake_server):
+    store = HistoryStore(tmp_path / "h.db")
+    conversation = store.create_conversation("x", provider="Test", model="test-model")
+    user = store.add_message(conversation.id, None, "user", "what is 2+3")
+    waiting = ToolCallPart("c1", "add", '{"a":2,"b":3}', "calc", CALC.id, "add")
+    reply = store.add_message(
+        conversation.id,
+        user.id,
+        "assistant",
+        "Let me add.",
+        status="streaming",
+        parts=(TextPart("Let me add."), waiting),
+    )
+    store.mark_interrupted()
+    store.close()
+    services = services_on(fake_server.base_url, tmp_path / "h.db", tool_servers=(CALC,), first_token_timeout=10.0)
+    chat = services.chat(Recorder())
+    assert chat.open(conversation.id)
+    fake_server.queue(Reply(body=text_stream(["5."])))
+
+    async def go():
+        task = chat.continue_reply(reply.id)
+        assert task is not None
+        return await task
+
+    run(services, go())
+    (told,) = [m for m in fake_server.requests[0]["messages"] if m["role"] == "tool"]
+    assert "not run" in told["content"]
+    assert tool_calls(services.store.message(reply.id).parts)[0].status == TOOL_NOT_RUN
+    services.store.close()
