@@ -52,7 +52,16 @@ from .providers import ChatRequest, NoEndpoint
 from .reasoning import ThinkHabits, ThinkSplitter, may_think_in_content, split_think
 from .settings import SettingsStore
 from .store import HistoryStore, StoreWriteError
-from .tools.use import DECLINED_RESULT, NO_ANSWER_RESULT, Answer, CallGathering, Decide, Toolbox, ToolUse
+from .tools.use import (
+    DECLINED_RESULT,
+    NO_ANSWER_RESULT,
+    Answer,
+    CallGathering,
+    Decide,
+    Toolbox,
+    ToolUse,
+    arguments_problem,
+)
 
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
@@ -363,35 +372,38 @@ class ChatSession:
         ]
         reasonings = [m.reasoning for m in sent if send_reasoning and m.role == "assistant"]
         extra = len(system) + sum(len(r.text) for r in reasonings if r is not None)
-        calls = [c for m in sent for c in tool_calls(m.parts)] + built.calls()
+        keyed = {_call_key(m.id, i): c for m in sent for i, c in enumerate(tool_calls(m.parts))}
+        keyed |= {_call_key(pending.reply.id, i): c for i, c in enumerate(built.calls())}
+        calls = list(keyed.values())
         extra += sum(len(c.arguments) + CALL_CHARS for c in calls) + len(text_of(built.frozen)) + len(built.prefix)
         # Tools' results share what the text leaves of the context (a 100,000-character
         # result would not fit an 8,192-token model); documents then share what is left.
         context, assumed = self._context(pending)
-        lengths = {c.call_id: len(c.result) for c in calls}
+        lengths = {key: len(c.result) for key, c in keyed.items()}
         room = (context - reply_room(context)) * CHARS_PER_TOKEN - extra - sum(len(m.content) for m in sent)
         room -= CUT_NOTE_CHARS * len(lengths)  # (a result cut says so)
         cut = fit_results(lengths, room) if sum(lengths.values()) > room else {}
         extra += sum(min(length, cut.get(call_id, length)) for call_id, length in lengths.items())
         fit = self._fit(pending, sent, extra)
-        for call in built.calls():
-            if call.call_id in cut:
+        for index, call in enumerate(built.calls()):
+            key = _call_key(pending.reply.id, index)
+            if key in cut:
                 fit.tool_notes.append(
                     f"The result of {call.tool or call.name} ({call.server}) was cut to its first "
-                    f"{cut[call.call_id]:,} of {len(call.result):,} characters to fit "
+                    f"{cut[key]:,} of {len(call.result):,} characters to fit "
                     f"{context_words(display_name(pending.model), context, assumed)}."
                 )
         structured = toolbox is not None
         for message in sent:
             if message.role == "assistant" and tool_calls(message.parts):
-                messages.extend(_rounds(message.parts, message.status, send_reasoning, structured, cut))
+                messages.extend(_rounds(message.parts, message.status, send_reasoning, structured, cut, message.id))
                 continue
             entry: dict[str, Any] = {"role": message.role, "content": self._content(message, fit)}
             reasoning = message.reasoning if send_reasoning and message.role == "assistant" else None
             if reasoning is not None:
                 _add_reasoning(entry, reasoning)
             messages.append(entry)
-        messages.extend(_rounds(tuple(built.frozen), STREAMING, send_reasoning, structured, cut))
+        messages.extend(_rounds(tuple(built.frozen), STREAMING, send_reasoning, structured, cut, pending.reply.id))
         if built.prefix:
             messages.append({"role": "assistant", "content": built.prefix})
             messages.append({"role": "user", "content": CONTINUE_PROMPT})
@@ -704,7 +716,10 @@ def _refuses_tools(failure: Failure) -> bool:
     """A request refused because it offered tools: Ollama's "does not support tools",
     llama-server's "tools param requires --jinja", and the like."""
     text = failure.message.lower()
-    return failure.kind in (FailureKind.BAD_REQUEST, FailureKind.SERVER) and ("tool" in text or "jinja" in text)
+    said = "jinja" in text or (
+        "tool" in text and any(w in text for w in ("support", "not enabled", "not allowed", "unknown", "unrecognized"))
+    )
+    return failure.kind in (FailureKind.BAD_REQUEST, FailureKind.SERVER) and said
 
 
 def _add_reasoning(entry: dict[str, Any], reasoning: ReasoningPart) -> None:
@@ -714,19 +729,32 @@ def _add_reasoning(entry: dict[str, Any], reasoning: ReasoningPart) -> None:
         entry["reasoning_details"] = reasoning.opaque["reasoning_details"]
 
 
+def _call_key(message_id: int, index: int) -> str:
+    """A call's place: its message and its position there (ids repeat across replies)."""
+    return f"{message_id}:{index}"
+
+
 def _rounds(
-    parts: tuple[Part, ...], status: str, send_reasoning: bool, structured: bool, cut: dict[str, int] | None = None
+    parts: tuple[Part, ...],
+    status: str,
+    send_reasoning: bool,
+    structured: bool,
+    cut: dict[str, int] | None = None,
+    message_id: int = 0,
 ) -> list[dict[str, Any]]:
     """A reply that used tools, as the model is told of it: each round an assistant message
     with its text and tool calls, then a tool message per call with its result. Without
     tools offered (they are off now, or the model takes none) the calls are told as text."""
     entries: list[dict[str, Any]] = []
     text: list[str] = []
-    calls: list[ToolCallPart] = []
+    calls: list[tuple[ToolCallPart, str]] = []  # (the call as it stands, its place)
     reasoning: ReasoningPart | None = None
+    told: list[str] = []  # without tools: the whole reply, one assistant message
 
-    def result(call: ToolCallPart) -> str:
-        keep = (cut or {}).get(call.call_id)
+    def result(call: ToolCallPart, place: str) -> str:
+        keep = (cut or {}).get(place)
+        if not call.result:
+            return "(the tool returned nothing)"
         if keep is None:
             return call.result
         return (
@@ -746,23 +774,34 @@ def _rounds(
                     {
                         "id": c.call_id,
                         "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments or "{}"},
+                        # (Arguments that are not a JSON object go back as {}: servers that
+                        # parse them again refuse the whole request; the result said why.)
+                        "function": {
+                            "name": c.name,
+                            "arguments": c.arguments
+                            if not arguments_problem(c.arguments) and c.arguments.strip()
+                            else "{}",
+                        },
                     }
-                    for c in calls
+                    for c, _ in calls
                 ],
             }
             if reasoning is not None:
                 _add_reasoning(entry, reasoning)
             entries.append(entry)
-            entries.extend({"role": "tool", "tool_call_id": c.call_id, "content": result(c)} for c in calls)
+            entries.extend({"role": "tool", "tool_call_id": c.call_id, "content": result(c, at)} for c, at in calls)
         else:
-            told = [f"[I called the tool {c.tool or c.name} with {c.arguments or '{}'}: {result(c)}]" for c in calls]
-            entries.append({"role": "assistant", "content": "\n\n".join([*text, *told])})
+            told.extend(text)
+            told.extend(
+                f"[I called the tool {c.tool or c.name} with {c.arguments or '{}'}: {result(c, at)}]" for c, at in calls
+            )
         text, calls, reasoning = [], [], None
 
+    index = 0
     for part in parts:
         if isinstance(part, ToolCallPart):
-            calls.append(part.settled(status))
+            calls.append((part.settled(status), _call_key(message_id, index)))
+            index += 1
         elif isinstance(part, TextPart):
             if calls:
                 flush()
@@ -773,6 +812,8 @@ def _rounds(
                 flush()
             reasoning = part
     flush()
+    if told:
+        entries.append({"role": "assistant", "content": "\n\n".join(told)})
     return entries
 
 

@@ -640,3 +640,73 @@ def test_continuing_an_interrupted_reply_keeps_its_waiting_call_not_run(tmp_path
     assert "not run" in told["content"]
     assert tool_calls(services.store.message(reply.id).parts)[0].status == TOOL_NOT_RUN
     services.store.close()
+
+
+def _done_reply(store, conversation, parent, call_id, result):
+    user = store.add_message(conversation.id, parent, "user", "go")
+    call = ToolCallPart(call_id, "big", "{}", "s", "sid", "big", status=TOOL_DONE, result=result)
+    parts = (TextPart(""), call, TextPart("ok"))
+    return store.add_message(
+        conversation.id, user.id, "assistant", "ok", parts=parts, provider="Test", model="test-model"
+    )
+
+
+def test_results_are_cut_by_their_place_not_their_id_which_repeats_across_replies(tmp_path):
+    from desktop_chat.core.budget import reply_room
+    from desktop_chat.core.session import PendingReply
+
+    services = services_on("http://127.0.0.1:9", tmp_path / "h.db", context_tokens=4096)
+    store = services.store
+    conversation = store.create_conversation("x", provider="Test", model="test-model")
+    big = _done_reply(store, conversation, None, "call_0", "x" * 100_000)
+    small = _done_reply(store, conversation, big.id, "call_0", "small")
+    user = store.add_message(conversation.id, small.id, "user", "and now?")
+    reply = store.add_message(conversation.id, user.id, "assistant", "", status="streaming")
+    request = services.session.request_for(
+        PendingReply(store.conversation(conversation.id), reply, "Test", "test-model")
+    )
+    assert sum(len(json.dumps(m)) for m in request.messages) < (4096 - reply_room(4096)) * 3
+    store.close()
+
+
+def test_without_tools_a_reply_that_used_them_is_one_assistant_message(tmp_path):
+    from desktop_chat.core.session import PendingReply
+
+    services = services_on("http://127.0.0.1:9", tmp_path / "h.db")
+    store = services.store
+    conversation = store.create_conversation("x", provider="Test", model="test-model")
+    user = store.add_message(conversation.id, None, "user", "2+3 then 4+4")
+    first = ToolCallPart("c1", "add", '{"a":2,"b":3}', "calc", "sid", "add", status=TOOL_DONE, result="5")
+    second = ToolCallPart("c2", "add", '{"a":4,"b":4}', "calc", "sid", "add", status=TOOL_DONE, result="8")
+    parts = (TextPart("Adding."), first, TextPart("Now the other."), second, TextPart("5 and 8."))
+    done = store.add_message(conversation.id, user.id, "assistant", "", parts=parts)
+    again = store.add_message(conversation.id, done.id, "user", "thanks; and 1+1?")
+    reply = store.add_message(conversation.id, again.id, "assistant", "", status="streaming")
+    request = services.session.request_for(
+        PendingReply(store.conversation(conversation.id), reply, "Test", "test-model")
+    )
+    assert [m["role"] for m in request.messages] == ["user", "assistant", "user"]  # (templates want turns to alternate)
+    said = request.messages[1]["content"]
+    assert (
+        said.index("Adding.")
+        < said.index(": 5]")
+        < said.index("Now the other.")
+        < said.index(": 8]")
+        < said.index("5 and 8.")
+    )
+    store.close()
+
+
+def test_arguments_that_are_not_json_go_back_as_an_empty_object(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("x", "add", '{"a": 1,')])),
+        Reply(body=text_stream(["Sorry."])),
+    )
+    run(services, sending(controller, "do it"))
+    (assistant,) = [m for m in fake_server.requests[1]["messages"] if m.get("tool_calls")]
+    assert assistant["tool_calls"][0]["function"]["arguments"] == "{}"  # (llama-server refuses to parse them again)
+    deep = "[" * 100_000 + "]" * 100_000
+    from desktop_chat.core.tools.use import arguments_problem
+
+    assert "not valid JSON" in (arguments_problem(deep) or "")  # (RecursionError, not a crash)

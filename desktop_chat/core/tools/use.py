@@ -159,15 +159,18 @@ def arguments_problem(arguments: str) -> str | None:
         return None  # (no arguments: {})
     try:
         value = json.loads(arguments)
-    except ValueError as exc:
-        return f"The arguments were not valid JSON ({exc}); the tool was not run."
+    except (ValueError, RecursionError) as exc:
+        return f"The arguments were not valid JSON ({str(exc)[:200]}); the tool was not run."
     if not isinstance(value, dict):
         return "The arguments were not a JSON object; the tool was not run."
     return None
 
 
 def arguments_of(call: ToolCallPart) -> dict[str, Any]:
-    value = json.loads(call.arguments) if call.arguments.strip() else {}
+    try:
+        value = json.loads(call.arguments) if call.arguments.strip() else {}
+    except (ValueError, RecursionError):
+        return {}
     return value if isinstance(value, dict) else {}
 
 
@@ -262,6 +265,12 @@ class ToolUse:
 
     async def run(self, tool: OfferedTool, call: ToolCallPart) -> ToolCallPart:
         """Run a call the user allowed; the part with its result (or why it failed)."""
+        if tool.server not in [c for c in self.servers.configured() if c.enabled]:
+            return replace(
+                call,
+                status=TOOL_ERROR,
+                result=f"The tool server '{tool.server.name}' was turned off or changed meanwhile; the tool was not run.",
+            )
         try:
             server = await self.servers.connection(tool.server)
             result = await server.call(tool.info.name, arguments_of(call))

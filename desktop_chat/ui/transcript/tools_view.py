@@ -47,7 +47,7 @@ STATUS_WORDS = {
 def pretty_arguments(arguments: str) -> str:
     try:
         return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False) if arguments.strip() else "{}"
-    except ValueError:
+    except (ValueError, RecursionError):
         return arguments
 
 
