@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -62,6 +63,8 @@ from .tools.use import (
     ToolUse,
     arguments_problem,
 )
+
+logger = logging.getLogger(__name__)
 
 # A crash loses at most this much received text (in seconds of streaming).
 SAVE_INTERVAL_S = 1.0
@@ -526,6 +529,12 @@ class ChatSession:
             built.settle_calls()
             saving.finish(reply, built, STOPPED, None)
             raise
+        except Exception as exc:  # (a fault of ours must not leave the reply streaming for ever)
+            logger.exception("the reply failed")
+            built.settle_calls()
+            failure = Failure(FailureKind.UNEXPECTED, f"The reply could not go on: {type(exc).__name__}: {exc}")
+            saving.finish(reply, built, FAILED, failure)
+            return ReplyOutcome(reply, failure, saving.problem)
         if failure is None and reply.finish_reason not in UNFINISHED:
             self.habits.learn(pending.provider, pending.model, splitter, answered=bool(built.text))
         saving.finish(reply, built, FAILED if failure else COMPLETE, failure)

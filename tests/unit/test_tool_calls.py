@@ -710,3 +710,22 @@ def test_arguments_that_are_not_json_go_back_as_an_empty_object(tools_chat, fake
     from desktop_chat.core.tools.use import arguments_problem
 
     assert "not valid JSON" in (arguments_problem(deep) or "")  # (RecursionError, not a crash)
+
+
+def test_a_server_that_fails_to_start_is_not_started_again_on_every_key(tmp_path):
+    count = tmp_path / "count"
+    failing = tmp_path / "failing-server"
+    failing.write_text('#!/bin/sh\necho started >> "$COUNT_FILE"\nexit 1\n')
+    failing.chmod(0o755)
+    bad = ToolServerConfig("bad", str(failing), (), str(tmp_path), plain_env=(("COUNT_FILE", str(count)),))
+    services = services_on("http://127.0.0.1:9", tmp_path / "h.db", tool_servers=(bad,))
+
+    async def typing():
+        for _ in range(8):  # keys pressed while its start fails
+            services.tools.warm_up()
+            await asyncio.sleep(0.2)
+        await services.aclose()
+
+    asyncio.run(typing())
+    assert count.read_text().count("started") == 1
+    services.store.close()

@@ -187,6 +187,7 @@ class ToolUse:
         self._told: set[str] = set()  # notes already given this run: said once, not every reply
         # Servers starting, by id: a reply and the warm-up while typing share one start.
         self._starts: dict[str, asyncio.Task[list[ToolInfo]]] = {}
+        self._waited: set[asyncio.Future[list[ToolInfo]]] = set()  # starts a reply has waited for
 
     def any_enabled(self) -> bool:
         return any(s.enabled for s in self.servers.configured())
@@ -197,8 +198,12 @@ class ToolUse:
         starting; this reply goes without its tools, and the next one has them."""
         enabled = [c for c in self.servers.configured() if c.enabled]
         starts = {c.id: self._start(c) for c in enabled}
-        if starts:
-            await asyncio.wait(starts.values(), timeout=OFFER_TIMEOUT if timeout is None else timeout)
+        # (A start an earlier reply waited for in vain is not waited for again: a server that
+        # hangs at start would hold up every reply.)
+        fresh = [start for start in starts.values() if start not in self._waited]
+        self._waited.update(fresh)
+        if fresh:
+            await asyncio.wait(fresh, timeout=OFFER_TIMEOUT if timeout is None else timeout)
         pairs: list[tuple[ToolServerConfig, ToolInfo]] = []
         notes: list[str] = []
 
@@ -234,6 +239,7 @@ class ToolUse:
 
         task = asyncio.ensure_future(start())
         self._starts[config.id] = task
+        task.add_done_callback(self._waited.discard)
         task.add_done_callback(
             lambda done: done.cancelled() or done.exception()
         )  # (retrieved: never "never retrieved")
@@ -245,7 +251,10 @@ class ToolUse:
         a reply offers them."""
         for config in self.servers.configured():
             known = self.servers.known(config)
-            if config.enabled and not (known is not None and known.running):
+            last = self._starts.get(config.id)
+            failed = last is not None and last.done() and not last.cancelled() and last.exception() is not None
+            # (One that failed is tried again by the next reply, not on every key pressed.)
+            if config.enabled and not failed and not (known is not None and known.running):
                 self._start(config)
 
     async def aclose(self) -> None:
