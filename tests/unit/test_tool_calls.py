@@ -729,3 +729,26 @@ def test_a_server_that_fails_to_start_is_not_started_again_on_every_key(tmp_path
     asyncio.run(typing())
     assert count.read_text().count("started") == 1
     services.store.close()
+
+
+def test_calls_sent_whole_without_an_index_stay_apart():
+    """Gemini's OpenAI-compatible stream: each call whole in a chunk of its own, no index."""
+    from desktop_chat.core.events import ToolCallDelta, chunk_events
+    from desktop_chat.core.tools.use import CallGathering
+
+    def whole(call_id, name, arguments):
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}
+
+    gathering = CallGathering()
+    for chunk_ in (
+        whole("function-call-1", "get_weather", '{"city":"London"}'),
+        whole("function-call-2", "get_time", '{"tz":"UTC"}'),
+    ):
+        for event in chunk_events(chunk_):
+            if isinstance(event, ToolCallDelta):
+                gathering.add(event)
+    assert [(c.call_id, c.name, c.arguments) for c in gathering.calls(None, 0)] == [
+        ("function-call-1", "get_weather", '{"city":"London"}'),
+        ("function-call-2", "get_time", '{"tz":"UTC"}'),
+    ]

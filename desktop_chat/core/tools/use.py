@@ -125,9 +125,17 @@ class CallGathering:
 
     def __init__(self) -> None:
         self._calls: dict[int, list[str]] = {}
+        # Where the pieces of an index go: another call's id at an index already taken
+        # starts a new call (Gemini sends each call whole, with no index, in its own chunk).
+        self._moved: dict[int, int] = {}
 
     def add(self, delta: ToolCallDelta) -> None:
-        call = self._calls.setdefault(delta.index, ["", "", ""])
+        index = self._moved.get(delta.index, delta.index)
+        known = self._calls.get(index)
+        if known is not None and delta.call_id and known[0] and delta.call_id != known[0]:
+            index = max(self._calls) + 1
+            self._moved[delta.index] = index
+        call = self._calls.setdefault(index, ["", "", ""])
         if delta.call_id and not call[0]:
             call[0] = delta.call_id
         if delta.name and not call[1]:
