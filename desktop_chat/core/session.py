@@ -117,6 +117,7 @@ class ReplyParts:
         self.frozen: list[Part] = [p for p in frozen if not isinstance(p, TextPart) or self._rounds(frozen)]
         self.prefix = prefix
         self.told: set[str] = set()  # notes of this reply already given
+        self.version = 0  # bumped whenever `frozen` changes
         self._start_round()
 
     @staticmethod
@@ -164,6 +165,7 @@ class ReplyParts:
         # (Its text part even when empty: it marks where the round's calls begin.)
         self.frozen.extend([*([reasoning] if reasoning else []), TextPart(round_text)])
         self.frozen.extend(calls)
+        self.version += 1
         self.prefix = ""
         self._start_round()
 
@@ -178,11 +180,13 @@ class ReplyParts:
         for index, part in enumerate(self.frozen):
             if isinstance(part, ToolCallPart) and part.call_id == call.call_id:
                 self.frozen[index] = call
+                self.version += 1
                 return
 
     def settle_calls(self) -> None:
         """The reply ends here (Stop): calls still waiting did not run."""
         self.frozen = [p.settled(STOPPED) if isinstance(p, ToolCallPart) else p for p in self.frozen]
+        self.version += 1
 
     @property
     def answer(self) -> str:
@@ -497,13 +501,13 @@ class ChatSession:
                 now = time.monotonic()
                 if now - last_save >= SAVE_INTERVAL_S:
                     last_save = now
-                    saving.save(reply.id, content=built.answer, parts=built.parts())
+                    saving.save_streaming(reply.id, built)
             tell(event)
 
         def changed(call: ToolCallPart | None = None) -> None:
             if call is not None:
                 built.set_call(call)
-            saving.save(reply.id, content=built.answer, parts=built.parts())
+            saving.save_streaming(reply.id, built)
             tell(ToolCallsChanged(tuple(built.frozen)))
 
         try:
@@ -841,12 +845,23 @@ class _Saving:
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
         self.problem: str | None = None
+        self._frozen_version: int | None = None  # ReplyParts.version at the last save
 
-    def save(self, message_id: int, parts: tuple[Part, ...] | None = None, **fields: object) -> None:
+    def save_streaming(self, message_id: int, built: ReplyParts) -> None:
+        """The reply so far, every second while it streams: the parts of its earlier rounds
+        are written again only when they changed (a 100,000-character result costs ~11 ms
+        through the full-text index)."""
+        same = len(built.frozen) if self._frozen_version == built.version else 0
+        self.save(message_id, content=built.answer, parts=built.parts(), unchanged=same)
+        self._frozen_version = built.version
+
+    def save(
+        self, message_id: int, parts: tuple[Part, ...] | None = None, unchanged: int = 0, **fields: object
+    ) -> None:
         if self.problem is not None:
             return
         try:
-            self.store.update_message(message_id, parts, **fields)
+            self.store.update_message(message_id, parts, unchanged=unchanged, **fields)
         except StoreWriteError as exc:
             self.problem = str(exc)
 

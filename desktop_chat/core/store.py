@@ -614,27 +614,30 @@ class HistoryStore:
         )
 
     @_writes
-    def update_message(self, message_id: int, parts: tuple[Part, ...] | None = None, **fields: Any) -> None:
+    def update_message(
+        self, message_id: int, parts: tuple[Part, ...] | None = None, unchanged: int = 0, **fields: Any
+    ) -> None:
         """Change a message's fields; `parts` (when given) replaces its parts, and its
-        content becomes their text (give parts=() to make it its content alone)."""
+        content becomes their text (give parts=() to make it its content alone). The first
+        `unchanged` parts are as stored already: only those after them are written."""
         allowed = {"content", "status", "error", "prompt_tokens", "completion_tokens", "finish_reason"}
         if set(fields) - allowed:
             raise ValueError(f"not editable: {sorted(set(fields) - allowed)}")
         with self.db:
             self.db.execute("BEGIN")
             if parts is not None:
-                self._write_parts(message_id, parts)
+                self._write_parts(message_id, parts, unchanged)
                 if parts:
                     fields["content"] = text_of(parts)
             if fields:
                 assignments = ", ".join(f"{name} = ?" for name in fields)
                 self.db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*fields.values(), message_id))
 
-    def _write_parts(self, message_id: int, parts: tuple[Part, ...]) -> None:
-        self.db.execute("DELETE FROM message_parts WHERE message_id = ?", (message_id,))
+    def _write_parts(self, message_id: int, parts: tuple[Part, ...], unchanged: int = 0) -> None:
+        self.db.execute("DELETE FROM message_parts WHERE message_id = ? AND position >= ?", (message_id, unchanged))
         self.db.executemany(
             "INSERT INTO message_parts (message_id, position, kind, text, data) VALUES (?, ?, ?, ?, ?)",
-            [(message_id, position, *part_row(part)) for position, part in enumerate(parts)],
+            [(message_id, position, *part_row(part)) for position, part in enumerate(parts) if position >= unchanged],
         )
 
     def _parts_of(self, where: str, value: int) -> dict[int, tuple[Part, ...]]:

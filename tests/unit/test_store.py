@@ -303,3 +303,26 @@ def test_a_migration_that_fails_half_way_leaves_nothing_half_done(tmp_path, monk
     monkeypatch.undo()
     # And the next start does it.
     assert HistoryStore(path).db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_parts_already_stored_are_left_as_they_are(store):
+    from desktop_chat.core.conversation import TOOL_DONE, TextPart, ToolCallPart
+
+    conversation = store.create_conversation("x")
+    user = store.add_message(conversation.id, None, "user", "hi")
+    call = ToolCallPart("c1", "big", "{}", "s", "sid", "big", TOOL_DONE, "needle " * 1000)
+    first = (TextPart("Looking."), call)
+    reply = store.add_message(
+        conversation.id, user.id, "assistant", "", status="streaming", parts=(*first, TextPart("a"))
+    )
+    # A mark in the first row: it stays only if that row is not written again.
+    store.db.execute("UPDATE message_parts SET data = 'mark' WHERE message_id = ? AND position = 0", (reply.id,))
+    store.update_message(reply.id, (*first, TextPart("and more")), unchanged=len(first))
+    row = store.db.execute("SELECT data FROM message_parts WHERE message_id = ? AND position = 0", (reply.id,))
+    assert row.fetchone()[0] == "mark"
+    kept = store.message(reply.id)
+    assert kept.parts == (*first, TextPart("and more")) and kept.content == "Looking.\n\nand more"
+    assert [h.message_id for h in store.search_messages("needle")] == [reply.id]
+    store.update_message(reply.id, kept.parts)  # (all of them: the mark goes)
+    row = store.db.execute("SELECT data FROM message_parts WHERE message_id = ? AND position = 0", (reply.id,))
+    assert row.fetchone()[0] is None
