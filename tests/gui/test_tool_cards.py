@@ -142,3 +142,28 @@ def test_typing_starts_the_tool_servers_before_the_send(qtbot, window_factory, f
     qtbot.keyClicks(window.composer, "wh")
     qtbot.waitUntil(lambda: server.running, timeout=20000)
     assert [t.name for t in server.tools][:1] == ["add"]
+
+
+def test_each_rounds_thought_stays_while_the_next_streams_as_when_reopened(qtbot, window_factory, fake_server):
+    from tests.fakes.openai_server import chunk, reasoning_stream, sse
+
+    window = window_factory(make_settings(fake_server.base_url, tool_servers=(CALC,)))
+    first = tool_call_stream([("c1", "add", '{"a": 2, "b": 3}')], text="Let me add.")
+    thought = chunk()
+    thought["choices"][0]["delta"]["reasoning_content"] = "First thought."
+    fake_server.queue(
+        Reply(body=[first[0], sse(thought), *first[1:]]),
+        Reply(body=reasoning_stream(["Second thought."], ["The sum ", "is 5."], delay=0.3)),
+    )
+    type_and_send(qtbot, window, "2+3?")
+    qtbot.waitUntil(lambda: _card(window) is not None and _card(window).button_row.isVisibleTo(window), timeout=20000)
+    qtbot.mouseClick(_card(window).buttons[Answer.ONCE], Qt.MouseButton.LeftButton)
+    view = message_views(window)[-1]
+    qtbot.waitUntil(lambda: "Second" in view.reasoning.text(), timeout=20000)
+    streaming = view.reasoning.text()
+    wait_idle(qtbot, window, timeout=20000)
+    conversation = window.chat.conversation.id
+    window.new_chat()
+    window.open_conversation(conversation)
+    qtbot.waitUntil(lambda: len(message_views(window)) >= 2, timeout=5000)
+    assert streaming == message_views(window)[-1].reasoning.text() == "First thought.\n\nSecond thought."

@@ -607,7 +607,12 @@ class MessageView(QFrame):
             return
         view = self._reasoning_view()
         if not view.thinking and not self._stream.text:
+            # (A round after tool calls thinks again: its thought follows the earlier ones',
+            # as the reply keeps them.)
+            earlier = view.text() if self._frozen_rounds else ""
             view.begin(self._stream_started)
+            if earlier:
+                view.set_text(earlier + "\n\n")
         view.append(text)  # ("" for a thought that comes without its text)
         self._show_status(self.item.message)
         self._invalidate(0)
