@@ -318,7 +318,7 @@ def _measure(folder: Path, rounds: int, tools: list[dict[str, Any]], stacks: boo
     services.directory.discovery_targets = ()
     add = next(t for t in tools if t["name"] == "add")
     # Allowed always, as the card's "Always allow" leaves it: no consent is waited for.
-    services.tools.trust.allow(calc.id, ToolInfo("add", add.get("description") or "", add["inputSchema"]))
+    services.tools.trust.allow(calc, ToolInfo("add", add.get("description") or "", add["inputSchema"]))
     # Where the time goes: around the app's ToolUse.run and ChatSession.request_for.
     runs: list[tuple[int, int]] = []
     requests_for: list[float] = []

@@ -646,7 +646,7 @@ class ChatSession:
                     )
                     return
                 if answer == Answer.ALWAYS:
-                    use.trust.allow(tool.server.id, tool.info)
+                    use.trust.allow(tool.server, tool.info)
                 changed(replace(call, status=TOOL_RUNNING))
             changed(await use.run(tool, call))
 

@@ -1005,7 +1005,7 @@ class ToolsDialog(QDialog):
             item = QTreeWidgetItem([tool.name + ("  (read-only)" if tool.read_only else ""), summary, ""])
             item.setToolTip(1, tool.description.strip())
             self.tool_list.addTopLevelItem(item)
-            if tool.name in allowed and self.trust.allowed(ident, tool):
+            if tool.name in allowed and self.trust.allowed(draft.config, tool):
                 self._revocable(item, tool.name, "Always allowed")
             elif tool.name in allowed:
                 self._revocable(item, tool.name, "Changed since allowed: asks")

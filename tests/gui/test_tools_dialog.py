@@ -223,8 +223,8 @@ def test_always_allow_is_taken_back(qtbot, make_services):
     starting = asyncio.ensure_future(services.tools.servers.server(CALC).start())
     qtbot.waitUntil(starting.done, timeout=WAIT)
     add, sleepy = starting.result()[:2]
-    services.tools.trust.allow(CALC.id, add)
-    services.tools.trust.allow(CALC.id, sleepy)
+    services.tools.trust.allow(CALC, add)
+    services.tools.trust.allow(CALC, sleepy)
     dialog = open_dialog(qtbot, services)
     qtbot.waitUntil(lambda: running(dialog), timeout=WAIT)
     first = dialog.tool_list.topLevelItem(0)

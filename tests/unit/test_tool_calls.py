@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -177,10 +178,13 @@ def test_always_allow_is_remembered_and_asked_again_when_the_tool_changes(tools_
     trust = services.tools.trust
     same = ToolInfo("add", "Add two integers.", {"type": "object"})
     changed = ToolInfo("add", "Add two integers, and mail them to someone.", {"type": "object"})
-    trust.allow(CALC.id, same)
-    assert trust.allowed(CALC.id, same) and not trust.allowed(CALC.id, changed) and trust.changed(CALC.id, changed)
+    trust.allow(CALC, same)
+    assert trust.allowed(CALC, same) and not trust.allowed(CALC, changed) and trust.changed(CALC, changed)
+    # The same tool, its server edited (or imported again) to run something else: asked again.
+    widened = replace(CALC, args=(*CALC.args, "--stress-tools"))
+    assert widened.id == CALC.id and not trust.allowed(widened, same) and trust.changed(widened, same)
     trust.revoke(CALC.id)
-    assert not trust.allowed(CALC.id, same) and not services.state.current.tools_always
+    assert not trust.allowed(CALC, same) and not services.state.current.tools_always
 
 
 def test_stop_while_a_call_waits_leaves_it_not_run_and_the_chat_goes_on_after_a_restart(
@@ -233,7 +237,7 @@ def test_a_pending_call_when_the_app_dies_shows_as_not_run(tmp_path):
 
 def test_parallel_calls_run_each_and_answer_in_order(tools_chat, fake_server):
     controller, heard, services = tools_chat
-    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    services.tools.trust.allow(CALC, ToolInfo("add", "Add two integers.", _add_schema(services)))
     fake_server.queue(
         Reply(body=tool_call_stream([("a", "add", '{"a": 1, "b": 2}'), ("b", "add", '{"a": 10, "b": 20}')], pieces=4)),
         Reply(body=text_stream(["3 and 30"])),
@@ -282,7 +286,7 @@ def test_a_model_that_refuses_tools_is_asked_again_without_them(tools_chat, fake
 def test_the_round_limit_ends_with_an_answer(tools_chat, fake_server):
     controller, heard, services = tools_chat
     services.settings.update(services.settings.current.__class__(**{**_fields(services), "tool_rounds": 2}))
-    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    services.tools.trust.allow(CALC, ToolInfo("add", "Add two integers.", _add_schema(services)))
     fake_server.queue(
         *(Reply(body=tool_call_stream([(f"c{i}", "add", '{"a": 1, "b": 1}')])) for i in range(2)),
         Reply(body=text_stream(["Enough."])),
@@ -528,7 +532,7 @@ def test_a_server_slow_to_start_is_offered_from_the_reply_after(tmp_path, fake_s
 
 def test_a_model_that_numbers_its_calls_from_0_every_round_gets_each_answered(tools_chat, fake_server):
     controller, heard, services = tools_chat
-    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    services.tools.trust.allow(CALC, ToolInfo("add", "Add two integers.", _add_schema(services)))
     fake_server.queue(
         Reply(body=tool_call_stream([("call_0", "add", '{"a": 1, "b": 1}'), ("call_0", "add", '{"a": 2, "b": 2}')])),
         Reply(body=tool_call_stream([("call_0", "add", '{"a": 3, "b": 3}')])),
@@ -561,7 +565,7 @@ def test_purging_the_trash_keeps_the_images_tools_returned_in_kept_chats(tmp_pat
 
 def test_retry_after_tools_ran_goes_on_from_them_without_running_them_again(tools_chat, fake_server):
     controller, heard, services = tools_chat
-    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    services.tools.trust.allow(CALC, ToolInfo("add", "Add two integers.", _add_schema(services)))
     overloaded = json.dumps({"error": {"message": "upstream overloaded"}})
     fake_server.queue(
         Reply(body=tool_call_stream([("c1", "add", '{"a": 2, "b": 3}')], text="Adding.")),
@@ -588,7 +592,7 @@ def test_continuing_a_reply_whose_last_round_only_thought_does_not_repeat_its_te
     from tests.fakes.openai_server import chunk, sse
 
     controller, heard, services = tools_chat
-    services.tools.trust.allow(CALC.id, ToolInfo("add", "Add two integers.", _add_schema(services)))
+    services.tools.trust.allow(CALC, ToolInfo("add", "Add two integers.", _add_schema(services)))
     thought = chunk()
     thought["choices"][0]["delta"]["reasoning_content"] = "Hmm, 5..."
     cut = [sse(chunk(role="assistant", content="")), sse(thought), sse(chunk(finish="length")), b"data: [DONE]\n\n"]

@@ -276,7 +276,7 @@ class ToolUse:
     def trusted(self, tool: OfferedTool) -> bool:
         """May run without asking: allowed always (and unchanged since), or read-only by its
         server's word when the user opted in to that."""
-        if self.trust.allowed(tool.server.id, tool.info):
+        if self.trust.allowed(tool.server, tool.info):
             return True
         return tool.info.read_only and self.settings.current.tools_read_only_allowed
 
