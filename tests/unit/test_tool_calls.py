@@ -756,3 +756,17 @@ def test_calls_sent_whole_without_an_index_stay_apart():
         ("function-call-1", "get_weather", '{"city":"London"}'),
         ("function-call-2", "get_time", '{"tz":"UTC"}'),
     ]
+
+
+def test_a_log_folder_that_cannot_be_written_is_said(tmp_path):
+    from desktop_chat.core.tools.servers import ToolServer, ToolServerError
+
+    blocked = tmp_path / "logs"
+    blocked.write_text("a file where the folder should be")
+    server = ToolServer(CALC, {}, {}, blocked / "calc.log")
+
+    async def start():
+        with pytest.raises(ToolServerError, match="its log file .* cannot be written"):
+            await server.start(timeout=20)
+
+    asyncio.run(start())

@@ -177,7 +177,13 @@ class ToolServer:
     # The supervisor task: the only one that enters and leaves the SDK's contexts.
 
     async def _supervise(self) -> None:
-        log = _open_log(self.log_path)
+        try:
+            log = _open_log(self.log_path)
+        except OSError as exc:
+            # (Its log cannot be kept: said so, not "did not answer within 30 s".)
+            self.error = f"could not start: its log file {self.log_path} cannot be written ({exc.strerror or exc})"
+            self._ready.set()
+            return
         answers: list[int] = []  # (HTTP: the status of each answer to a POST)
         try:
             config = self.config
