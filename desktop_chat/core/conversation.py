@@ -85,12 +85,16 @@ class ToolCallPart:
     def settled(self, message_status: str) -> ToolCallPart:
         """As it stands once its reply is final: a call still waiting (the app closed
         before the user answered, or before it ran) did not run."""
-        if message_status != STREAMING and self.status in (TOOL_ASKED, TOOL_RUNNING):
+        if message_status != STREAMING and self.status == TOOL_ASKED:
             return replace(self, status=TOOL_NOT_RUN, result=self.result or NOT_RUN_RESULT)
+        if message_status != STREAMING and self.status == TOOL_RUNNING:
+            return replace(self, status=TOOL_NOT_RUN, result=self.result or STOPPED_RUNNING_RESULT)
         return self
 
 
 NOT_RUN_RESULT = "The tool was not run: the reply was stopped before it ran."
+# (It may have done some of its work: a server told to cancel may not undo it.)
+STOPPED_RUNNING_RESULT = "The reply was stopped while the tool ran; it may have done part of its work."
 
 # A message is an ordered list of parts.
 Part = TextPart | ReasoningPart | AttachmentPart | ToolCallPart

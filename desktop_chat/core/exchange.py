@@ -24,6 +24,7 @@ from .conversation import (
     ReasoningPart,
     TextPart,
     ToolCallPart,
+    rounds_of,
     thought_label,
     tool_calls,
 )
@@ -103,6 +104,7 @@ def export_json(store: HistoryStore, ids: Iterable[int] | None = None) -> str:
                 "system_prompt": conversation.system_prompt,
                 "temperature": conversation.temperature,
                 "pinned": conversation.pinned,
+                "tools": conversation.tools,
                 "current_leaf": leaf.uid if leaf else None,
                 "messages": [
                     {
@@ -219,11 +221,13 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
             attached = [p for p in message.parts if isinstance(p, AttachmentPart)]
             if attached:
                 lines += ["_Attached: " + ", ".join(p.name for p in attached) + "_", ""]
-            calls = tool_calls(message.parts, message.status)
-            for call in calls:
-                lines += [f"<details><summary>{html.escape(tool_call_label(call))}</summary>", ""]
-                lines += [_fenced(call.arguments or "{}", "json"), "", _fenced(call.result), "", "</details>", ""]
-            if message.content or (reasoning is None and not attached and not calls):
+            rounds = rounds_of(message.parts, message.status)
+            for round_ in rounds:  # (a reply that used tools, in the order it happened)
+                lines += [round_.text, ""] if round_.text else []
+                for call in round_.calls:
+                    lines += [f"<details><summary>{html.escape(tool_call_label(call))}</summary>", ""]
+                    lines += [_fenced(call.arguments or "{}", "json"), "", _fenced(call.result), "", "</details>", ""]
+            if not rounds and (message.content or (reasoning is None and not attached)):
                 lines += [message.content or "_(no text)_", ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts)
@@ -379,6 +383,7 @@ def _import_one(store: HistoryStore, c: dict[str, Any], report: ImportReport) ->
         system_prompt=c.get("system_prompt", ""),
         temperature=c.get("temperature"),
         pinned=bool(c.get("pinned")),
+        tools=c.get("tools") is not False,
     )
     _count(report, store.import_conversation(conversation), len(messages))
 

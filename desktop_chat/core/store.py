@@ -270,6 +270,7 @@ class ImportedConversation:
     system_prompt: str = ""
     temperature: float | None = None
     pinned: bool = False
+    tools: bool = True
 
 
 class HistoryStore:
@@ -684,7 +685,7 @@ class HistoryStore:
             self.db.execute("BEGIN")
             cur = self.db.execute(
                 "INSERT INTO conversations (title, created_at, updated_at, provider, model, system_prompt, temperature,"
-                " pinned, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " pinned, uid, tools) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     data.title,
                     data.created_at,
@@ -695,6 +696,7 @@ class HistoryStore:
                     data.temperature,
                     int(data.pinned),
                     data.uid,
+                    int(data.tools),
                 ),
             )
             conversation_id = cur.lastrowid

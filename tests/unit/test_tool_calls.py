@@ -770,3 +770,34 @@ def test_a_log_folder_that_cannot_be_written_is_said(tmp_path):
             await server.start(timeout=20)
 
     asyncio.run(start())
+
+
+def test_the_markdown_export_keeps_the_rounds_in_order_and_json_keeps_the_tools_switch(tmp_path):
+    store = HistoryStore(tmp_path / "h.db")
+    conversation = store.create_conversation("x")
+    store.update_conversation(conversation.id, tools=0)
+    user = store.add_message(conversation.id, None, "user", "2+3")
+    call = ToolCallPart("c1", "add", '{"a": 2, "b": 3}', "calc", "sid", "add", TOOL_DONE, "5")
+    store.add_message(
+        conversation.id, user.id, "assistant", "", parts=(TextPart("Adding."), call, TextPart("It is 5."))
+    )
+    markdown = export_markdown(store)
+    assert markdown.index("Adding.") < markdown.index("Tool add (calc): done") < markdown.index("It is 5.")
+    other = HistoryStore(tmp_path / "other.db")
+    import_json(other, export_json(store))
+    assert other.conversations()[0].tools is False
+    store.close()
+    other.close()
+
+
+def test_a_call_stopped_while_it_ran_says_it_may_have_done_part_of_its_work():
+    running = ToolCallPart("c1", "write_file", "{}", status="running")
+    assert "may have done part of its work" in running.settled(STOPPED).result
+    assert "before it ran" in ToolCallPart("c2", "x", "{}").settled(STOPPED).result
+
+
+def test_arguments_cannot_hide_what_they_say_on_the_card():
+    from desktop_chat.ui.transcript.tools_view import pretty_arguments
+
+    shown = pretty_arguments(json.dumps({"path": "/home/me/report\u202eexe.txt"}, ensure_ascii=False))
+    assert "\u202e" not in shown and "\\u202e" in shown

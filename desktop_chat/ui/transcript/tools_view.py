@@ -44,11 +44,17 @@ STATUS_WORDS = {
 }
 
 
+# Characters that reorder or hide text (bidirectional controls, zero-width marks): shown as
+# their escapes, so that arguments cannot disguise a path as another on the consent card.
+_HIDING = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200E, 0x200F, 0x061C)}
+
+
 def pretty_arguments(arguments: str) -> str:
     try:
-        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False) if arguments.strip() else "{}"
+        shown = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False) if arguments.strip() else "{}"
     except (ValueError, RecursionError):
-        return arguments
+        shown = arguments
+    return shown.translate(_HIDING)
 
 
 class ToolCallCard(QFrame):
