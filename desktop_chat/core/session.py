@@ -650,7 +650,11 @@ class ChatSession:
                 changed(replace(call, status=TOOL_RUNNING))
             changed(await use.run(tool, call))
 
-        await asyncio.gather(*(one(call) for call in calls))
+        # (Each call ends before a fault in one is raised: none goes on after the reply ends.)
+        ended = await asyncio.gather(*(one(call) for call in calls), return_exceptions=True)
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _events(
         self,

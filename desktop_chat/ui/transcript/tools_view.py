@@ -160,7 +160,8 @@ class ToolCallCard(QFrame):
             self._show_header()
 
     def show_call(self, call: ToolCallPart) -> None:
-        same = self.call is not None and self.call.call_id == call.call_id
+        # (The same call in another state; ids repeat across replies, so not by id alone.)
+        same = self.call is not None and (self.call.call_id, self.call.arguments) == (call.call_id, call.arguments)
         self.call = call
         if not same:
             self.user_chose = False
