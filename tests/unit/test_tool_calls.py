@@ -801,3 +801,48 @@ def test_arguments_cannot_hide_what_they_say_on_the_card():
 
     shown = pretty_arguments(json.dumps({"path": "/home/me/report\u202eexe.txt"}, ensure_ascii=False))
     assert "\u202e" not in shown and "\\u202e" in shown
+
+
+def test_ids_that_collide_every_way_still_come_apart():
+    from desktop_chat.core.session import _unique_ids
+
+    earlier = [ToolCallPart(i, "add", "{}") for i in ("call_0_1_1", "call_0")]
+    calls = [ToolCallPart("call_0", "add", "{}"), ToolCallPart("call_0", "add", "{}")]
+    ids = [c.call_id for c in _unique_ids(calls, earlier, 1)]
+    assert len(set(ids) | {"call_0_1_1", "call_0"}) == 4
+
+
+def test_a_call_whose_server_was_turned_off_meanwhile_is_not_run(tools_chat, fake_server):
+    controller, heard, services = tools_chat
+    fake_server.queue(
+        Reply(body=tool_call_stream([("c1", "add", '{"a": 1, "b": 1}')])),
+        Reply(body=text_stream(["It was turned off."])),
+    )
+
+    async def scenario():
+        task = controller.send("1+1")
+        while not controller.waiting_for_consent():
+            await asyncio.sleep(0.01)
+        services.settings.update(replace(services.settings.current, tool_servers=(replace(CALC, enabled=False),)))
+        controller.answer_tool(controller.waiting_for_consent()[0], Answer.ONCE)
+        return await task
+
+    outcome = run(services, scenario())
+    call = tool_calls(outcome.message.parts)[0]
+    assert call.status == TOOL_ERROR and "was turned off or changed meanwhile" in call.result
+
+
+def test_a_later_rounds_thought_is_timed_from_its_own_request():
+    from desktop_chat.core.events import ReasoningDelta, TextDelta
+    from desktop_chat.core.session import ReplyParts
+
+    now = [0.0]
+    built = ReplyParts(clock=lambda: now[0])
+    built.add(TextDelta("Adding."))
+    built.end_round([ToolCallPart("c1", "add", "{}", status=TOOL_DONE, result="2")])
+    now[0] = 180.0  # (three minutes waiting for the user's answer)
+    built.restart_clock()
+    built.add(ReasoningDelta("Hmm."))
+    now[0] = 182.0
+    built.add(TextDelta("It is 2."))
+    assert built.reasoning_part().seconds == 2.0
