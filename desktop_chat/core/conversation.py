@@ -92,6 +92,16 @@ class ToolCallPart:
         return self
 
 
+# What each state is called, on a call's card and in exports.
+TOOL_STATUS_WORDS = {
+    TOOL_ASKED: "Waiting for you",
+    TOOL_RUNNING: "Running…",
+    TOOL_DONE: "Done",
+    TOOL_ERROR: "Failed",
+    TOOL_DECLINED: "Declined",
+    TOOL_NOT_RUN: "Not run",
+}
+
 NOT_RUN_RESULT = "The tool was not run: the reply was stopped before it ran."
 # (It may have done some of its work: a server told to cancel may not undo it.)
 STOPPED_RUNNING_RESULT = "The reply was stopped while the tool ran; it may have done part of its work."

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from desktop_chat.errors import DesktopChatError
 
 from .conversation import (
+    TOOL_STATUS_WORDS,
     AttachmentPart,
     Conversation,
     Message,
@@ -236,17 +237,7 @@ def export_markdown(store: HistoryStore, ids: Iterable[int] | None = None) -> st
 def tool_call_label(call: ToolCallPart) -> str:
     """ "Tool get_time (time): done", as the exports say it."""
     where = f" ({call.server})" if call.server else ""
-    return f"Tool {call.tool or call.name}{where}: {TOOL_STATUS_WORDS.get(call.status, call.status)}"
-
-
-TOOL_STATUS_WORDS = {
-    "asked": "waiting for consent",
-    "running": "running",
-    "done": "done",
-    "error": "failed",
-    "declined": "declined",
-    "not_run": "not run",
-}
+    return f"Tool {call.tool or call.name}{where}: {TOOL_STATUS_WORDS.get(call.status, call.status).lower()}"
 
 
 def _fenced(text: str, language: str = "") -> str:

@@ -46,13 +46,11 @@ class ToolServers:
 
     def server(self, config: ToolServerConfig) -> ToolServer:
         """Its connection (made, not started); a changed configuration gets a new one."""
-        known = self._servers.get(config.id)
-        if known is None or known.config != config:
+        found = self.known(config)
+        if found is None:
             env = self._secrets(config, "env", config.secret_env)
-            headers = self._secrets(config, "header", config.secret_headers)
-            known = ToolServer(config, env, headers, self.log_dir / f"{config.id}.log")
-            self._servers[config.id] = known
-        return known
+            found = self._made(config, env, self._secrets(config, "header", config.secret_headers))
+        return found
 
     def known(self, config: ToolServerConfig) -> ToolServer | None:
         """Its connection if one was made for this configuration (none is made here)."""
@@ -68,11 +66,12 @@ class ToolServers:
         loop = asyncio.get_running_loop()
         env = await loop.run_in_executor(None, self._secrets, config, "env", config.secret_env)
         headers = await loop.run_in_executor(None, self._secrets, config, "header", config.secret_headers)
-        found = self.known(config)  # (made meanwhile by another caller)
-        if found is None:
-            found = ToolServer(config, env, headers, self.log_dir / f"{config.id}.log")
-            self._servers[config.id] = found
-        return found
+        return self.known(config) or self._made(config, env, headers)  # (or made meanwhile by another caller)
+
+    def _made(self, config: ToolServerConfig, env: dict[str, str], headers: dict[str, str]) -> ToolServer:
+        made = ToolServer(config, env, headers, self.log_dir / f"{config.id}.log")
+        self._servers[config.id] = made
+        return made
 
     def _secrets(self, config: ToolServerConfig, kind: str, names: tuple[str, ...]) -> dict[str, str]:
         found = {}

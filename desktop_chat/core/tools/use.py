@@ -21,7 +21,6 @@ from typing import Any
 
 from desktop_chat.core.attachments import AttachmentError, AttachmentStore, prepare_bytes
 from desktop_chat.core.conversation import (
-    TOOL_ASKED,
     TOOL_DONE,
     TOOL_ERROR,
     AttachmentPart,
@@ -352,7 +351,3 @@ class ToolUse:
         except (ValueError, AttachmentError, OSError) as exc:
             return f"[The tool returned an image that could not be read ({exc}).]"
         return prepared.part
-
-
-def needs_asking(call: ToolCallPart) -> bool:
-    return call.status == TOOL_ASKED

@@ -18,11 +18,10 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 
 from desktop_chat.core.conversation import (
     TOOL_ASKED,
-    TOOL_DECLINED,
     TOOL_DONE,
     TOOL_ERROR,
-    TOOL_NOT_RUN,
     TOOL_RUNNING,
+    TOOL_STATUS_WORDS,
     ToolCallPart,
 )
 from desktop_chat.core.markdown import Palette
@@ -33,15 +32,6 @@ from .files_view import AttachedFiles, Thumbnails
 
 # How much of a result a card shows (the whole of it is kept, and copied).
 SHOWN_RESULT_CHARS = 4_000
-
-STATUS_WORDS = {
-    TOOL_ASKED: "Waiting for you",
-    TOOL_RUNNING: "Running…",
-    TOOL_DONE: "Done",
-    TOOL_ERROR: "Failed",
-    TOOL_DECLINED: "Declined",
-    TOOL_NOT_RUN: "Not run",
-}
 
 
 # Characters that reorder or hide text (bidirectional controls, zero-width marks): shown as
@@ -193,11 +183,11 @@ class ToolCallCard(QFrame):
         self.header.setText(f"{call.tool or call.name}{where}")
         self.header.setIcon(icon("wrench", palette.muted))
         self.header.setAccessibleName(
-            f"Tool {call.tool or call.name}{where}, {STATUS_WORDS.get(call.status, call.status)}; "
+            f"Tool {call.tool or call.name}{where}, {TOOL_STATUS_WORDS.get(call.status, call.status)}; "
             + ("folds its details" if self.expanded else "shows its details")
         )
         self.header.setToolTip("Hide the arguments and result" if self.expanded else "Show the arguments and result")
-        words = STATUS_WORDS.get(call.status, call.status)
+        words = TOOL_STATUS_WORDS.get(call.status, call.status)
         colour = palette.error if call.status in (TOOL_ERROR,) else palette.muted
         self.state.setText(words)
         self.state.setStyleSheet(f"color: {colour}; border: none; background: transparent")
